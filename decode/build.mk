@@ -1,0 +1,8 @@
+# decode/: two fragments with separate owners, joined here.
+#   decode/decoder.mk: the decoder and emulation of a decoded access (DECODER_SRCS)
+#   decode/walk.mk:    guest page walk, instruction fetch, ALU/flags (WALK_SRCS)
+DECODER_SRCS :=
+WALK_SRCS    :=
+-include decode/decoder.mk decode/walk.mk
+# Everything the hypervisor links from decode/.
+DECODE_SRCS = $(DECODER_SRCS) $(WALK_SRCS)
