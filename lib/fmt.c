@@ -5,11 +5,11 @@
 #include <stdint.h>
 
 struct spec {
-    bool left;      /* '-' */
-    bool zero;      /* '0' */
-    int width;      /* minimum field width */
-    int precision;  /* -1: none */
-    int length;     /* 0 int, 1 long, 2 long long, -1 short, -2 char, 3 size_t/intmax_t */
+    bool left;     /* '-' */
+    bool zero;     /* '0' */
+    int width;     /* minimum field width */
+    int precision; /* -1: none */
+    int length;    /* 0 int, 1 long, 2 long long, -1 short, -2 char, 3 size_t/intmax_t */
 };
 
 struct out {
@@ -47,8 +47,8 @@ static void emit_string(struct out *o, const struct spec *sp, const char *s)
 
 /* Prints magnitude `v` in `base` with an optional sign or "0x" prefix, honouring width,
  * zero padding and precision (minimum digits). */
-static void emit_number(struct out *o, const struct spec *sp, uint64_t v, unsigned base,
-                        bool upper, bool negative, const char *prefix)
+static void emit_number(struct out *o, const struct spec *sp, uint64_t v, unsigned base, bool upper,
+                        bool negative, const char *prefix)
 {
     const char *digits = upper ? "0123456789ABCDEF" : "0123456789abcdef";
     char tmp[24];

@@ -25,17 +25,17 @@ void log_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_vprintf(const char *fmt, va_list ap);
 
 /* Logs at most once per call site (e.g. an unsupported instruction from a guest loop). */
-#define log_once(...)                                                                          \
-    do {                                                                                       \
-        static int log_once_done_;                                                             \
-        if (!__atomic_exchange_n(&log_once_done_, 1, __ATOMIC_RELAXED))                        \
-            log_printf(__VA_ARGS__);                                                           \
+#define log_once(...)                                                                              \
+    do {                                                                                           \
+        static int log_once_done_;                                                                 \
+        if (!__atomic_exchange_n(&log_once_done_, 1, __ATOMIC_RELAXED))                            \
+            log_printf(__VA_ARGS__);                                                               \
     } while (0)
 
-#define log_verbose(...)                                                                       \
-    do {                                                                                       \
-        if (log_level >= LOG_VERBOSE)                                                          \
-            log_printf(__VA_ARGS__);                                                           \
+#define log_verbose(...)                                                                           \
+    do {                                                                                           \
+        if (log_level >= LOG_VERBOSE)                                                              \
+            log_printf(__VA_ARGS__);                                                               \
     } while (0)
 
 #endif

@@ -11,13 +11,13 @@
 
 #include "lib/fmt.h"
 
-#define CHECK_LIKE_LIBC(...)                                                                   \
-    do {                                                                                       \
-        char ours[128], theirs[128];                                                           \
-        int n1 = fmt_snprintf(ours, sizeof ours, __VA_ARGS__);                                 \
-        int n2 = snprintf(theirs, sizeof theirs, __VA_ARGS__);                                 \
-        assert_string_equal(ours, theirs);                                                     \
-        assert_int_equal(n1, n2);                                                              \
+#define CHECK_LIKE_LIBC(...)                                                                       \
+    do {                                                                                           \
+        char ours[128], theirs[128];                                                               \
+        int n1 = fmt_snprintf(ours, sizeof ours, __VA_ARGS__);                                     \
+        int n2 = snprintf(theirs, sizeof theirs, __VA_ARGS__);                                     \
+        assert_string_equal(ours, theirs);                                                         \
+        assert_int_equal(n1, n2);                                                                  \
     } while (0)
 
 static void fmt_integers_match_libc(void **state)

@@ -1,0 +1,537 @@
+/* exitbench.efi: VM-exit round trips timed from inside the guest (issue 5).
+ *
+ * Each operation runs N times after a warm-up, each run timed with serialized TSC reads, with
+ * interrupts masked (TPL_HIGH_LEVEL on the BSP, CLI on an AP) so a timer tick never lands in
+ * a sample. One line per operation:
+ *   exitbench: op=<name> n=<N> min=<a> median=<b> p99=<c> max=<d> hv_median=<e>
+ * and every sample into a CSV on the ESP (\trapvisor\exitbench.csv by default).
+ *
+ * hv_median comes from Trapvisor's own accounting: when the statistics function is present
+ * its BAR is read (without an exit) after every sample; if this CPU's exit sequence number
+ * advanced by exactly one, that exit's root-mode time is the sample's hypervisor share.
+ *
+ * Without Trapvisor (a KVM guest with -device edu, or QEMU TCG) the operations that exist
+ * there run the same way, so one binary compares both. VMCALL only runs under a hypervisor
+ * that answers it (Trapvisor, KVM); elsewhere it would be #UD. */
+#include <efi.h>
+#include <efilib.h>
+#include <stdbool.h>
+
+#include "lib/fmt.h"
+#include "lib/io.h"
+#include "lib/string.h"
+#include "lib/tsc.h"
+#include "tools/exitbench/samples.h"
+#include "vmx/hypercall_abi.h"
+#include "vmx/stats_abi.h"
+
+#define EDU_VENDOR       0x1234u
+#define EDU_DEVICE       0x11e8u
+#define EDU_REG_ID       0x00u
+#define EDU_REG_LIVENESS 0x04u
+#define PCI_CF8          0xCF8u
+#define PCI_CFC          0xCFCu
+#define MAX_SAMPLES      100000u
+#define MAX_CPUS         TV_STATS_MAX_CPUS
+#define AP_TIMEOUT_US    (60ull * 1000 * 1000)
+
+/* EFI_MP_SERVICES_PROTOCOL (UEFI PI spec Vol. 2, 13.4); gnu-efi does not declare it. */
+#define MP_SERVICES_GUID                                                                           \
+    {                                                                                              \
+        0x3fdda605, 0xa76e, 0x4f46,                                                                \
+        {                                                                                          \
+            0xad, 0x29, 0x12, 0xf4, 0x53, 0x1b, 0x3d, 0x08                                         \
+        }                                                                                          \
+    }
+typedef VOID(EFIAPI *ap_procedure)(VOID *arg);
+struct mp_services {
+    EFI_STATUS(EFIAPI *get_number_of_processors)(struct mp_services *, UINTN *, UINTN *);
+    VOID *get_processor_info;
+    VOID *startup_all_aps;
+    EFI_STATUS(EFIAPI *startup_this_ap)
+    (struct mp_services *, ap_procedure, UINTN cpu, EFI_EVENT, UINTN timeout_us, VOID *arg,
+     BOOLEAN *finished);
+    VOID *switch_bsp;
+    VOID *enable_disable_ap;
+    EFI_STATUS(EFIAPI *who_am_i)(struct mp_services *, UINTN *cpu);
+};
+
+enum op_id {
+    OP_CPUID,
+    OP_VMCALL,
+    OP_PIO_CFC,
+    OP_MMIO_READ,
+    OP_MMIO_WRITE,
+    OP_RAM_READ,
+    OP_STATS_READ,
+    OP_COUNT
+};
+
+static const char *const op_names[OP_COUNT] = {
+    "cpuid", "vmcall", "pio-cfc", "mmio-read-edu", "mmio-write-edu", "ram-read", "stats-read",
+};
+
+/* What the measurement needs to know about the machine; shared with APs read-only. */
+struct bench {
+    unsigned n, warmup;
+    bool hv_trapvisor, hv_answers_vmcall;
+    uint32_t edu_cf8;       /* CF8 address of the edu function's vendor/device dword */
+    volatile uint32_t *edu; /* BAR0, or NULL */
+    volatile const struct tv_stats *stats; /* statistics BAR0, or NULL */
+    bool enabled[OP_COUNT];
+};
+
+/* Per CPU and operation: samples and the hypervisor's share of each. */
+struct cpu_result {
+    bool ran;
+    uint32_t apic_id;
+    uint64_t *ticks[OP_COUNT];
+    uint64_t *hv[OP_COUNT];
+    unsigned nhv[OP_COUNT];
+};
+
+static struct bench B;
+static struct cpu_result results[MAX_CPUS];
+static volatile uint32_t ram_word = 0x12345678;
+
+/* --- output: console (OVMF mirrors it to serial) ------------------------------------------- */
+
+static void out(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void out(const char *fmt, ...)
+{
+    char line[256];
+    va_list ap;
+    va_start(ap, fmt);
+    fmt_vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    Print(L"%a", line);
+}
+
+/* --- the operations ------------------------------------------------------------------------ */
+
+static inline void cpuid(uint32_t leaf, uint32_t *a, uint32_t *b, uint32_t *c, uint32_t *d)
+{
+    __asm__ volatile("cpuid" : "=a"(*a), "=b"(*b), "=c"(*c), "=d"(*d) : "a"(leaf), "c"(0));
+}
+
+static inline void op_vmcall(void)
+{
+    uint64_t rax = TV_HC_VERSION, rbx = 0, rcx = 0, rdx = 0;
+    __asm__ volatile("vmcall" : "+a"(rax), "+b"(rbx), "+c"(rcx), "+d"(rdx) : : "memory");
+}
+
+static inline uint32_t apic_id_of_this_cpu(void)
+{
+    uint32_t a, b, c, d;
+    cpuid(1, &a, &b, &c, &d);
+    return b >> 24;
+}
+
+static void run_op(enum op_id op)
+{
+    uint32_t a, b, c, d;
+    switch (op) {
+    case OP_CPUID:
+        cpuid(0, &a, &b, &c, &d);
+        break;
+    case OP_VMCALL:
+        op_vmcall();
+        break;
+    case OP_PIO_CFC:
+        (void)inl(PCI_CFC);
+        break;
+    case OP_MMIO_READ:
+        (void)B.edu[EDU_REG_ID / 4];
+        break;
+    case OP_MMIO_WRITE:
+        B.edu[EDU_REG_LIVENESS / 4] = 0x5a5a5a5a;
+        break;
+    case OP_RAM_READ:
+        (void)ram_word;
+        break;
+    case OP_STATS_READ:
+        (void)B.stats->hdr.generation;
+        break;
+    default:
+        break;
+    }
+}
+
+static int stats_cpu_index(uint32_t apic_id)
+{
+    if (!B.stats)
+        return -1;
+    uint32_t n = B.stats->hdr.ncpus;
+    for (uint32_t i = 0; i < n && i < TV_STATS_MAX_CPUS; i++)
+        if (B.stats->cpu[i].apic_id == apic_id)
+            return (int)i;
+    return -1;
+}
+
+/* Runs every enabled operation on the calling CPU; interrupts must already be masked. */
+static void measure_on_this_cpu(struct cpu_result *r)
+{
+    r->apic_id = apic_id_of_this_cpu();
+    int si = stats_cpu_index(r->apic_id);
+    volatile const struct tv_stats_cpu *sc = si >= 0 ? &B.stats->cpu[si] : NULL;
+
+    for (int op = 0; op < OP_COUNT; op++) {
+        if (!B.enabled[op] || !r->ticks[op])
+            continue;
+        if (op == OP_PIO_CFC)
+            outl(PCI_CF8, B.edu_cf8); /* latch once: each sample is one CFC read */
+        for (unsigned i = 0; i < B.warmup; i++)
+            run_op(op);
+        r->nhv[op] = 0;
+        for (unsigned i = 0; i < B.n; i++) {
+            uint64_t seq0 = sc ? sc->seq : 0;
+            uint64_t t0 = tsc_read_ordered();
+            run_op(op);
+            uint64_t t1 = tsc_read_ordered();
+            r->ticks[op][i] = t1 - t0;
+            /* The stats BAR is read-only mapped: these reads cause no exit. */
+            if (sc && sc->seq == seq0 + 1)
+                r->hv[op][r->nhv[op]++] = sc->last_ticks;
+        }
+    }
+    r->ran = true;
+}
+
+static VOID EFIAPI ap_measure(VOID *arg)
+{
+    uint64_t flags;
+    __asm__ volatile("pushfq; pop %0; cli" : "=r"(flags) : : "memory");
+    measure_on_this_cpu(arg);
+    if (flags & (1u << 9))
+        __asm__ volatile("sti");
+}
+
+/* --- discovery ----------------------------------------------------------------------------- */
+
+static uint32_t cf8_address(unsigned bus, unsigned dev, unsigned fn, unsigned off)
+{
+    return 0x80000000u | bus << 16 | dev << 11 | fn << 8 | (off & 0xFC);
+}
+
+static uint32_t cfg_read32(uint32_t addr)
+{
+    outl(PCI_CF8, addr);
+    return inl(PCI_CFC);
+}
+
+/* Finds the first function with vendor:device; returns its CF8 address of offset 0, or 0. */
+static uint32_t pci_find(uint16_t vendor, uint16_t device)
+{
+    uint32_t want = (uint32_t)device << 16 | vendor;
+    for (unsigned bus = 0; bus < 256; bus++) {
+        for (unsigned dev = 0; dev < 32; dev++) {
+            uint32_t id0 = cfg_read32(cf8_address(bus, dev, 0, 0));
+            if ((id0 & 0xFFFF) == 0xFFFF)
+                continue;
+            bool multi = (cfg_read32(cf8_address(bus, dev, 0, 0x0C)) >> 16) & 0x80;
+            for (unsigned fn = 0; fn < (multi ? 8u : 1u); fn++) {
+                uint32_t id = fn ? cfg_read32(cf8_address(bus, dev, fn, 0)) : id0;
+                if (id == want)
+                    return cf8_address(bus, dev, fn, 0);
+            }
+        }
+    }
+    return 0;
+}
+
+/* Memory BAR0's address (32- or 64-bit), with memory decode on; NULL if unassigned. */
+static volatile void *pci_bar0(uint32_t cf8)
+{
+    uint32_t lo = cfg_read32(cf8 + 0x10);
+    if (lo & 1)
+        return NULL; /* an I/O BAR */
+    uint64_t base = lo & ~0xFull;
+    if ((lo & 6) == 4)
+        base |= (uint64_t)cfg_read32(cf8 + 0x14) << 32;
+    uint32_t cmd = cfg_read32(cf8 + 0x04);
+    if (!(cmd & 2)) {
+        outl(PCI_CF8, cf8 + 0x04);
+        outl(PCI_CFC, cmd | 2);
+    }
+    return base ? (volatile void *)(uintptr_t)base : NULL;
+}
+
+static void detect_hypervisor(void)
+{
+    uint32_t a, b, c, d;
+    cpuid(1, &a, &b, &c, &d);
+    if (!(c & (1u << 31)))
+        return;
+    cpuid(TV_CPUID_LEAF_SIGNATURE, &a, &b, &c, &d);
+    B.hv_trapvisor = b == TV_CPUID_SIG_EBX && c == TV_CPUID_SIG_ECX && d == TV_CPUID_SIG_EDX;
+    /* KVM answers VMCALL too ("KVMKVMKVM\0\0\0"), with -KVM_ENOSYS for unknown numbers. */
+    bool kvm = b == 0x4b4d564b && c == 0x564b4d56 && d == 0x4d;
+    B.hv_answers_vmcall = B.hv_trapvisor || kvm;
+    out("exitbench: hypervisor %s\n", B.hv_trapvisor ? "trapvisor" : kvm ? "kvm" : "other");
+}
+
+/* --- options ------------------------------------------------------------------------------- */
+
+struct options {
+    unsigned n, warmup;
+    bool all_cpus;
+    CHAR16 csv[128];
+    char only[128]; /* comma-separated op names, "" = all */
+};
+
+static bool parse_uint(const char *s, unsigned max, unsigned *v)
+{
+    unsigned x = 0;
+    if (!*s)
+        return false;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9' || x > (max - (unsigned)(*s - '0')) / 10)
+            return false;
+        x = x * 10 + (unsigned)(*s - '0');
+    }
+    *v = x;
+    return true;
+}
+
+/* Load options as the shell passes them: "exitbench.efi -n 1000 --all-cpus". */
+static bool parse_options(EFI_LOADED_IMAGE *li, struct options *o)
+{
+    char cmd[512];
+    size_t len = 0;
+    const CHAR16 *w = li->LoadOptions;
+    size_t wn = li->LoadOptionsSize / sizeof(CHAR16);
+    for (size_t i = 0; w && i < wn && w[i] && len < sizeof cmd - 1; i++)
+        cmd[len++] = w[i] < 128 ? (char)w[i] : '?';
+    cmd[len] = 0;
+
+    char *argv[32];
+    int argc = 0;
+    for (char *p = cmd; *p && argc < 32;) {
+        while (*p == ' ' || *p == '\t')
+            *p++ = 0;
+        if (!*p)
+            break;
+        argv[argc++] = p;
+        while (*p && *p != ' ' && *p != '\t')
+            p++;
+    }
+    for (int i = 1; i < argc; i++) { /* argv[0] is the image path */
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "-n") && v && parse_uint(v, MAX_SAMPLES, &o->n) && o->n > 0) {
+            i++;
+        } else if (!strcmp(a, "--warmup") && v && parse_uint(v, MAX_SAMPLES, &o->warmup)) {
+            i++;
+        } else if (!strcmp(a, "--all-cpus")) {
+            o->all_cpus = true;
+        } else if (!strcmp(a, "--csv") && v && strlen(v) < 127) {
+            for (size_t k = 0; k <= strlen(v); k++)
+                o->csv[k] = (CHAR16)v[k];
+            i++;
+        } else if (!strcmp(a, "--ops") && v && strlen(v) < sizeof o->only) {
+            memcpy(o->only, v, strlen(v) + 1);
+            i++;
+        } else {
+            out("exitbench: bad option '%s' (usage: exitbench.efi [-n N] [--warmup N] "
+                "[--all-cpus] [--ops a,b] [--csv \\path])\n",
+                a);
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool op_listed(const char *list, const char *name)
+{
+    if (!*list)
+        return true;
+    size_t n = strlen(name);
+    for (const char *p = list; *p;) {
+        const char *e = strchr(p, ',');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        if (len == n && !strncmp(p, name, n))
+            return true;
+        p += len + (e ? 1 : 0);
+    }
+    return false;
+}
+
+/* --- CSV on the ESP ------------------------------------------------------------------------ */
+
+struct csv {
+    char *buf;
+    size_t len, cap;
+};
+
+static void csv_line(struct csv *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void csv_line(struct csv *c, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    if (c->len < c->cap)
+        c->len += (size_t)fmt_vsnprintf(c->buf + c->len, c->cap - c->len, fmt, ap);
+    if (c->len > c->cap)
+        c->len = c->cap; /* truncated: reported when written */
+    va_end(ap);
+}
+
+static EFI_STATUS csv_write(EFI_LOADED_IMAGE *li, const CHAR16 *path, const struct csv *c)
+{
+    EFI_FILE_HANDLE root = LibOpenRoot(li->DeviceHandle), dir = NULL, f = NULL;
+    if (!root)
+        return EFI_NOT_FOUND;
+    /* Make sure the folder exists (the default path is \trapvisor\exitbench.csv). */
+    CHAR16 folder[128];
+    StrCpy(folder, (CHAR16 *)path);
+    for (INTN i = (INTN)StrLen(folder) - 1; i > 0; i--) {
+        if (folder[i] == L'\\') {
+            folder[i] = 0;
+            if (!EFI_ERROR(
+                    root->Open(root, &dir, folder,
+                               EFI_FILE_MODE_READ | EFI_FILE_MODE_WRITE | EFI_FILE_MODE_CREATE,
+                               EFI_FILE_DIRECTORY)))
+                dir->Close(dir);
+            break;
+        }
+    }
+    EFI_STATUS st = root->Open(root, &f, (CHAR16 *)path,
+                               EFI_FILE_MODE_READ | EFI_FILE_MODE_WRITE | EFI_FILE_MODE_CREATE, 0);
+    if (!EFI_ERROR(st)) {
+        f->SetPosition(f, 0);
+        /* Truncate an older, longer file: delete and recreate. */
+        f->Delete(f);
+        st = root->Open(root, &f, (CHAR16 *)path,
+                        EFI_FILE_MODE_READ | EFI_FILE_MODE_WRITE | EFI_FILE_MODE_CREATE, 0);
+    }
+    if (!EFI_ERROR(st)) {
+        UINTN n = c->len;
+        st = f->Write(f, &n, c->buf);
+        f->Close(f);
+    }
+    root->Close(root);
+    return st;
+}
+
+/* --- main ---------------------------------------------------------------------------------- */
+
+static bool alloc_result(struct cpu_result *r, unsigned n)
+{
+    for (int op = 0; op < OP_COUNT; op++) {
+        if (!B.enabled[op])
+            continue;
+        r->ticks[op] = AllocatePool(n * sizeof(uint64_t));
+        r->hv[op] = AllocatePool(n * sizeof(uint64_t));
+        if (!r->ticks[op] || !r->hv[op])
+            return false;
+    }
+    return true;
+}
+
+static void report_cpu(const struct cpu_result *r, unsigned cpu, struct csv *c)
+{
+    out("exitbench: cpu %u apic_id %u\n", cpu, r->apic_id);
+    for (int op = 0; op < OP_COUNT; op++) {
+        if (!B.enabled[op] || !r->ticks[op])
+            continue;
+        for (unsigned i = 0; i < B.n; i++)
+            csv_line(c, "%s,%u,%u,%llu\n", op_names[op], cpu, i,
+                     (unsigned long long)r->ticks[op][i]);
+        struct sample_summary s = samples_summarize(r->ticks[op], B.n);
+        struct sample_summary hv = samples_summarize(r->hv[op], r->nhv[op]);
+        char line[256];
+        samples_format_line(line, sizeof line, op_names[op], &s, hv.median);
+        out("%s", line);
+    }
+}
+
+EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
+{
+    InitializeLib(image, systab);
+    EFI_LOADED_IMAGE *li = NULL;
+    if (EFI_ERROR(BS->HandleProtocol(image, &LoadedImageProtocol, (void **)&li)))
+        return EFI_LOAD_ERROR;
+
+    struct options o = {.n = 1000, .warmup = 100};
+    StrCpy(o.csv, L"\\trapvisor\\exitbench.csv");
+    if (!parse_options(li, &o))
+        return EFI_INVALID_PARAMETER;
+    B.n = o.n;
+    B.warmup = o.warmup;
+
+    detect_hypervisor();
+    uint32_t edu = pci_find(EDU_VENDOR, EDU_DEVICE);
+    if (edu) {
+        B.edu_cf8 = edu;
+        B.edu = pci_bar0(edu);
+        out("exitbench: edu at %02x:%02x.%x bar0=%p\n", (edu >> 16) & 0xFF, (edu >> 11) & 0x1F,
+            (edu >> 8) & 7, (void *)B.edu);
+    } else {
+        out("exitbench: no edu function found: pio-cfc and mmio-*-edu skipped\n");
+    }
+    uint32_t st = pci_find(TV_STATS_PCI_VENDOR, TV_STATS_PCI_DEVICE);
+    if (st) {
+        volatile const struct tv_stats *s = pci_bar0(st);
+        if (s && s->hdr.magic == TV_STATS_MAGIC && s->hdr.version == TV_STATS_VERSION)
+            B.stats = s;
+        out("exitbench: statistics function %s\n", B.stats ? "found" : "has a bad header");
+    }
+
+    bool present[OP_COUNT] = {
+        [OP_CPUID] = true,
+        [OP_VMCALL] = B.hv_answers_vmcall,
+        [OP_PIO_CFC] = edu != 0,
+        [OP_MMIO_READ] = B.edu != NULL,
+        [OP_MMIO_WRITE] = B.edu != NULL,
+        [OP_RAM_READ] = true,
+        [OP_STATS_READ] = B.stats != NULL,
+    };
+    for (int op = 0; op < OP_COUNT; op++)
+        B.enabled[op] = present[op] && op_listed(o.only, op_names[op]);
+
+    struct mp_services *mp = NULL;
+    UINTN ncpus = 1, nenabled = 1, self = 0;
+    if (o.all_cpus) {
+        EFI_GUID guid = MP_SERVICES_GUID;
+        if (!EFI_ERROR(BS->LocateProtocol(&guid, NULL, (void **)&mp))) {
+            mp->get_number_of_processors(mp, &ncpus, &nenabled);
+            mp->who_am_i(mp, &self);
+        } else {
+            out("exitbench: no MP services: measuring this CPU only\n");
+        }
+        if (ncpus > MAX_CPUS)
+            ncpus = MAX_CPUS;
+    }
+
+    for (UINTN cpu = 0; cpu < ncpus; cpu++) {
+        if (!alloc_result(&results[cpu], B.n)) {
+            out("exitbench: out of memory for %u samples\n", B.n);
+            return EFI_OUT_OF_RESOURCES;
+        }
+        if (cpu == self || !mp) {
+            EFI_TPL old = BS->RaiseTPL(TPL_HIGH_LEVEL);
+            measure_on_this_cpu(&results[cpu]);
+            BS->RestoreTPL(old);
+        } else {
+            EFI_STATUS s =
+                mp->startup_this_ap(mp, ap_measure, cpu, NULL, AP_TIMEOUT_US, &results[cpu], NULL);
+            if (EFI_ERROR(s))
+                out("exitbench: cpu %u did not run (status 0x%llx)\n", (unsigned)cpu,
+                    (unsigned long long)s);
+        }
+    }
+
+    struct csv c = {.cap = (size_t)ncpus * OP_COUNT * B.n * 40 + 64};
+    c.buf = AllocatePool(c.cap);
+    if (!c.buf)
+        c.cap = 0;
+    csv_line(&c, "op,cpu,iteration,ticks\n");
+    for (UINTN cpu = 0; cpu < ncpus; cpu++)
+        if (results[cpu].ran)
+            report_cpu(&results[cpu], (unsigned)cpu, &c);
+
+    EFI_STATUS ws = c.cap ? csv_write(li, o.csv, &c) : EFI_OUT_OF_RESOURCES;
+    if (EFI_ERROR(ws))
+        out("exitbench: could not write the CSV (status 0x%llx)\n", (unsigned long long)ws);
+    else
+        Print(L"exitbench: samples in %s\n", o.csv);
+    return EFI_SUCCESS;
+}
