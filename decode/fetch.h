@@ -1,0 +1,87 @@
+/* Instruction fetch: the bytes at CS.base + RIP, read the way the guest CPU would fetch them.
+ *
+ * The CPU mode comes from CR0.PE, RFLAGS.VM, EFER.LMA and CS.L/CS.D (SDM Vol. 3A, 2.2
+ * "Modes of Operation"; Vol. 1, 3.6 "Operand-size and Address-size Attributes"; the CS
+ * attributes in VMCS access-rights format, SDM Vol. 3C, 25.4.1 Table 25-2). Bytes go through
+ * decode/walk with the instruction-fetch access kind, each page translated separately.
+ *
+ * Pure C: no allocation, no libc; runs in VMX root and in host tests. */
+#ifndef TRAPVISOR_DECODE_FETCH_H
+#define TRAPVISOR_DECODE_FETCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "decode/walk.h"
+
+/* Longest x86 instruction (SDM Vol. 2A, 2.3.11 "AVX Instruction Length"; a longer one is
+ * #GP(0)). */
+#define FETCH_MAX_BYTES 15
+
+/* Segment access-rights bits, VMCS format (SDM Vol. 3C, 25.4.1, Table 25-2). */
+#define SEG_AR_L (1u << 13) /* 64-bit code segment */
+#define SEG_AR_D (1u << 14) /* default operation size 32 bits (D/B) */
+
+#define RFLAGS_VM_BIT (1ull << 17) /* virtual-8086 mode */
+
+enum cpu_mode {
+    CPU_MODE_REAL,     /* CR0.PE = 0: 16-bit, segment limit from the descriptor cache */
+    CPU_MODE_VM86,     /* virtual-8086 mode (RFLAGS.VM): 16-bit, CPL 3 */
+    CPU_MODE_PROT16,   /* protected mode, CS.D = 0 */
+    CPU_MODE_PROT32,   /* protected mode, CS.D = 1 */
+    CPU_MODE_COMPAT16, /* IA-32e compatibility mode, CS.L = 0, CS.D = 0 */
+    CPU_MODE_COMPAT32, /* IA-32e compatibility mode, CS.L = 0, CS.D = 1 */
+    CPU_MODE_LONG64,   /* IA-32e 64-bit mode, CS.L = 1 */
+};
+
+/* The mode the CPU runs in. `cs_ar` is CS's access rights in VMCS format. (CS.L with CS.D
+ * set is reserved and fails VM entry; it is taken as 64-bit here.) */
+enum cpu_mode cpu_mode_of(uint64_t cr0, uint64_t efer, uint64_t rflags, uint32_t cs_ar);
+
+/* Default operand size in bits: 16 or 32 (64-bit mode defaults to 32; REX.W makes 64). */
+unsigned cpu_mode_operand_bits(enum cpu_mode mode);
+/* Default address size in bits: 16, 32 or 64. */
+unsigned cpu_mode_address_bits(enum cpu_mode mode);
+
+/* The code segment, as in the VMCS guest-state area (limit already byte-granular). */
+struct fetch_cs {
+    uint64_t base;
+    uint32_t limit;
+    uint32_t ar;
+};
+
+enum fetch_status {
+    FETCH_OK,        /* all FETCH_MAX_BYTES bytes were fetched */
+    FETCH_TRUNCATED, /* fewer: `len` bytes were fetched, then `fault` stopped the fetch.
+                        Decode the `len` bytes; only if the instruction is longer than
+                        `len` does the CPU raise `fault` (inject it then). len may be 0. */
+};
+
+/* Why a truncated fetch stopped. */
+enum fetch_fault_kind {
+    FETCH_FAULT_NONE,
+    FETCH_FAULT_PF,      /* #PF: walk.error_code, walk.fault_addr */
+    FETCH_FAULT_GP,      /* #GP(0): past the CS limit, or non-canonical RIP in 64-bit mode */
+    FETCH_FAULT_BAD_GPA, /* the code (or a paging structure) is not readable guest RAM:
+                            walk.bad_gpa; the hypervisor cannot emulate this */
+};
+
+struct fetch_result {
+    enum fetch_status status;
+    enum cpu_mode mode;
+    unsigned len; /* bytes valid in bytes[] */
+    uint8_t bytes[FETCH_MAX_BYTES];
+    enum fetch_fault_kind fault;
+    struct walk_result walk; /* for FETCH_FAULT_PF/GP/BAD_GPA: the walk's answer */
+};
+
+/* Fetches up to FETCH_MAX_BYTES at CS.base + RIP. Outside 64-bit mode RIP wraps at 32 bits
+ * (16-bit modes: the offset is still 32-bit, so the CS limit, normally 0xFFFF, bounds it),
+ * the CS limit bounds the fetch and the linear address is 32-bit; in 64-bit mode the CS base
+ * is 0 and there is no limit (SDM Vol. 3A, 3.4.4 and 5.3.1). `pg` must describe the same
+ * CPU (its cpl is used for the fetch's access rights). Returns out->status. */
+enum fetch_status fetch_insn(const struct guest_paging *pg, const struct guest_mem *mem,
+                             const struct fetch_cs *cs, uint64_t rip, struct fetch_result *out);
+
+#endif
