@@ -260,14 +260,27 @@ static void detect_hypervisor(void)
 {
     uint32_t a, b, c, d;
     cpuid(1, &a, &b, &c, &d);
-    if (!(c & (1u << 31)))
+    if (!(c & (1u << 31))) {
+        out("exitbench: hypervisor none\n");
         return;
+    }
     cpuid(TV_CPUID_LEAF_SIGNATURE, &a, &b, &c, &d);
     B.hv_trapvisor = b == TV_CPUID_SIG_EBX && c == TV_CPUID_SIG_ECX && d == TV_CPUID_SIG_EDX;
     /* KVM answers VMCALL too ("KVMKVMKVM\0\0\0"), with -KVM_ENOSYS for unknown numbers. */
     bool kvm = b == 0x4b4d564b && c == 0x564b4d56 && d == 0x4d;
     B.hv_answers_vmcall = B.hv_trapvisor || kvm;
-    out("exitbench: hypervisor %s\n", B.hv_trapvisor ? "trapvisor" : kvm ? "kvm" : "other");
+    char sig[13];
+    uint32_t regs[3] = {b, c, d};
+    for (int i = 0; i < 12; i++) {
+        char ch = (char)(regs[i / 4] >> (8 * (i % 4)));
+        sig[i] = ch >= 0x20 && ch < 0x7f ? ch : '.';
+    }
+    sig[12] = 0;
+    out("exitbench: hypervisor %s (signature \"%s\")\n",
+        B.hv_trapvisor ? "trapvisor"
+        : kvm          ? "kvm"
+                       : "other",
+        sig);
 }
 
 /* --- options ------------------------------------------------------------------------------- */
