@@ -1,0 +1,171 @@
+/* vmx/stats: exit accounting is exact (count, total, min, max, log2 histogram, per device),
+ * a reset racing with another CPU's exits never tears a record, snapshots are consistent,
+ * bad indices are refused. */
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "vmx/stats.h"
+
+static struct tv_stats pub, snap;
+static struct stats_state st;
+
+static int setup(void **state)
+{
+    (void)state;
+    stats_init(&st, &pub);
+    return 0;
+}
+
+static void stats_header_describes_the_layout(void **state)
+{
+    (void)state;
+    assert_true(pub.hdr.magic == TV_STATS_MAGIC);
+    assert_int_equal(pub.hdr.version, TV_STATS_VERSION);
+    assert_int_equal(pub.hdr.header_size, offsetof(struct tv_stats, cpu));
+    assert_int_equal(pub.hdr.cpu_stride, sizeof(struct tv_stats_cpu));
+    assert_int_equal(pub.hdr.nbuckets, TV_STATS_BUCKETS);
+    assert_int_equal(pub.hdr.flags & TV_STATS_F_ACCOUNTING, TV_STATS_F_ACCOUNTING);
+    assert_true(pub.cpu[0].reason[10].min == UINT64_MAX);
+    assert_true(TV_STATS_CTRL_OFFSET >= sizeof(struct tv_stats));
+    assert_int_equal(TV_STATS_CTRL_OFFSET % 4096, 0);
+}
+
+static void stats_bucket_is_floor_log2(void **state)
+{
+    (void)state;
+    assert_int_equal(stats_bucket(0), 0);
+    assert_int_equal(stats_bucket(1), 0);
+    assert_int_equal(stats_bucket(2), 1);
+    assert_int_equal(stats_bucket(3), 1);
+    assert_int_equal(stats_bucket(4), 2);
+    assert_int_equal(stats_bucket(127), 6);
+    assert_int_equal(stats_bucket(128), 7);
+    assert_int_equal(stats_bucket((1ull << 31) - 1), 30);
+    assert_int_equal(stats_bucket(1ull << 31), 31);
+    assert_int_equal(stats_bucket(UINT64_MAX), TV_STATS_BUCKETS - 1);
+}
+
+static void stats_record_counts_exactly(void **state)
+{
+    (void)state;
+    assert_true(stats_cpu_online(&st, 1, 7));
+    assert_int_equal(pub.hdr.ncpus, 2);
+    uint64_t ticks[] = {120, 95, 300, 95, 4000};
+    for (unsigned i = 0; i < 5; i++)
+        stats_record_exit(&st, 1, 48, ticks[i], i < 3 ? 0 : -1);
+    stats_record_exit(&st, 1, 10, 60, -1);
+    const struct tv_exit_stat *e = &pub.cpu[1].reason[48];
+    assert_int_equal(e->count, 5);
+    assert_int_equal(e->total, 120 + 95 + 300 + 95 + 4000);
+    assert_int_equal(e->min, 95);
+    assert_int_equal(e->max, 4000);
+    assert_int_equal(e->hist[6], 3); /* 95, 95, 120 */
+    assert_int_equal(e->hist[8], 1); /* 300 */
+    assert_int_equal(e->hist[11], 1);
+    const struct tv_exit_stat *d = &pub.cpu[1].mmio_device[0];
+    assert_int_equal(d->count, 3);
+    assert_int_equal(d->total, 515);
+    assert_int_equal(pub.cpu[1].reason[10].count, 1);
+    assert_int_equal(pub.cpu[1].seq, 6);
+    assert_int_equal(pub.cpu[1].last_reason, 10);
+    assert_int_equal(pub.cpu[1].last_ticks, 60);
+    assert_int_equal(pub.cpu[0].reason[48].count, 0); /* other CPUs untouched */
+}
+
+static void stats_refuses_out_of_range_indices(void **state)
+{
+    (void)state;
+    assert_false(stats_cpu_online(&st, TV_STATS_MAX_CPUS, 0));
+    stats_record_exit(&st, TV_STATS_MAX_CPUS, 1, 1, -1);   /* ignored, no write out of bounds */
+    stats_record_exit(&st, 0, 5000, 33, TV_STATS_DEVICES); /* clamped reason, bad device */
+    assert_int_equal(pub.cpu[0].reason[TV_STATS_REASONS - 1].count, 1);
+    for (unsigned d = 0; d < TV_STATS_DEVICES; d++)
+        assert_int_equal(pub.cpu[0].mmio_device[d].count, 0);
+    assert_false(stats_name_device(&st, TV_STATS_DEVICES, "x"));
+    assert_true(stats_name_device(&st, 0, "a-name-longer-than-sixteen"));
+    assert_int_equal(strlen(pub.hdr.device_name[0]), TV_STATS_NAME_LEN - 1);
+}
+
+static void stats_snapshot_needs_room_and_copies_everything(void **state)
+{
+    (void)state;
+    stats_record_exit(&st, 0, 12, 77, -1);
+    memset(&snap, 0xAA, sizeof snap);
+    assert_int_equal(stats_snapshot(&st, &snap, sizeof snap - 1), sizeof snap);
+    assert_int_equal(((unsigned char *)&snap)[0], 0xAA); /* too small: nothing copied */
+    assert_int_equal(stats_snapshot(&st, &snap, sizeof snap), sizeof snap);
+    assert_memory_equal(&snap, &pub, sizeof snap);
+}
+
+struct hammer {
+    unsigned cpu;
+    unsigned n;
+};
+
+static void *hammer_exits(void *arg)
+{
+    struct hammer *h = arg;
+    for (unsigned i = 0; i < h->n; i++)
+        stats_record_exit(&st, h->cpu, 48, 100 + (i & 63), 1);
+    return NULL;
+}
+
+static void stats_reset_racing_with_exits_never_tears_a_record(void **state)
+{
+    (void)state;
+    struct hammer h = {.cpu = 1, .n = 400000};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, hammer_exits, &h), 0);
+    uint64_t gen0 = pub.hdr.generation;
+    for (int i = 0; i < 200; i++) {
+        stats_reset(&st);
+        stats_snapshot(&st, &snap, sizeof snap);
+        const struct tv_exit_stat *e = &snap.cpu[1].reason[48];
+        uint64_t sum = 0;
+        for (unsigned b = 0; b < TV_STATS_BUCKETS; b++)
+            sum += e->hist[b];
+        assert_int_equal(sum, e->count); /* every record whole */
+        assert_int_equal(snap.cpu[1].mmio_device[1].count, e->count);
+        if (e->count)
+            assert_true(e->min >= 100 && e->max <= 163 && e->total >= e->count * 100);
+    }
+    pthread_join(t, NULL);
+    assert_int_equal(pub.hdr.generation, gen0 + 200);
+    stats_reset(&st);
+    h.n = 12345;
+    hammer_exits(&h);
+    assert_int_equal(pub.cpu[1].reason[48].count, 12345); /* exact after a reset */
+}
+
+static void stats_overhead_is_measured_and_leaves_no_samples(void **state)
+{
+    (void)state;
+    uint64_t seq = pub.cpu[2].seq;
+    uint64_t o = stats_measure_overhead(&st, 2, 1000);
+    assert_int_equal(pub.hdr.overhead_ticks, o);
+    assert_true(o < 100000); /* sanity: a few counter updates, not a stall */
+    assert_int_equal(pub.cpu[2].reason[0].count, 0);
+    assert_int_equal(pub.cpu[2].seq, seq);
+    assert_int_equal(stats_measure_overhead(&st, TV_STATS_MAX_CPUS, 10), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup(stats_header_describes_the_layout, setup),
+        cmocka_unit_test_setup(stats_bucket_is_floor_log2, setup),
+        cmocka_unit_test_setup(stats_record_counts_exactly, setup),
+        cmocka_unit_test_setup(stats_refuses_out_of_range_indices, setup),
+        cmocka_unit_test_setup(stats_snapshot_needs_room_and_copies_everything, setup),
+        cmocka_unit_test_setup(stats_reset_racing_with_exits_never_tears_a_record, setup),
+        cmocka_unit_test_setup(stats_overhead_is_measured_and_leaves_no_samples, setup),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,167 @@
+/* Per-CPU VM-exit accounting; see stats.h. */
+#include "vmx/stats.h"
+
+#include "lib/string.h"
+#include "lib/tsc.h"
+
+static void lock_cpu(struct stats_state *st, unsigned cpu)
+{
+    while (__atomic_exchange_n(&st->lock[cpu], 1, __ATOMIC_ACQUIRE))
+        while (__atomic_load_n(&st->lock[cpu], __ATOMIC_RELAXED))
+            __builtin_ia32_pause();
+}
+
+static void unlock_cpu(struct stats_state *st, unsigned cpu)
+{
+    __atomic_store_n(&st->lock[cpu], 0, __ATOMIC_RELEASE);
+}
+
+static void clear_stat(struct tv_exit_stat *s)
+{
+    memset(s, 0, sizeof *s);
+    s->min = UINT64_MAX;
+}
+
+static void clear_cpu_counters(struct tv_stats_cpu *c)
+{
+    for (unsigned r = 0; r < TV_STATS_REASONS; r++)
+        clear_stat(&c->reason[r]);
+    for (unsigned d = 0; d < TV_STATS_DEVICES; d++)
+        clear_stat(&c->mmio_device[d]);
+    c->last_reason = 0;
+    c->last_ticks = 0;
+}
+
+void stats_init(struct stats_state *st, struct tv_stats *pub)
+{
+    memset(st, 0, sizeof *st);
+    st->pub = pub;
+    memset(pub, 0, sizeof *pub);
+    struct tv_stats_header *h = &pub->hdr;
+    h->magic = TV_STATS_MAGIC;
+    h->version = TV_STATS_VERSION;
+    h->header_size = (uint32_t)sizeof(struct tv_stats_header);
+    h->cpu_stride = (uint32_t)sizeof(struct tv_stats_cpu);
+    h->nreasons = TV_STATS_REASONS;
+    h->nbuckets = TV_STATS_BUCKETS;
+    h->ndevices = TV_STATS_DEVICES;
+    h->flags = TRAPVISOR_ACCOUNTING ? TV_STATS_F_ACCOUNTING : 0;
+    for (unsigned c = 0; c < TV_STATS_MAX_CPUS; c++)
+        clear_cpu_counters(&pub->cpu[c]);
+}
+
+bool stats_cpu_online(struct stats_state *st, unsigned cpu, uint32_t apic_id)
+{
+    if (cpu >= TV_STATS_MAX_CPUS)
+        return false;
+    st->pub->cpu[cpu].apic_id = apic_id;
+    st->pub->cpu[cpu].online = 1;
+    /* ncpus only grows; CPUs come online in index order but need not. */
+    uint32_t n = cpu + 1;
+    uint32_t old = __atomic_load_n(&st->pub->hdr.ncpus, __ATOMIC_RELAXED);
+    while (old < n && !__atomic_compare_exchange_n(&st->pub->hdr.ncpus, &old, n, false,
+                                                   __ATOMIC_RELEASE, __ATOMIC_RELAXED))
+        ;
+    return true;
+}
+
+bool stats_name_device(struct stats_state *st, unsigned device, const char *name)
+{
+    if (device >= TV_STATS_DEVICES || !name)
+        return false;
+    char *dst = st->pub->hdr.device_name[device];
+    size_t n = strnlen(name, TV_STATS_NAME_LEN - 1);
+    memcpy(dst, name, n);
+    memset(dst + n, 0, TV_STATS_NAME_LEN - n);
+    return true;
+}
+
+unsigned stats_bucket(uint64_t ticks)
+{
+    if (ticks < 2)
+        return 0;
+    unsigned b = 63u - (unsigned)__builtin_clzll(ticks);
+    return b < TV_STATS_BUCKETS ? b : TV_STATS_BUCKETS - 1;
+}
+
+static void add_sample(struct tv_exit_stat *s, uint64_t ticks)
+{
+    s->count++;
+    s->total += ticks;
+    if (ticks < s->min)
+        s->min = ticks;
+    if (ticks > s->max)
+        s->max = ticks;
+    s->hist[stats_bucket(ticks)]++;
+}
+
+void stats_record_exit(struct stats_state *st, unsigned cpu, unsigned reason, uint64_t ticks,
+                       int device)
+{
+#if TRAPVISOR_ACCOUNTING
+    if (cpu >= TV_STATS_MAX_CPUS)
+        return;
+    struct tv_stats_cpu *c = &st->pub->cpu[cpu];
+    lock_cpu(st, cpu);
+    add_sample(&c->reason[reason < TV_STATS_REASONS ? reason : TV_STATS_REASONS - 1], ticks);
+    if (device >= 0 && (unsigned)device < TV_STATS_DEVICES)
+        add_sample(&c->mmio_device[device], ticks);
+    c->last_reason = reason;
+    c->last_ticks = ticks;
+    /* seq last: a reader that sees it move knows last_* belong to the new exit. */
+    __atomic_store_n(&c->seq, c->seq + 1, __ATOMIC_RELEASE);
+    unlock_cpu(st, cpu);
+#else
+    (void)st, (void)cpu, (void)reason, (void)ticks, (void)device;
+#endif
+}
+
+void stats_reset(struct stats_state *st)
+{
+    for (unsigned cpu = 0; cpu < TV_STATS_MAX_CPUS; cpu++) {
+        lock_cpu(st, cpu);
+        clear_cpu_counters(&st->pub->cpu[cpu]);
+        unlock_cpu(st, cpu);
+    }
+    __atomic_add_fetch(&st->pub->hdr.generation, 1, __ATOMIC_RELEASE);
+}
+
+uint64_t stats_snapshot(struct stats_state *st, void *dst, uint64_t size)
+{
+    uint64_t need = sizeof(struct tv_stats);
+    if (size < need)
+        return need;
+    struct tv_stats *out = dst;
+    memcpy(&out->hdr, &st->pub->hdr, sizeof out->hdr);
+    for (unsigned cpu = 0; cpu < TV_STATS_MAX_CPUS; cpu++) {
+        lock_cpu(st, cpu);
+        memcpy(&out->cpu[cpu], &st->pub->cpu[cpu], sizeof out->cpu[cpu]);
+        unlock_cpu(st, cpu);
+    }
+    return need;
+}
+
+uint64_t stats_measure_overhead(struct stats_state *st, unsigned cpu, unsigned rounds)
+{
+    if (cpu >= TV_STATS_MAX_CPUS || rounds == 0)
+        return 0;
+    uint64_t empty = UINT64_MAX, full = UINT64_MAX;
+    for (unsigned i = 0; i < rounds; i++) {
+        uint64_t t0 = tsc_read_ordered();
+        uint64_t t1 = tsc_read_ordered();
+        if (t1 - t0 < empty)
+            empty = t1 - t0;
+        t0 = tsc_read_ordered();
+        stats_record_exit(st, cpu, 0, i, -1);
+        t1 = tsc_read_ordered();
+        if (t1 - t0 < full)
+            full = t1 - t0;
+    }
+    uint64_t overhead = full > empty ? full - empty : 0;
+    lock_cpu(st, cpu);
+    clear_cpu_counters(&st->pub->cpu[cpu]);
+    st->pub->cpu[cpu].seq = 0;
+    unlock_cpu(st, cpu);
+    st->pub->hdr.overhead_ticks = overhead;
+    return overhead;
+}

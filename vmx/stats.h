@@ -1,0 +1,57 @@
+/* Per-CPU VM-exit accounting (issue 5): fills the guest-visible struct tv_stats
+ * (vmx/stats_abi.h). The exit stub reads the TSC at exit and just before VMRESUME; the
+ * dispatcher calls stats_record_exit() with the difference of the previous exit.
+ *
+ * Each CPU updates only its own block, under its own lock word: uncontended except while
+ * another CPU resets the counters, so a reset never tears a record and counts stay exact.
+ * Pure C: host-tested. */
+#ifndef TRAPVISOR_VMX_STATS_H
+#define TRAPVISOR_VMX_STATS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "vmx/stats_abi.h"
+
+/* Build with -DTRAPVISOR_ACCOUNTING=0 to remove the accounting from the exit path. */
+#ifndef TRAPVISOR_ACCOUNTING
+#define TRAPVISOR_ACCOUNTING 1
+#endif
+
+/* Hypervisor-private state beside the guest-visible statistics (kept out of the pages the
+ * guest can map). */
+struct stats_state {
+    struct tv_stats *pub;                 /* the guest-visible pages */
+    volatile int lock[TV_STATS_MAX_CPUS]; /* one lock word per CPU block */
+};
+
+/* Initializes the header and every CPU block; `pub` must be TV_STATS_PAGES pages. */
+void stats_init(struct stats_state *st, struct tv_stats *pub);
+
+/* Registers a CPU (index < TV_STATS_MAX_CPUS) with its APIC ID; false if out of range. */
+bool stats_cpu_online(struct stats_state *st, unsigned cpu, uint32_t apic_id);
+
+/* Names a virtual device's MMIO counter slot (index < TV_STATS_DEVICES). */
+bool stats_name_device(struct stats_state *st, unsigned device, const char *name);
+
+/* Records one exit of `cpu`: basic reason (out-of-range reasons are counted in the last
+ * reason slot), root-mode ticks, and for an MMIO exit the device slot (or -1). */
+void stats_record_exit(struct stats_state *st, unsigned cpu, unsigned reason, uint64_t ticks,
+                       int device);
+
+/* Zeroes every counter of every CPU and bumps hdr.generation. */
+void stats_reset(struct stats_state *st);
+
+/* The histogram bucket of a time: floor(log2(ticks)), 0 for 0 and 1, capped at the last. */
+unsigned stats_bucket(uint64_t ticks);
+
+/* Copies the statistics into `dst` (`size` bytes); returns the bytes needed. Copies nothing
+ * if `size` is too small. Each CPU block is copied under its lock, so it is consistent. */
+uint64_t stats_snapshot(struct stats_state *st, void *dst, uint64_t size);
+
+/* Measures the accounting's own cost on this CPU (TSC ticks of one stats_record_exit,
+ * minimum over `rounds` after subtracting the cost of the TSC reads), stores it in
+ * hdr.overhead_ticks, and clears the samples it made. Call before any real exit is counted. */
+uint64_t stats_measure_overhead(struct stats_state *st, unsigned cpu, unsigned rounds);
+
+#endif
