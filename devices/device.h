@@ -1,0 +1,96 @@
+/* A virtual PCI device: an ops table (identity, BAR layout, MMIO handlers, hooks) plus the
+ * device's own state, the way a QEMU device is a class plus an instance struct.
+ *
+ * A device model embeds `struct device` as the first member of its state struct and casts
+ * back in its handlers. Adding a device means writing one `struct device_ops` (identity,
+ * BARs, MSI vector count, read/write/reset) and its state struct; pci/ builds config space
+ * from the ops table alone (pci_bus_add), and the MMIO path reaches `read`/`write` through
+ * pci_mmio_read/pci_mmio_write.
+ *
+ * Pure C, freestanding: no allocation, no libc. State lives in caller-provided structs. */
+#ifndef TRAPVISOR_DEVICES_DEVICE_H
+#define TRAPVISOR_DEVICES_DEVICE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct device;
+struct pci_function;
+
+/* How the device reaches the world outside itself. The hypervisor implements these over
+ * guest RAM, the local APIC and the IOAPIC; host tests implement fakes.
+ *
+ * dma_read/dma_write move len bytes between guest-physical address gpa and buf. They return
+ * false and copy NOTHING when any byte of [gpa, gpa+len) is not guest RAM (hypervisor memory,
+ * MMIO, a hole, or an address that wraps): the platform checks the whole range before it
+ * copies. msi_send delivers one MSI as the memory write the function would issue (address and
+ * data exactly as the guest programmed the capability). intx_set drives the function's INTx
+ * line (level 1 asserted, 0 deasserted); it is called only when the effective level changes.
+ * now_ns may be NULL (devices then complete work at once). */
+struct platform_ops {
+    bool (*dma_read)(void *ctx, uint64_t gpa, void *buf, size_t len);
+    bool (*dma_write)(void *ctx, uint64_t gpa, const void *buf, size_t len);
+    void (*msi_send)(void *ctx, uint64_t address, uint32_t data);
+    void (*intx_set)(void *ctx, int level);
+    uint64_t (*now_ns)(void *ctx);
+};
+
+/* BAR kinds (PCI Local Bus Spec 3.0, 6.2.5.1: bit 0 I/O space; bits 2:1 memory type, 00b
+ * 32-bit, 10b 64-bit; bit 3 prefetchable). Slot PCI_ROM_SLOT is the expansion ROM (6.2.5.2). */
+enum pci_bar_kind {
+    PCI_BAR_NONE = 0,
+    PCI_BAR_MEM32,
+    PCI_BAR_MEM64, /* occupies this slot and the next one */
+    PCI_BAR_IO,
+    PCI_BAR_ROM, /* only in slot PCI_ROM_SLOT */
+};
+
+#define PCI_NUM_BARS  6
+#define PCI_ROM_SLOT  6
+#define PCI_NUM_SLOTS 7 /* six BARs plus the ROM */
+
+struct pci_bar_decl {
+    uint64_t size; /* power of two; 0 = slot unused. Memory >= 16, I/O >= 4, ROM >= 2 KiB */
+    enum pci_bar_kind kind;
+    bool prefetchable; /* memory BARs only */
+    bool backed;       /* reads served from read-only pages, no exit; writes still trap */
+};
+
+/* What the function answers in its configuration header (PCI 3.0, 6.2.1). */
+struct pci_identity {
+    uint16_t vendor_id, device_id;
+    uint8_t revision;
+    uint32_t class_code; /* 24 bits: base class, sub-class, programming interface */
+    uint16_t subsystem_vendor_id, subsystem_id;
+    uint8_t interrupt_pin; /* 0 none, 1 INTA# .. 4 INTD# */
+};
+
+struct device_ops {
+    const char *name; /* log prefix, e.g. "edu" */
+    struct pci_identity id;
+    struct pci_bar_decl bars[PCI_NUM_SLOTS];
+    uint8_t msi_vectors; /* 0: no MSI capability; else 1, 2, 4, .. 32 */
+    bool msi_64bit;
+
+    /* MMIO/PIO access at byte `offset` inside BAR `bar`, `size` 1, 2, 4 or 8. Every access
+     * the guest makes reaches these (the device applies its own access-size rules); read
+     * always stores a value (only the low `size` bytes are used). */
+    void (*read)(struct device *dev, int bar, uint64_t offset, unsigned size, uint64_t *value);
+    void (*write)(struct device *dev, int bar, uint64_t offset, unsigned size, uint64_t value);
+    /* After a configuration write has been applied (e.g. MSI enable changed). May be NULL.
+     * Called with the bus configuration lock held: it may take the device's own lock but must
+     * not access configuration space through the bus. */
+    void (*cfg_write)(struct device *dev, uint16_t offset, unsigned size, uint32_t value);
+    /* Back to power-on state (device registers only; pci/ resets configuration space). */
+    void (*reset)(struct device *dev);
+};
+
+struct device {
+    const struct device_ops *ops;
+    struct pci_function *fn; /* set by pci_bus_add */
+    const struct platform_ops *platform;
+    void *platform_ctx;
+};
+
+#endif
