@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# qemu.sh: boot a disk image in QEMU (TCG) + OVMF with QEMU's edu device, unattended.
+#
+# Usage:  tools/rig/qemu.sh [options] IMG [-- extra qemu args...]
+#
+#   -m, --machine q35|pc   machine type (default q35; pc is i440fx, no MCFG/ECAM)
+#   -l, --log FILE         serial log (default: IMG with .serial.log); COM1 and OVMF's console
+#   -t, --timeout SECONDS  hard limit (default 60); QEMU is killed at the limit
+#   -q, --quiet            do not print the log tail on failure
+#   -- ARGS                everything after -- goes to qemu-system-x86_64 unchanged
+#
+# The command is RIGS.md's "QEMU + OVMF" one: q35 (or pc), accel=tcg, -m 256, -smp 2,
+# -nographic, no network (-nic none, so OVMF does not try network boot), OVMF_CODE_4M
+# read-only, a private copy of OVMF_VARS_4M, the image with snapshot=on (never modified),
+# -device edu, and isa-debug-exit at port 0xf4. Serial goes to the log file only.
+#
+# Exit status:
+#   0    the guest shut down (UEFI shell `reset -s`, ResetSystem(EfiResetShutdown))
+#   1    usage error or missing file
+#   2    QEMU failed (its own error, or killed by a signal)
+#   124  timeout: QEMU was killed; the log tail is printed to stderr
+#   N    the guest wrote V to port 0xf4: QEMU exits with (V << 1) | 1, passed on unchanged
+# Environment: OVMF_CODE, OVMF_VARS (firmware paths), QEMU (the binary).
+set -euo pipefail
+
+usage() {
+    sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//' >&2
+    exit 1
+}
+
+machine=q35
+log=""
+timeout_s=60
+quiet=0
+img=""
+while [ $# -gt 0 ]; do
+    case $1 in
+    -m | --machine) machine=${2:?}; shift 2 ;;
+    -l | --log) log=${2:?}; shift 2 ;;
+    -t | --timeout) timeout_s=${2:?}; shift 2 ;;
+    -q | --quiet) quiet=1; shift ;;
+    -h | --help) usage ;;
+    --) shift; break ;;
+    -*) echo "qemu: unknown option $1" >&2; usage ;;
+    *) [ -z "$img" ] || usage; img=$1; shift ;;
+    esac
+done
+[ -n "$img" ] || usage
+case $machine in q35 | pc) ;; *) echo "qemu: machine must be q35 or pc, not $machine" >&2; exit 1 ;; esac
+[[ $timeout_s =~ ^[0-9]+$ ]] || { echo "qemu: timeout must be whole seconds" >&2; exit 1; }
+
+QEMU=${QEMU:-qemu-system-x86_64}
+OVMF_CODE=${OVMF_CODE:-/usr/share/OVMF/OVMF_CODE_4M.fd}
+OVMF_VARS=${OVMF_VARS:-/usr/share/OVMF/OVMF_VARS_4M.fd}
+for f in "$img" "$OVMF_CODE" "$OVMF_VARS"; do
+    [ -f "$f" ] || { echo "qemu: no such file: $f" >&2; exit 1; }
+done
+command -v "$QEMU" >/dev/null || { echo "qemu: $QEMU not found (Debian: qemu-system-x86)" >&2; exit 1; }
+[ -n "$log" ] || log=${img%.img}.serial.log
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/qemu-rig.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+cp "$OVMF_VARS" "$tmp/vars.fd"
+: >"$log"
+
+set +e
+timeout --signal=KILL "$timeout_s" "$QEMU" \
+    -machine "$machine",accel=tcg -m 256 -smp 2 -display none -nic none \
+    -drive if=pflash,format=raw,readonly=on,file="$OVMF_CODE" \
+    -drive if=pflash,format=raw,file="$tmp/vars.fd" \
+    -drive file="$img",format=raw,snapshot=on \
+    -device edu -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
+    -serial file:"$log" -monitor none -no-reboot \
+    "$@" </dev/null >"$tmp/qemu.out" 2>&1
+rc=$?
+set -e
+
+if [ $rc -eq 137 ]; then
+    echo "qemu: timeout after ${timeout_s}s, killed; serial log $log" >&2
+    rc=124
+elif [ $rc -gt 128 ] || { [ $rc -ne 0 ] && [ $((rc & 1)) -eq 0 ]; }; then
+    echo "qemu: QEMU failed (status $rc):" >&2
+    cat "$tmp/qemu.out" >&2
+    rc=2
+fi
+if [ $rc -ne 0 ] && [ $quiet -eq 0 ]; then
+    echo "qemu: last lines of $log:" >&2
+    tail -n 20 "$log" | tr -d '\r' | sed 's/\x1b\[[0-9;]*[A-Za-z]//g' >&2
+fi
+exit $rc
