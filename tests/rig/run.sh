@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# The Bochs rig's self-test (make check-rig): tools/rig/bochs.sh's argument and error handling,
+# then vmxprobe.efi booted in Bochs + OVMF with 2 CPUs (1 on the Bochs 2.7 fallback). It must
+# see every CPU, run to its last line, and read the VMX capability MSRs that
+# tests/rig/vmxprobe-skylake-x.expected records for Bochs's corei7_skylake_x model (the
+# values tests/caps is built on).
+#
+# Usage: tests/rig/run.sh IMAGE OUTDIR
+set -uo pipefail
+IMG=$1
+OUT=$2
+RIG=tools/rig/bochs.sh
+mkdir -p "$OUT"
+pass=0 fail=0
+ok() { echo "rig: ok   $*"; pass=$((pass + 1)); }
+bad() { echo "rig: FAIL $*"; fail=$((fail + 1)); }
+expect_rc() { # NAME WANT CMD...
+    local name=$1 want=$2 rc
+    shift 2
+    "$@" >"$OUT/$name.out" 2>&1
+    rc=$?
+    if [ "$rc" = "$want" ]; then ok "$name (exit $rc)"; else bad "$name: exit $rc, want $want"; sed 's/^/    /' "$OUT/$name.out"; fi
+}
+
+expect_rc usage_without_image 2 "$RIG" --serial "$OUT/x.txt"
+expect_rc usage_bad_cpus 2 "$RIG" --image "$IMG" --serial "$OUT/x.txt" --cpus zero
+expect_rc usage_unknown_option 2 "$RIG" --image "$IMG" --serial "$OUT/x.txt" --frobnicate
+expect_rc usage_bad_regex 2 "$RIG" --image "$IMG" --serial "$OUT/x.txt" --expect 'a('
+expect_rc setup_missing_image 3 "$RIG" --image "$OUT/no-such.img" --serial "$OUT/x.txt"
+
+cpus=2
+if [ "$(id -u)" -ne 0 ]; then
+    cpus=1 # Bochs 2.7 fallback: one CPU
+fi
+# A short timeout must end the run with 124 and a serial tail, whatever the guest does.
+expect_rc timeout_kills_bochs 124 "$RIG" --image "$IMG" --serial "$OUT/timeout.txt" --timeout 3 --expect 'never printed'
+
+"$RIG" --image "$IMG" --serial "$OUT/serial.txt" --log "$OUT/bochs.log" --cpus "$cpus" --timeout 240 \
+    --expect "vmxprobe: cpus $cpus enabled $cpus" --until 'vmxprobe: done' --fail 'X64 Exception|!!!!' \
+    2>&1 | tee "$OUT/boot.out"
+rc=${PIPESTATUS[0]}
+if [ "$rc" = 0 ]; then ok "vmxprobe boots with $cpus CPU(s) and runs to its end"; else bad "vmxprobe boot: exit $rc"; fi
+
+tr -d '\r' <"$OUT/serial.txt" | grep '^vmxprobe: msr' >"$OUT/msrs.txt"
+if diff -u tests/rig/vmxprobe-skylake-x.expected "$OUT/msrs.txt" >"$OUT/msrs.diff"; then
+    ok "VMX capability MSRs equal tests/rig/vmxprobe-skylake-x.expected"
+else
+    bad "VMX capability MSRs differ from tests/rig/vmxprobe-skylake-x.expected:"
+    sed 's/^/    /' "$OUT/msrs.diff"
+fi
+for leftover in /var/cache/trapvisor/bochs3/tmp/trapvisor-bochs.*; do
+    [ -e "$leftover" ] && [ -z "$(grep -lsz -- "[t]rapvisor-bochs.${leftover##*.}/" /proc/[0-9]*/cmdline)" ] &&
+        bad "run folder left behind: $leftover"
+done
+grep -q "trapvisor/bochs3/proc" /proc/mounts && echo "rig: note: /proc is mounted in the chroot (another run?)"
+
+echo "rig: $pass passed, $fail failed"
+[ "$fail" = 0 ]

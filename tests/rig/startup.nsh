@@ -1,0 +1,3 @@
+fs0:
+\EFI\trapvisor\vmxprobe.efi
+reset -s

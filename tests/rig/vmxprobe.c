@@ -1,0 +1,157 @@
+/* vmxprobe.efi: a tiny UEFI application for testing the Bochs rig.
+ *
+ * It prints one line per fact to the UEFI console (which OVMF mirrors to COM1): the CPU
+ * vendor, the CPUID bits the VT-x capability report needs, the processor count from MP
+ * Services, and the raw VMX capability MSRs. Then it shuts the machine down. The MSR values
+ * it prints from Bochs are the fixture of tests/caps (the corei7_skylake_x model).
+ *
+ * Only MSRs the CPU enumerates are read (a missing one raises #GP): the VMX MSRs only when
+ * CPUID.1:ECX.VMX[bit 5] = 1 (SDM Vol. 3C 23.6, "Discovering Support for VMX"); the TRUE_
+ * MSRs only when IA32_VMX_BASIC[55] = 1, the secondary-control and EPT/VPID MSRs only when
+ * the primary processor-based controls allow bit 31, IA32_VMX_VMFUNC only when the
+ * secondary controls allow bit 13, IA32_VMX_PROCBASED_CTLS3 only when the primary controls
+ * allow bit 17 (SDM Vol. 3D, Appendix A.1, A.3.2, A.3.3, A.3.4, A.10, A.11). */
+#include <efi.h>
+#include <efilib.h>
+
+#include <stdarg.h>
+#include <stdint.h>
+
+#include "lib/fmt.h"
+
+static EFI_SYSTEM_TABLE *probe_st;
+
+static void probe_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void probe_printf(const char *fmt, ...)
+{
+    char line[160];
+    CHAR16 wide[162];
+    va_list ap;
+
+    va_start(ap, fmt);
+    fmt_vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    size_t n = 0;
+    for (; line[n] != '\0' && n < sizeof line; n++)
+        wide[n] = (CHAR16)(unsigned char)line[n];
+    wide[n++] = L'\r';
+    wide[n++] = L'\n';
+    wide[n] = 0;
+    probe_st->ConOut->OutputString(probe_st->ConOut, wide);
+}
+
+static void cpuid(uint32_t leaf, uint32_t sub, uint32_t r[4])
+{
+    __asm__ volatile("cpuid"
+                     : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3])
+                     : "a"(leaf), "c"(sub));
+}
+
+static uint64_t rdmsr(uint32_t msr)
+{
+    uint32_t lo, hi;
+    __asm__ volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(msr));
+    return ((uint64_t)hi << 32) | lo;
+}
+
+static void probe_msr(uint32_t msr, const char *name)
+{
+    uint64_t v = rdmsr(msr);
+    probe_printf("vmxprobe: msr 0x%03x %s = 0x%016llx", (unsigned)msr, name, (unsigned long long)v);
+}
+
+/* EFI_MP_SERVICES_PROTOCOL (UEFI PI spec, Vol. 2, 13.4): not in gnu-efi's headers; only the
+ * first member is used here. */
+struct probe_mp_services {
+    EFI_STATUS(EFIAPI *get_number_of_processors)
+    (struct probe_mp_services *self, UINTN *total, UINTN *enabled);
+};
+
+static void probe_cpus(EFI_SYSTEM_TABLE *st)
+{
+    EFI_GUID guid = {0x3fdda605, 0xa76e, 0x4f46, {0xad, 0x29, 0x12, 0xf4, 0x53, 0x1b, 0x3d, 0x08}};
+    struct probe_mp_services *mp = NULL;
+    EFI_STATUS s = st->BootServices->LocateProtocol(&guid, NULL, (void **)&mp);
+    if (EFI_ERROR(s) || mp == NULL) {
+        probe_printf("vmxprobe: cpus 1 (no MP Services protocol)");
+        return;
+    }
+    UINTN total = 0, enabled = 0;
+    s = mp->get_number_of_processors(mp, &total, &enabled);
+    if (EFI_ERROR(s)) {
+        probe_printf("vmxprobe: cpus ? (GetNumberOfProcessors failed)");
+        return;
+    }
+    probe_printf("vmxprobe: cpus %u enabled %u", (unsigned)total, (unsigned)enabled);
+}
+
+EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *st)
+{
+    (void)image;
+    probe_st = st;
+    probe_printf("vmxprobe: start");
+
+    uint32_t r[4];
+    cpuid(0, 0, r);
+    char vendor[13];
+    for (int i = 0; i < 4; i++) {
+        vendor[i] = (char)(r[1] >> (8 * i));
+        vendor[4 + i] = (char)(r[3] >> (8 * i));
+        vendor[8 + i] = (char)(r[2] >> (8 * i));
+    }
+    vendor[12] = '\0';
+    uint32_t max_leaf = r[0];
+    probe_printf("vmxprobe: cpuid vendor %s max 0x%x", vendor, (unsigned)max_leaf);
+    cpuid(1, 0, r);
+    uint32_t ecx1 = r[2];
+    probe_printf("vmxprobe: cpuid 1 eax 0x%08x ecx 0x%08x edx 0x%08x", (unsigned)r[0],
+                 (unsigned)r[2], (unsigned)r[3]);
+    cpuid(0x80000000u, 0, r);
+    if (r[0] >= 0x80000008u) {
+        cpuid(0x80000001u, 0, r);
+        probe_printf("vmxprobe: cpuid 80000001 ecx 0x%08x edx 0x%08x", (unsigned)r[2],
+                     (unsigned)r[3]);
+        cpuid(0x80000008u, 0, r);
+        probe_printf("vmxprobe: cpuid 80000008 eax 0x%08x", (unsigned)r[0]);
+    }
+    probe_cpus(st);
+
+    if (!(ecx1 & (1u << 5))) {
+        probe_printf("vmxprobe: no VMX (CPUID.1:ECX[5] = 0)");
+    } else {
+        probe_msr(0x3A, "IA32_FEATURE_CONTROL");
+        uint64_t basic = rdmsr(0x480);
+        probe_msr(0x480, "IA32_VMX_BASIC");
+        probe_msr(0x481, "IA32_VMX_PINBASED_CTLS");
+        uint64_t proc = rdmsr(0x482);
+        probe_msr(0x482, "IA32_VMX_PROCBASED_CTLS");
+        probe_msr(0x483, "IA32_VMX_EXIT_CTLS");
+        probe_msr(0x484, "IA32_VMX_ENTRY_CTLS");
+        probe_msr(0x485, "IA32_VMX_MISC");
+        probe_msr(0x486, "IA32_VMX_CR0_FIXED0");
+        probe_msr(0x487, "IA32_VMX_CR0_FIXED1");
+        probe_msr(0x488, "IA32_VMX_CR4_FIXED0");
+        probe_msr(0x489, "IA32_VMX_CR4_FIXED1");
+        probe_msr(0x48A, "IA32_VMX_VMCS_ENUM");
+        if (proc & (1ull << (32 + 31))) {
+            uint64_t proc2 = rdmsr(0x48B);
+            probe_msr(0x48B, "IA32_VMX_PROCBASED_CTLS2");
+            if (proc2 & ((1ull << (32 + 1)) | (1ull << (32 + 5))))
+                probe_msr(0x48C, "IA32_VMX_EPT_VPID_CAP");
+            if (proc2 & (1ull << (32 + 13)))
+                probe_msr(0x491, "IA32_VMX_VMFUNC");
+        }
+        if (basic & (1ull << 55)) {
+            probe_msr(0x48D, "IA32_VMX_TRUE_PINBASED_CTLS");
+            probe_msr(0x48E, "IA32_VMX_TRUE_PROCBASED_CTLS");
+            probe_msr(0x48F, "IA32_VMX_TRUE_EXIT_CTLS");
+            probe_msr(0x490, "IA32_VMX_TRUE_ENTRY_CTLS");
+        }
+        if (proc & (1ull << (32 + 17)))
+            probe_msr(0x492, "IA32_VMX_PROCBASED_CTLS3");
+    }
+    probe_printf("vmxprobe: done, shutting down");
+    st->RuntimeServices->ResetSystem(EfiResetShutdown, EFI_SUCCESS, 0, NULL);
+    return EFI_SUCCESS;
+}
