@@ -210,6 +210,7 @@ enum x86_decode_status x86_decode(const uint8_t *buf, size_t len, enum x86_mode 
         acc = osz = (rex & REX_W) ? 8 : 4;
     insn->operand_size = (uint8_t)osz;
     insn->sse_zero_upper = e->op == X86_OP_SSE_LOAD && acc < 16;
+    insn->align = (flags & X86_D_ALIGN16) ? 16 : 0;
 
     /* Register operand (ModRM.reg + REX.R). Byte registers 4..7 are AH..BH without any REX
      * and SPL..DIL with one (SDM Vol. 2A, 2.2.1.2, Table 3-1). */

@@ -121,6 +121,8 @@ struct x86_insn {
     uint8_t rep;          /* 0, 0xF3 (REP/REPE) or 0xF2 (REPNE) for string forms */
     bool lock;            /* F0 present (valid: lockable form with a memory destination) */
     bool sse_zero_upper;  /* SSE load of 4 or 8 bytes that zeroes the rest of the xmm */
+    uint8_t align;        /* required alignment of the memory operand (16: MOVAPS/MOVDQA, whose
+                             misaligned access is #GP(0)), or 0 */
     uint8_t prefix_count; /* legacy + REX prefix bytes */
     uint8_t rex;          /* the REX byte in effect (0 when none) */
 };

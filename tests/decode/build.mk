@@ -1,0 +1,21 @@
+# Decoder and emulation tests (issue 2): cmocka unit tests, the differential against the host
+# CPU (a cmocka test), and the differential against Zydis over a corpus generated at test
+# time (check-decode-diff).
+DECODE_TEST_SRCS := decode/decode.c decode/opcodes.c
+EMULATE_TEST_SRCS := $(DECODE_TEST_SRCS) decode/emulate.c decode/alu.c
+
+$(eval $(call host_test,test_decode,tests/decode/test_decode.c $(DECODE_TEST_SRCS)))
+
+ZYDIS_REF := $(BUILD)/tests/zydis_ref
+$(ZYDIS_REF): $(call tool_objs,tests/decode/zydis_ref.c)
+	@mkdir -p $(@D)
+	$(HOSTCC) $^ -o $@ -lZydis
+
+.PHONY: check-decode-diff
+check-decode-diff: $(X86DEC) $(ZYDIS_REF)
+	tests/decode/run_differential.sh $(X86DEC) $(ZYDIS_REF) $(BUILD)/decode-corpus
+CHECK_TARGETS += check-decode-diff
+
+# The decoder and emulation also build freestanding (they are linked into the hypervisor).
+ALL_TARGETS += $(call efi_objs,$(DECODER_SRCS))
+
