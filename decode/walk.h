@@ -84,11 +84,11 @@ enum walk_access {
 };
 
 /* Flags for walk_translate's `flags`. */
-#define WALK_IMPLICIT_SUPERVISOR                                                                   \
-    (1u << 0)                /* implicit supervisor access (descriptor tables,                     \
-                                TSS...): supervisor rights whatever the CPL,                       \
-                                and SMAP applies regardless of RFLAGS.AC */
-#define WALK_STACK (1u << 1) /* an SS-relative access: non-canonical gives #SS, not #GP */
+/* An implicit supervisor access (descriptor tables, TSS...): supervisor rights whatever the
+ * CPL. SMAP still applies to it unless CPL < 3 and RFLAGS.AC = 1 (SDM Vol. 3A, 2.5, CR4.SMAP:
+ * at CPL 3 these accesses are checked as if AC were 0). */
+#define WALK_IMPLICIT_SUPERVISOR (1u << 0)
+#define WALK_STACK               (1u << 1) /* an SS-relative access: non-canonical gives #SS, not #GP */
 
 enum walk_status {
     WALK_OK,      /* translated: gpa, page_size and rights are valid */
