@@ -29,6 +29,11 @@
                                    hypervisor sees them (lets a test confirm that guest
                                    writes there changed nothing) */
 
+/* Used once by trapvisor.efi itself after launch (the launching code runs from the region
+ * as a guest until then): hides the hypervisor's memory from every guest. Idempotent; any
+ * later call returns TV_HC_OK and changes nothing. */
+#define TV_HC_SEAL 16u
+
 #define TV_ABI_VERSION 0x00010000u /* major << 16 | minor */
 
 #define TV_HC_OK        0u

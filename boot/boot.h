@@ -1,0 +1,27 @@
+/* boot/: shared between the loaded image (boot/main.c) and the running copy (tv_main). */
+#ifndef TRAPVISOR_BOOT_BOOT_H
+#define TRAPVISOR_BOOT_BOOT_H
+
+#include <efi.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Bytes reserved after the image copy: per-CPU stacks, VMXON/VMCS pages, bitmaps, host page
+ * tables, EPT tables and the statistics. */
+#define BOOT_HEAP_BYTES (8u * 1024u * 1024u)
+
+struct boot_region {
+    uint64_t base, size; /* the whole reserved region */
+    uint64_t image_size; /* the copy of the image at its start */
+    int64_t delta;       /* copy - original */
+    bool launched;       /* at least the BSP is a guest: the region must stay */
+    CHAR16 loader[256];  /* what to start after launch ("" = return to the boot manager) */
+};
+
+typedef EFI_STATUS tv_main_fn(EFI_HANDLE image, EFI_SYSTEM_TABLE *st, struct boot_region *r);
+tv_main_fn tv_main;
+
+/* Starts `path` (on the device trapvisor.efi came from); used from the original image. */
+EFI_STATUS boot_chainload(EFI_HANDLE image, EFI_SYSTEM_TABLE *st, const CHAR16 *path);
+
+#endif

@@ -1,0 +1,64 @@
+/* boot/: state of the running copy shared between its files. */
+#ifndef TRAPVISOR_BOOT_PLATFORM_H
+#define TRAPVISOR_BOOT_PLATFORM_H
+
+#include <efi.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "boot/boot.h"
+#include "ept/ept.h"
+#include "pci/place.h"
+#include "vmx/vmx.h"
+
+#define BOOT_MAX_RAM 128
+
+struct boot_state {
+    EFI_HANDLE image;
+    EFI_SYSTEM_TABLE *st;
+    struct boot_region region;
+    uint64_t heap_next, heap_end;
+    /* Memory map. */
+    struct pci_range ram[BOOT_MAX_RAM];
+    unsigned n_ram;
+    uint64_t ram_bytes;
+    uint64_t phys_top; /* end of the highest memory-map entry */
+    /* CPUs (MP Services numbering; 0 is the BSP). */
+    unsigned ncpus;
+    uint32_t apic_id[VMX_MAX_CPUS];
+    void *mp;                      /* EFI_MP_SERVICES_PROTOCOL, NULL with one CPU and no protocol */
+    UINTN mp_number[VMX_MAX_CPUS]; /* MP Services processor number of each vcpu index */
+    /* Options. */
+    bool opt_caps, opt_dry_run, opt_no_edu, opt_no_stats;
+    /* The guest-physical map. */
+    struct ept ept;
+    uint64_t ept_limit;
+};
+
+extern struct boot_state boot;
+
+void *boot_alloc(uint64_t bytes, uint64_t align);
+bool boot_is_guest_ram(uint64_t gpa, uint64_t len);
+void boot_cpu_online(struct vcpu *v);
+
+/* boot/host.c */
+bool boot_build_host(void);
+int boot_build_ept(void);
+void boot_hide_region(void);
+
+/* boot/mp.c */
+bool boot_mp_init(void);
+int boot_mp_launch_ap(struct vcpu *v);
+void boot_mp_report_signatures(void);
+
+/* boot/devices.c */
+bool boot_place_devices(char *why, unsigned whylen);
+void boot_install_hooks(void);
+
+/* boot/plan.c */
+void boot_options_load(EFI_HANDLE image, EFI_SYSTEM_TABLE *st);
+void boot_loader_path(CHAR16 *out, unsigned n);
+void boot_print_caps(void);
+void boot_print_plan(void);
+
+#endif

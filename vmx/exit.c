@@ -1,0 +1,521 @@
+/* VM-exit dispatch and the handlers that need no device knowledge.
+ *
+ * vmx_exit_dispatch() is called by stub.asm with the guest GPRs saved in v->gpr. It looks the
+ * basic exit reason up in a table; handlers advance RIP or inject an event; the stub then
+ * resumes the guest. Paths that run often (CPUID, I/O, EPT violation, INIT/SIPI) do not log. */
+#include "vmx/exit.h"
+
+#include "lib/io.h"
+#include "lib/log.h"
+#include "lib/string.h"
+#include "vmx/arch.h"
+#include "vmx/hypercall_abi.h"
+#include "vmx/vmcs.h"
+#include "vmx/vmx.h"
+
+struct vmx_hooks vmx_hooks;
+
+/* --- helpers ------------------------------------------------------------------------- */
+
+void vmx_skip_instruction(struct vcpu *v)
+{
+    (void)v;
+    vmwrite(VMCS_GUEST_RIP, vmread(VMCS_GUEST_RIP) + vmread(VMCS_EXIT_INSTR_LEN));
+    /* An emulated instruction ends STI and MOV-SS blocking (SDM Vol. 3C, 25.4.2, Table 25-3). */
+    uint64_t intr = vmread(VMCS_GUEST_INTERRUPTIBILITY);
+    if (intr & 3)
+        vmwrite(VMCS_GUEST_INTERRUPTIBILITY, intr & ~3ull);
+}
+
+void vmx_inject_exception(struct vcpu *v, unsigned vector, bool has_error, uint32_t error)
+{
+    (void)v;
+    uint32_t info = INTR_INFO_VALID | INTR_TYPE_HW_EXC | (vector & 0xFF);
+    if (has_error) {
+        info |= INTR_INFO_DELIVER_ERR;
+        vmwrite(VMCS_ENTRY_EXC_ERRCODE, error);
+    }
+    vmwrite(VMCS_ENTRY_INTR_INFO, info);
+}
+
+void vmx_inject_ud(struct vcpu *v)
+{
+    vmx_inject_exception(v, 6, false, 0);
+}
+
+void vmx_inject_gp(struct vcpu *v)
+{
+    vmx_inject_exception(v, 13, true, 0);
+}
+
+unsigned vmx_guest_cpl(void)
+{
+    /* CPL is SS.DPL (SDM Vol. 3C, 25.4.1: "SS.DPL always equals the CPL"). */
+    return (unsigned)(vmread(VMCS_GUEST_SS_AR) >> 5) & 3;
+}
+
+void vmx_dump_state(struct vcpu *v, const char *why)
+{
+    log_printf("vmx: CPU %u %s: exit reason %llu qual 0x%llx\n", v->index, why,
+               (unsigned long long)vmread(VMCS_EXIT_REASON),
+               (unsigned long long)vmread(VMCS_EXIT_QUALIFICATION));
+    log_printf("vmx:  rip 0x%llx rsp 0x%llx rflags 0x%llx cs 0x%llx/0x%llx ss 0x%llx\n",
+               (unsigned long long)vmread(VMCS_GUEST_RIP),
+               (unsigned long long)vmread(VMCS_GUEST_RSP),
+               (unsigned long long)vmread(VMCS_GUEST_RFLAGS),
+               (unsigned long long)vmread(VMCS_GUEST_CS_SEL),
+               (unsigned long long)vmread(VMCS_GUEST_CS_BASE),
+               (unsigned long long)vmread(VMCS_GUEST_SS_SEL));
+    log_printf(
+        "vmx:  cr0 0x%llx cr3 0x%llx cr4 0x%llx efer 0x%llx gpa 0x%llx gla 0x%llx\n",
+        (unsigned long long)vmread(VMCS_GUEST_CR0), (unsigned long long)vmread(VMCS_GUEST_CR3),
+        (unsigned long long)vmread(VMCS_GUEST_CR4), (unsigned long long)vmread(VMCS_GUEST_EFER),
+        (unsigned long long)vmread(VMCS_GUEST_PHYS_ADDR),
+        (unsigned long long)vmread(VMCS_GUEST_LINEAR_ADDR));
+    log_printf("vmx:  intr-info 0x%llx idt-vec 0x%llx interruptibility 0x%llx activity %llu\n",
+               (unsigned long long)vmread(VMCS_EXIT_INTR_INFO),
+               (unsigned long long)vmread(VMCS_IDT_VECTORING_INFO),
+               (unsigned long long)vmread(VMCS_GUEST_INTERRUPTIBILITY),
+               (unsigned long long)vmread(VMCS_GUEST_ACTIVITY));
+    static const char *const names[16] = {"rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi",
+                                          "r8",  "r9",  "r10", "r11", "r12", "r13", "r14", "r15"};
+    for (unsigned i = 0; i < 16; i += 4)
+        log_printf("vmx:  %s 0x%llx %s 0x%llx %s 0x%llx %s 0x%llx\n", names[i],
+                   (unsigned long long)v->gpr[i], names[i + 1], (unsigned long long)v->gpr[i + 1],
+                   names[i + 2], (unsigned long long)v->gpr[i + 2], names[i + 3],
+                   (unsigned long long)v->gpr[i + 3]);
+}
+
+/* Stops this guest for good: the CPU stays in VMX root with interrupts off. */
+static void stop_guest(struct vcpu *v, const char *why)
+{
+    vmx_dump_state(v, why);
+    log_printf("vmx: CPU %u stopped\n", v->index);
+    v->stopped = true;
+    cpu_halt_forever();
+}
+
+/* --- handlers ------------------------------------------------------------------------ */
+
+static void handle_cpuid(struct vcpu *v)
+{
+    uint32_t leaf = (uint32_t)v->gpr[GPR_RAX], sub = (uint32_t)v->gpr[GPR_RCX];
+    uint32_t r[4];
+    if (leaf >= 0x40000000u && leaf <= 0x4FFFFFFFu) {
+        r[0] = r[1] = r[2] = r[3] = 0;
+        if (leaf == TV_CPUID_LEAF_SIGNATURE) {
+            r[0] = TV_CPUID_LEAF_SIGNATURE;
+            r[1] = TV_CPUID_SIG_EBX;
+            r[2] = TV_CPUID_SIG_ECX;
+            r[3] = TV_CPUID_SIG_EDX;
+        }
+    } else {
+        cpuid_count(leaf, sub, r);
+        if (leaf == 1) {
+            r[2] |= 1u << 31;   /* hypervisor present */
+            r[2] &= ~(1u << 5); /* VMX hidden */
+            /* OSXSAVE mirrors the guest's CR4, not the host's (SDM Vol. 2A, CPUID, ECX[27]). */
+            if (vmread(VMCS_GUEST_CR4) & X86_CR4_OSXSAVE)
+                r[2] |= 1u << 27;
+            else
+                r[2] &= ~(1u << 27);
+        }
+    }
+    v->gpr[GPR_RAX] = r[0];
+    v->gpr[GPR_RBX] = r[1];
+    v->gpr[GPR_RCX] = r[2];
+    v->gpr[GPR_RDX] = r[3];
+    vmx_skip_instruction(v);
+}
+
+static void handle_ud(struct vcpu *v)
+{
+    /* VMX instructions, GETSEC and INVD: VMX is hidden, so the guest gets what a CPU
+     * without VMX gives (SDM Vol. 3C, 31.3: #UD when not in VMX operation... here CPUID says
+     * there is no VMX at all). */
+    vmx_inject_ud(v);
+}
+
+static bool msr_is_vmx_cap(uint32_t msr)
+{
+    return msr >= MSR_IA32_VMX_BASIC && msr <= MSR_IA32_VMX_VMFUNC;
+}
+
+static void handle_rdmsr(struct vcpu *v)
+{
+    uint32_t msr = (uint32_t)v->gpr[GPR_RCX];
+    if (msr == MSR_IA32_FEATURE_CONTROL) {
+        /* Locked, VMX off: what a firmware that disabled VT-x leaves (SDM Vol. 3C, 24.7). */
+        v->gpr[GPR_RAX] = FEATURE_CONTROL_LOCK;
+        v->gpr[GPR_RDX] = 0;
+        vmx_skip_instruction(v);
+        return;
+    }
+    /* The VMX capability MSRs #GP on a CPU without VMX; MSRs outside the bitmap's ranges
+     * are not architectural MSRs on Intel and #GP as well. */
+    (void)msr_is_vmx_cap;
+    vmx_inject_gp(v);
+}
+
+static void handle_wrmsr(struct vcpu *v)
+{
+    /* IA32_FEATURE_CONTROL is locked (writes #GP); VMX MSRs are read-only or absent. */
+    vmx_inject_gp(v);
+}
+
+static void handle_cr_access(struct vcpu *v)
+{
+    uint64_t q = vmread(VMCS_EXIT_QUALIFICATION);
+    unsigned cr = q & 15, type = (q >> 4) & 3, reg = (q >> 8) & 15;
+    if (type != 0) {
+        stop_guest(v, "unexpected CR access");
+        return;
+    }
+    uint64_t val = reg == GPR_RSP ? vmread(VMCS_GUEST_RSP) : v->gpr[reg];
+    if (cr == 4) {
+        /* Only CR4.VMXE is owned, so this exit means the guest sets VMXE: VMX is hidden,
+         * the bit is reserved for it, #GP (SDM Vol. 3A, 2.5, CR4 reserved bits). */
+        vmx_inject_gp(v);
+        return;
+    }
+    if (cr != 0) {
+        stop_guest(v, "unexpected CR access");
+        return;
+    }
+    /* MOV to CR0 that changes NE against the shadow (only NE is owned). The guest sees its
+     * value; the real CR0 keeps NE = 1 (CR0 fixed bits, SDM Vol. 3D, A.7). */
+    if ((val >> 32) || ((val & X86_CR0_PG) && !(val & X86_CR0_PE)) ||
+        ((val & (1ull << 29)) && !(val & (1ull << 30)))) {
+        vmx_inject_gp(v); /* SDM Vol. 2A, MOV to CR0: reserved bits, PG without PE, NW without CD */
+        return;
+    }
+    uint64_t old = vmread(VMCS_GUEST_CR0);
+    uint64_t real = val | X86_CR0_NE;
+    uint64_t efer = vmread(VMCS_GUEST_EFER);
+    uint64_t entry = vmread(VMCS_ENTRY_CTLS);
+    if (!(old & X86_CR0_PG) && (real & X86_CR0_PG) && (efer & X86_EFER_LME)) {
+        efer |= X86_EFER_LMA; /* SDM Vol. 3A, 10.8.5: paging on with LME activates IA-32e */
+        entry |= ENTRY_IA32E_GUEST;
+    } else if ((old & X86_CR0_PG) && !(real & X86_CR0_PG)) {
+        efer &= ~X86_EFER_LMA;
+        entry &= ~ENTRY_IA32E_GUEST;
+    }
+    vmwrite(VMCS_GUEST_EFER, efer);
+    vmwrite(VMCS_ENTRY_CTLS, entry);
+    vmwrite(VMCS_GUEST_CR0, real);
+    vmwrite(VMCS_CR0_SHADOW, val);
+    uint64_t cr4 = vmread(VMCS_GUEST_CR4);
+    if ((real & X86_CR0_PG) && (cr4 & X86_CR4_PAE) && !(efer & X86_EFER_LME)) {
+        /* PAE paging: VM entry takes the PDPTEs from the VMCS (SDM Vol. 3C, 27.3.2.4). */
+        const uint64_t *pdpte = (const uint64_t *)(uintptr_t)(vmread(VMCS_GUEST_CR3) & 0xFFFFFFE0u);
+        vmwrite(VMCS_GUEST_PDPTE0, pdpte[0]);
+        vmwrite(VMCS_GUEST_PDPTE1, pdpte[1]);
+        vmwrite(VMCS_GUEST_PDPTE2, pdpte[2]);
+        vmwrite(VMCS_GUEST_PDPTE3, pdpte[3]);
+    }
+    vmx_skip_instruction(v);
+}
+
+static void handle_xsetbv(struct vcpu *v)
+{
+    uint32_t idx = (uint32_t)v->gpr[GPR_RCX];
+    uint64_t val = (uint32_t)v->gpr[GPR_RAX] | (v->gpr[GPR_RDX] << 32);
+    uint32_t r[4];
+    cpuid_count(0xD, 0, r);
+    uint64_t supported = r[0] | ((uint64_t)r[3] << 32);
+    /* SDM Vol. 2C, XSETBV: #GP(0) for CPL > 0, ECX != 0, bit 0 clear, bits not supported,
+     * AVX (bit 2) without SSE (bit 1), bits 3/4 not equal, AVX-512 bits 7:5 not all equal
+     * or set without AVX. */
+    bool bad = vmx_guest_cpl() != 0 || idx != 0 || !(val & 1) || (val & ~supported) ||
+               ((val & 4) && !(val & 2)) || (((val >> 3) & 1) != ((val >> 4) & 1));
+    unsigned avx512 = (val >> 5) & 7;
+    if (avx512 && (avx512 != 7 || !(val & 4)))
+        bad = true;
+    if (!(vmread(VMCS_GUEST_CR4) & X86_CR4_OSXSAVE)) {
+        vmx_inject_ud(v);
+        return;
+    }
+    if (bad) {
+        vmx_inject_gp(v);
+        return;
+    }
+    /* XSETBV needs CR4.OSXSAVE in the host too; XCR0 is not switched by VM entry/exit, so
+     * the guest's value stays in force. */
+    uint64_t cr4 = read_cr4();
+    write_cr4(cr4 | X86_CR4_OSXSAVE);
+    __asm__ volatile("xsetbv" : : "c"(0), "a"((uint32_t)val), "d"((uint32_t)(val >> 32)));
+    write_cr4(cr4);
+    vmx_skip_instruction(v);
+}
+
+static bool guest_ram_contains(uint64_t gpa, uint64_t len)
+{
+    if (!vmx_hooks.is_guest_ram)
+        return false;
+    return vmx_hooks.is_guest_ram(gpa, len);
+}
+
+static void handle_vmcall(struct vcpu *v)
+{
+    if (vmx_guest_cpl() != 0) {
+        vmx_inject_ud(v);
+        return;
+    }
+    uint64_t fn = v->gpr[GPR_RAX];
+    uint64_t a1 = v->gpr[GPR_RBX], a2 = v->gpr[GPR_RCX];
+    uint64_t status = TV_HC_OK;
+    switch (fn) {
+    case TV_HC_VERSION:
+        v->gpr[GPR_RBX] = TV_ABI_VERSION;
+        v->gpr[GPR_RCX] = vmx.ncpus;
+        break;
+    case TV_HC_STATS_SNAPSHOT: {
+        uint64_t need = sizeof(struct tv_stats);
+        v->gpr[GPR_RBX] = need;
+        if (!vmx.stats)
+            status = TV_HC_ENOSYS;
+        else if (a2 < need)
+            status = TV_HC_ETOOSMALL;
+        else if (a1 + need < a1 || !guest_ram_contains(a1, need))
+            status = TV_HC_EFAULT;
+        else
+            stats_snapshot(vmx.stats, (void *)(uintptr_t)a1, need);
+        break;
+    }
+    case TV_HC_STATS_RESET:
+        if (vmx.stats)
+            stats_reset(vmx.stats);
+        else
+            status = TV_HC_ENOSYS;
+        break;
+    case TV_HC_SEAL:
+        if (vmx_hooks.seal)
+            vmx_hooks.seal();
+        break;
+    case TV_HC_HIDDEN_PROBE:
+        if (a1 >= vmx.hidden_size || vmx.hidden_size - a1 < 8) {
+            status = TV_HC_EINVAL;
+        } else {
+            v->gpr[GPR_RBX] = vmx.hidden_base;
+            v->gpr[GPR_RCX] = vmx.hidden_size;
+            v->gpr[GPR_RDX] = *(const volatile uint64_t *)(uintptr_t)(vmx.hidden_base + a1);
+        }
+        break;
+    default:
+        status = TV_HC_ENOSYS;
+        break;
+    }
+    v->gpr[GPR_RAX] = status;
+    vmx_skip_instruction(v);
+}
+
+static void handle_io(struct vcpu *v)
+{
+    uint64_t q = vmread(VMCS_EXIT_QUALIFICATION);
+    unsigned size = (q & 7) + 1;
+    bool in = q & 8, string = q & 16;
+    uint16_t port = (uint16_t)(q >> 16);
+    if (string || !vmx_hooks.io) {
+        log_once("vmx: string or unrouted I/O to port 0x%x: #UD\n", port);
+        vmx_inject_ud(v);
+        return;
+    }
+    uint32_t mask = size == 4 ? 0xFFFFFFFFu : (1u << (size * 8)) - 1;
+    if (in) {
+        uint32_t val = vmx_hooks.io(port, size, false, 0) & mask;
+        if (size == 4)
+            v->gpr[GPR_RAX] = val; /* a 32-bit result zero-extends into RAX */
+        else
+            v->gpr[GPR_RAX] = (v->gpr[GPR_RAX] & ~(uint64_t)mask) | val;
+    } else {
+        vmx_hooks.io(port, size, true, (uint32_t)v->gpr[GPR_RAX] & mask);
+    }
+    vmx_skip_instruction(v);
+}
+
+static void handle_init(struct vcpu *v)
+{
+    /* The register state after INIT (SDM Vol. 3A, 10.1.1, Table 10-1), then wait-for-SIPI
+     * (SDM Vol. 3C, 26.2 and 28.4.1). No logging: the SIPI follows within 10 ms. */
+    v->in_init = true;
+    uint64_t cr0 = (vmread(VMCS_CR0_SHADOW) & 0x60000000ull) | 0x10;
+    vmwrite(VMCS_CR0_SHADOW, cr0);
+    vmwrite(VMCS_GUEST_CR0, cr0 | X86_CR0_NE);
+    vmwrite(VMCS_GUEST_CR3, 0);
+    vmwrite(VMCS_CR4_SHADOW, 0);
+    vmwrite(VMCS_GUEST_CR4, X86_CR4_VMXE);
+    vmwrite(VMCS_GUEST_EFER, 0);
+    vmwrite(VMCS_ENTRY_CTLS, vmread(VMCS_ENTRY_CTLS) & ~(uint64_t)ENTRY_IA32E_GUEST);
+    vmwrite(VMCS_GUEST_DR7, 0x400);
+    vmwrite(VMCS_GUEST_RFLAGS, 2);
+    vmwrite(VMCS_GUEST_RIP, 0xFFF0);
+    vmwrite(VMCS_GUEST_RSP, 0);
+    vmwrite(VMCS_GUEST_CS_SEL, 0xF000);
+    vmwrite(VMCS_GUEST_CS_BASE, 0xFFFF0000ull);
+    vmwrite(VMCS_GUEST_CS_LIMIT, 0xFFFF);
+    vmwrite(VMCS_GUEST_CS_AR, 0x9B);
+    static const uint32_t data_sel[] = {VMCS_GUEST_ES_SEL, VMCS_GUEST_SS_SEL, VMCS_GUEST_DS_SEL,
+                                        VMCS_GUEST_FS_SEL, VMCS_GUEST_GS_SEL};
+    for (unsigned i = 0; i < 5; i++) {
+        uint32_t f = data_sel[i];
+        unsigned n = (f - VMCS_GUEST_ES_SEL) / 2;
+        vmwrite(f, 0);
+        vmwrite(VMCS_GUEST_ES_BASE + 2 * n, 0);
+        vmwrite(VMCS_GUEST_ES_LIMIT + 2 * n, 0xFFFF);
+        vmwrite(VMCS_GUEST_ES_AR + 2 * n, 0x93);
+    }
+    vmwrite(VMCS_GUEST_LDTR_SEL, 0);
+    vmwrite(VMCS_GUEST_LDTR_BASE, 0);
+    vmwrite(VMCS_GUEST_LDTR_LIMIT, 0xFFFF);
+    vmwrite(VMCS_GUEST_LDTR_AR, 0x82);
+    vmwrite(VMCS_GUEST_TR_SEL, 0);
+    vmwrite(VMCS_GUEST_TR_BASE, 0);
+    vmwrite(VMCS_GUEST_TR_LIMIT, 0xFFFF);
+    vmwrite(VMCS_GUEST_TR_AR, 0x8B);
+    vmwrite(VMCS_GUEST_GDTR_BASE, 0);
+    vmwrite(VMCS_GUEST_GDTR_LIMIT, 0xFFFF);
+    vmwrite(VMCS_GUEST_IDTR_BASE, 0);
+    vmwrite(VMCS_GUEST_IDTR_LIMIT, 0xFFFF);
+    uint32_t r[4];
+    cpuid_count(1, 0, r);
+    for (unsigned i = 0; i < 16; i++)
+        v->gpr[i] = 0;
+    v->gpr[GPR_RDX] = r[0]; /* EDX = processor signature after INIT */
+    vmwrite(VMCS_GUEST_INTERRUPTIBILITY, 0);
+    vmwrite(VMCS_GUEST_PENDING_DBG, 0);
+    vmwrite(VMCS_ENTRY_INTR_INFO, 0);
+    vmwrite(VMCS_GUEST_ACTIVITY, ACTIVITY_WAIT_SIPI);
+}
+
+static void handle_sipi(struct vcpu *v)
+{
+    /* Real-mode start at vector << 12 (SDM Vol. 3C, 28.4.1 and Vol. 3A, 9.4.4.1).
+     * Bochs saves a non-zero interruptibility on this exit: set it explicitly. */
+    uint64_t vector = vmread(VMCS_EXIT_QUALIFICATION) & 0xFF;
+    vmwrite(VMCS_GUEST_CS_SEL, vector << 8);
+    vmwrite(VMCS_GUEST_CS_BASE, vector << 12);
+    vmwrite(VMCS_GUEST_RIP, 0);
+    vmwrite(VMCS_GUEST_INTERRUPTIBILITY, 0);
+    vmwrite(VMCS_GUEST_ACTIVITY, ACTIVITY_ACTIVE);
+    v->in_init = false;
+}
+
+static void handle_triple_fault(struct vcpu *v)
+{
+    stop_guest(v, "triple fault");
+}
+
+static void handle_ept_violation(struct vcpu *v)
+{
+    uint64_t gpa = vmread(VMCS_GUEST_PHYS_ADDR);
+    uint64_t q = vmread(VMCS_EXIT_QUALIFICATION);
+    if (vmx_hooks.ept_violation && vmx_hooks.ept_violation(v, gpa, q))
+        return;
+    stop_guest(v, "EPT violation outside any trapped region");
+}
+
+static void handle_ept_misconfig(struct vcpu *v)
+{
+    stop_guest(v, "EPT misconfiguration");
+}
+
+static void handle_unknown(struct vcpu *v)
+{
+    stop_guest(v, "unhandled exit");
+}
+
+typedef void exit_handler(struct vcpu *v);
+
+static exit_handler *const handlers[EXIT_REASON_COUNT] = {
+    [EXIT_TRIPLE_FAULT] = handle_triple_fault,
+    [EXIT_INIT] = handle_init,
+    [EXIT_SIPI] = handle_sipi,
+    [EXIT_CPUID] = handle_cpuid,
+    [EXIT_GETSEC] = handle_ud,
+    [EXIT_INVD] = handle_ud,
+    [EXIT_VMCALL] = handle_vmcall,
+    [EXIT_VMCLEAR] = handle_ud,
+    [EXIT_VMLAUNCH] = handle_ud,
+    [EXIT_VMPTRLD] = handle_ud,
+    [EXIT_VMPTRST] = handle_ud,
+    [EXIT_VMREAD] = handle_ud,
+    [EXIT_VMRESUME] = handle_ud,
+    [EXIT_VMWRITE] = handle_ud,
+    [EXIT_VMXOFF] = handle_ud,
+    [EXIT_VMXON] = handle_ud,
+    [EXIT_INVEPT] = handle_ud,
+    [EXIT_INVVPID] = handle_ud,
+    [EXIT_VMFUNC] = handle_ud,
+    [EXIT_CR_ACCESS] = handle_cr_access,
+    [EXIT_IO] = handle_io,
+    [EXIT_RDMSR] = handle_rdmsr,
+    [EXIT_WRMSR] = handle_wrmsr,
+    [EXIT_EPT_VIOLATION] = handle_ept_violation,
+    [EXIT_EPT_MISCONFIG] = handle_ept_misconfig,
+    [EXIT_XSETBV] = handle_xsetbv,
+};
+
+void vmx_exit_dispatch(struct vcpu *v)
+{
+    /* The previous exit's root-mode time is complete now (resume_tsc was taken just before
+     * its VMRESUME); account it here, off the timed path of the exit being handled. */
+    if (vmx.stats && v->resume_tsc > v->exit_tsc)
+        stats_record_exit(vmx.stats, v->index, v->last_reason, v->resume_tsc - v->exit_tsc,
+                          v->last_device);
+    v->last_device = -1;
+    uint32_t reason_full = (uint32_t)vmread(VMCS_EXIT_REASON);
+    unsigned reason = reason_full & 0xFFFF;
+    v->gpr[GPR_RSP] = vmread(VMCS_GUEST_RSP);
+    uint64_t rsp = v->gpr[GPR_RSP];
+
+    if (reason_full & (1u << 31)) {
+        stop_guest(v, "VM-entry failure");
+        return;
+    }
+    /* An exit during event delivery: deliver the event again on the next entry unless the
+     * handler injects something else (SDM Vol. 3C, 28.2.4 and 29.2.1.1). */
+    uint32_t idt = (uint32_t)vmread(VMCS_IDT_VECTORING_INFO);
+    if (idt & INTR_INFO_VALID) {
+        vmwrite(VMCS_ENTRY_INTR_INFO, idt & ~(1u << 12));
+        if (idt & INTR_INFO_DELIVER_ERR)
+            vmwrite(VMCS_ENTRY_EXC_ERRCODE, vmread(VMCS_IDT_VECTORING_ERRCODE));
+        vmwrite(VMCS_ENTRY_INSTR_LEN, vmread(VMCS_EXIT_INSTR_LEN));
+    }
+
+    exit_handler *h = reason < EXIT_REASON_COUNT ? handlers[reason] : 0;
+    if (h)
+        h(v);
+    else
+        handle_unknown(v);
+
+    if (v->gpr[GPR_RSP] != rsp)
+        vmwrite(VMCS_GUEST_RSP, v->gpr[GPR_RSP]);
+    /* EPT changed since this CPU last flushed: invalidate before running the guest again
+     * (SDM Vol. 3C, 29.4.3.1 "Operations that Invalidate Cached Mappings"). */
+    uint64_t gen = __atomic_load_n(&vmx.ept_generation, __ATOMIC_ACQUIRE);
+    if (v->ept_generation != gen) {
+        vmx_invept_all();
+        v->ept_generation = gen;
+    }
+    v->last_reason = reason;
+}
+
+void vmx_resume_failed(struct vcpu *v)
+{
+    vmx_last_error = vmread(VMCS_INSTR_ERROR);
+    log_printf("vmx: VMRESUME failed on CPU %u: VM-instruction error %llu\n", v->index,
+               (unsigned long long)vmx_last_error);
+    stop_guest(v, "VMRESUME failure");
+}
+
+/* Host exception (vmx/stub.asm isr_common): the frame holds r15..rax, vector, error code,
+ * then the CPU's RIP, CS, RFLAGS, RSP, SS. */
+void vmx_host_exception(const uint64_t *frame)
+{
+    log_printf("vmx: host exception %llu error 0x%llx at rip 0x%llx rsp 0x%llx cr2 0x%llx\n",
+               (unsigned long long)frame[15], (unsigned long long)frame[16],
+               (unsigned long long)frame[17], (unsigned long long)frame[20],
+               (unsigned long long)read_cr2());
+    log_printf("vmx: hypervisor stopped\n");
+    cpu_halt_forever();
+}

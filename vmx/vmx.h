@@ -1,0 +1,136 @@
+/* VMX root: per-CPU state, launch, and the exit dispatcher.
+ *
+ * Lifetime: boot/ reserves memory and fills `struct vmx_global` (host page tables, bitmaps,
+ * EPT pointer, controls) once, then calls vmx_cpu_launch() on each CPU with that CPU's
+ * `struct vcpu`. vmx_cpu_launch() returns as a guest. From then on every VM exit lands in
+ * vmx/stub.asm, which saves the guest GPRs into vcpu->gpr and calls vmx_exit_dispatch(). */
+#ifndef TRAPVISOR_VMX_VMX_H
+#define TRAPVISOR_VMX_VMX_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "vmx/stats.h"
+#include "vmx/stats_abi.h"
+
+#define VMX_MAX_CPUS   TV_STATS_MAX_CPUS
+#define VMX_STACK_SIZE (32u * 1024u)
+
+/* Indices of vcpu->gpr[]: the order of the ModRM/REX register numbers (SDM Vol. 2A, 2.1.5),
+ * so decode/'s register file can alias it. */
+enum gpr_index {
+    GPR_RAX,
+    GPR_RCX,
+    GPR_RDX,
+    GPR_RBX,
+    GPR_RSP,
+    GPR_RBP,
+    GPR_RSI,
+    GPR_RDI,
+    GPR_R8,
+    GPR_R9,
+    GPR_R10,
+    GPR_R11,
+    GPR_R12,
+    GPR_R13,
+    GPR_R14,
+    GPR_R15,
+};
+
+/* A 64-bit TSS (SDM Vol. 3A, 8.7 "Task Management in 64-bit Mode", Figure 8-11). */
+struct __attribute__((packed)) tss64 {
+    uint32_t reserved0;
+    uint64_t rsp[3];
+    uint64_t reserved1;
+    uint64_t ist[7];
+    uint64_t reserved2;
+    uint16_t reserved3;
+    uint16_t iomap_base;
+};
+
+/* Host GDT selectors (each CPU has its own GDT because the TSS descriptor is per CPU). */
+#define HOST_SEL_CODE 0x08
+#define HOST_SEL_DATA 0x10
+#define HOST_SEL_TSS  0x18
+
+struct vcpu {
+    uint64_t gpr[16];     /* offset 0: stub.asm stores the guest's GPRs here (RSP from the VMCS) */
+    uint64_t rip, rflags; /* filled by the MMIO path only (decode/'s struct x86_regs layout) */
+    uint64_t exit_tsc;    /* offset 144: TSC at the exit stub's first instructions */
+    uint64_t resume_tsc;  /* offset 152: TSC just before VMRESUME */
+    uint32_t index;       /* 0 = BSP */
+    uint32_t apic_id;
+    uint8_t *vmxon; /* 4 KiB, page aligned */
+    uint8_t *vmcs;  /* 4 KiB, page aligned */
+    uint8_t *stack; /* VMX_STACK_SIZE bytes, the host stack of this CPU */
+    uint64_t gdt[5] __attribute__((aligned(16)));
+    struct tss64 tss __attribute__((aligned(16)));
+    uint64_t ept_generation; /* the EPT generation this CPU last flushed for */
+    unsigned last_reason;    /* basic exit reason of the exit being handled / just handled */
+    int last_device;         /* its device slot for the MMIO counters, or -1 */
+    int launch_rc;           /* vmx_cpu_launch's result, for APs */
+    uint64_t launch_error;   /* VM-instruction error of a failed launch */
+    uint32_t sig[4];         /* CPUID 0x40000000 as this CPU's guest saw it (boot check) */
+    bool launched;
+    bool stopped;          /* the guest was stopped (unhandled exit, triple fault) */
+    volatile bool in_init; /* between INIT and SIPI (wait-for-SIPI) */
+};
+
+/* Computed once from the capability MSRs (SDM Vol. 3D, Appendix A) by vmx_global_init. */
+struct vmx_controls {
+    uint32_t pin, proc, proc2, exit, entry;
+};
+
+struct vmx_global {
+    uint64_t host_cr3;                             /* the hypervisor's identity page tables */
+    uint64_t idt[64] __attribute__((aligned(16))); /* 32 exception gates (16 bytes each) */
+    uint8_t *msr_bitmap;                           /* 4 KiB */
+    uint8_t *io_bitmap_a;                          /* 4 KiB: ports 0000-7FFF */
+    uint8_t *io_bitmap_b;                          /* 4 KiB: ports 8000-FFFF */
+    uint64_t eptp;                                 /* EPT pointer (SDM Vol. 3C, 25.6.11) */
+    struct vmx_controls ctl;
+    uint32_t vmcs_revision;
+    uint64_t hidden_base, hidden_size; /* the hypervisor's own memory (hidden from guests) */
+    uint32_t ncpus;                    /* CPUs that became guests */
+    struct vcpu *cpus[VMX_MAX_CPUS];
+    volatile uint64_t ept_generation; /* bumped when the EPT changes; each CPU INVEPTs */
+    struct stats_state *stats;
+    uint64_t ept_vpid_cap;
+};
+
+extern struct vmx_global vmx;
+
+/* Checks the CPU (DESIGN step 2). On failure writes one line naming what is missing into
+ * `why` and returns false, having changed nothing. Sets IA32_FEATURE_CONTROL's lock with VMX
+ * enabled when the firmware left it unlocked. */
+bool vmx_check_cpu(char *why, unsigned whylen);
+
+/* Computes the controls from the capability MSRs; returns false with a reason on failure. */
+bool vmx_global_init(char *why, unsigned whylen);
+
+/* Installs the exception gates into vmx.idt (host exceptions print state and stop). */
+void vmx_host_idt_init(void);
+
+/* Builds identity page tables for the host covering [0, limit) with 2 MiB pages into
+ * `pages` (needs vmx_host_paging_pages(limit) zeroed pages); returns the CR3 value. */
+unsigned vmx_host_paging_pages(uint64_t limit);
+uint64_t vmx_host_paging_build(uint64_t *pages, uint64_t limit);
+
+/* VMXON, VMCS from this CPU's current state, VMLAUNCH. Returns 0 as a guest, or a negative
+ * code (and the CPU left out of VMX operation) on failure. Safe on APs: no printing unless
+ * `verbose`. */
+int vmx_cpu_launch(struct vcpu *v, bool verbose);
+
+/* Called from stub.asm on each exit; returns when the guest should be resumed. */
+void vmx_exit_dispatch(struct vcpu *v);
+void vmx_resume_failed(struct vcpu *v);
+
+/* stub.asm */
+extern void vmx_exit_stub(void);
+extern int vmx_launch_here(void);
+extern void vmx_host_isr_table(void);
+
+/* The last launch failure, for the log. */
+extern uint64_t vmx_last_error;
+
+#endif
