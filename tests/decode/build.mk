@@ -6,6 +6,7 @@ EMULATE_TEST_SRCS := $(DECODE_TEST_SRCS) decode/emulate.c decode/alu.c
 
 $(eval $(call host_test,test_decode,tests/decode/test_decode.c $(DECODE_TEST_SRCS)))
 $(eval $(call host_test,test_emulate,tests/decode/test_emulate.c $(EMULATE_TEST_SRCS)))
+$(eval $(call host_test,test_emulate_native,tests/decode/test_emulate_native.c $(EMULATE_TEST_SRCS)))
 
 ZYDIS_REF := $(BUILD)/tests/zydis_ref
 $(ZYDIS_REF): $(call tool_objs,tests/decode/zydis_ref.c)
