@@ -23,15 +23,15 @@
 
 #include "lib/fmt.h"
 
-#define OPTIONS_CONFIG_PATH   "\\EFI\\trapvisor\\trapvisor.cfg"
-#define OPTIONS_PATH_MAX      256   /* --start path, with its NUL */
-#define OPTIONS_ERROR_MAX     128   /* error text, with its NUL */
-#define OPTIONS_CMDLINE_MAX   1024  /* characters of load options */
-#define OPTIONS_CONFIG_MAX    16384 /* bytes of config file */
-#define OPTIONS_LINE_MAX      256   /* characters of one config line */
-#define OPTIONS_CPUS_MAX      1024  /* largest --cpus number */
-#define OPTIONS_SERIAL_COM1   0x3F8
-#define OPTIONS_SERIAL_OFF    0 /* serial_port value for --serial off */
+#define OPTIONS_CONFIG_PATH "\\EFI\\trapvisor\\trapvisor.cfg"
+#define OPTIONS_PATH_MAX    256   /* --start path, with its NUL */
+#define OPTIONS_ERROR_MAX   128   /* error text, with its NUL */
+#define OPTIONS_CMDLINE_MAX 1024  /* characters of load options */
+#define OPTIONS_CONFIG_MAX  16384 /* bytes of config file */
+#define OPTIONS_LINE_MAX    256   /* characters of one config line */
+#define OPTIONS_CPUS_MAX    1024  /* largest --cpus number */
+#define OPTIONS_SERIAL_COM1 0x3F8
+#define OPTIONS_SERIAL_OFF  0 /* serial_port value for --serial off */
 
 enum options_verbosity {
     OPTIONS_QUIET = 0,   /* lib/log.h LOG_QUIET */
@@ -40,15 +40,15 @@ enum options_verbosity {
 };
 
 struct options {
-    bool edu;                          /* the edu device (1234:11e8); default on */
-    bool stats;                        /* the exit-statistics device; default on */
-    enum options_verbosity verbosity;  /* default OPTIONS_NORMAL */
-    bool caps;                         /* print the VT-x capabilities and exit */
-    bool dry_run;                      /* print the plan and exit */
-    bool help;                         /* print the usage and exit */
-    char start[OPTIONS_PATH_MAX];      /* loader to start after launch; "" = boot manager */
-    uint16_t serial_port;              /* COM base port; OPTIONS_SERIAL_OFF = no serial */
-    uint32_t cpus;                     /* CPUs to virtualize; 0 = all */
+    bool edu;                         /* the edu device (1234:11e8); default on */
+    bool stats;                       /* the exit-statistics device; default on */
+    enum options_verbosity verbosity; /* default OPTIONS_NORMAL */
+    bool caps;                        /* print the VT-x capabilities and exit */
+    bool dry_run;                     /* print the plan and exit */
+    bool help;                        /* print the usage and exit */
+    char start[OPTIONS_PATH_MAX];     /* loader to start after launch; "" = boot manager */
+    uint16_t serial_port;             /* COM base port; OPTIONS_SERIAL_OFF = no serial */
+    uint32_t cpus;                    /* CPUs to virtualize; 0 = all */
 };
 
 enum options_result {
