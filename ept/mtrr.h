@@ -71,8 +71,9 @@ uint8_t mtrr_type_at(const struct mtrr_state *st, uint64_t addr);
 
 /* Whether every byte of [base, base + size) has the same type; if so *type gets it.
  * base and size must be 4 KiB multiples and the range naturally aligned to a power-of-two
- * size (as a page is); otherwise the answer is false. Conservative: may answer false for a
- * uniform range only when variable ranges with non-contiguous masks are involved. */
+ * size (as a page is); otherwise the answer is false. Exact, except that it may answer false for a
+ * uniform block when a variable range with a non-contiguous mask partly covers it, or when
+ * the block straddles 1 MiB (fixed and variable ranges meet); it never accepts a mixed one. */
 bool mtrr_uniform_type(const struct mtrr_state *st, uint64_t base, uint64_t size, uint8_t *type);
 
 /* Combines the types of all matching variable ranges (SDM Vol. 3A, 12.11.4.1): one type ->
