@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <pthread.h>
+
 #include <cmocka.h>
 
 #include "devices/edu.h"
@@ -533,6 +535,51 @@ static void dma_without_bus_mastering_moves_nothing(void **state)
     assert_int_equal(log_count("bus mastering disabled"), 1);
 }
 
+/* --- concurrency ------------------------------------------------------------------------------ */
+
+/* Two CPUs each raise and acknowledge their own interrupt bit through the MMIO path. The
+ * device lock must keep every read-modify-write of the interrupt status whole: each CPU always
+ * sees its own bit after raising it, and at the end nothing is pending and INTx is low. */
+struct irq_cpu {
+    uint32_t bit;
+    unsigned lost;
+};
+
+static pthread_barrier_t irq_start;
+
+static void *irq_cpu_thread(void *arg)
+{
+    struct irq_cpu *c = arg;
+    pthread_barrier_wait(&irq_start); /* both CPUs start together */
+    for (int i = 0; i < 100000; i++) {
+        uint64_t v;
+        pci_mmio_write(&bus, BAR0 + EDU_REG_IRQ_RAISE, 4, c->bit);
+        pci_mmio_read(&bus, BAR0 + EDU_REG_IRQ_STATUS, 4, &v);
+        if (!(v & c->bit))
+            c->lost++;
+        pci_mmio_write(&bus, BAR0 + EDU_REG_IRQ_ACK, 4, c->bit);
+    }
+    return NULL;
+}
+
+static void concurrent_raise_and_ack_keep_the_interrupt_status_whole(void **state)
+{
+    (void)state;
+    struct irq_cpu c[2] = {{0x1, 0}, {0x100, 0}};
+    pthread_t t[2];
+    pthread_barrier_init(&irq_start, NULL, 2);
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, irq_cpu_thread, &c[i]), 0);
+    for (int i = 0; i < 2; i++)
+        pthread_join(t[i], NULL);
+    pthread_barrier_destroy(&irq_start);
+    assert_int_equal(c[0].lost, 0);
+    assert_int_equal(c[1].lost, 0);
+    assert_int_equal(rd(EDU_REG_IRQ_STATUS, 4), 0);
+    assert_int_equal(plat.intx, 0);
+    assert_false(cfg_rd(PCI_STATUS, 2) & PCI_STATUS_INTERRUPT);
+}
+
 /* --- reset -------------------------------------------------------------------------------------
  */
 
@@ -592,6 +639,7 @@ int main(void)
         T(dma_to_refused_guest_memory_is_rejected_and_logged_once),
         T(dma_masks_the_ram_address_to_28_bits),
         T(dma_without_bus_mastering_moves_nothing),
+        T(concurrent_raise_and_ack_keep_the_interrupt_status_whole),
         T(reset_returns_registers_and_config_to_power_on),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
