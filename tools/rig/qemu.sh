@@ -7,6 +7,9 @@
 #   -l, --log FILE         serial log (default: IMG with .serial.log); COM1 and OVMF's console
 #   -t, --timeout SECONDS  hard limit (default 60); QEMU is killed at the limit
 #   -q, --quiet            do not print the log tail on failure
+#       --no-edu           leave out -device edu (how tools behave without the device)
+#       --wait-startup     let the UEFI shell count down 5 s before startup.nsh (default:
+#                          a space is typed on COM1 as soon as the countdown appears)
 #   -- ARGS                everything after -- goes to qemu-system-x86_64 unchanged
 #
 # The command is RIGS.md's "QEMU + OVMF" one: q35 (or pc), accel=tcg, -m 256, -smp 2,
@@ -24,7 +27,7 @@
 set -euo pipefail
 
 usage() {
-    sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//' >&2
     exit 1
 }
 
@@ -32,6 +35,8 @@ machine=q35
 log=""
 timeout_s=60
 quiet=0
+edu=(-device edu)
+press_key=1
 img=""
 while [ $# -gt 0 ]; do
     case $1 in
@@ -39,6 +44,8 @@ while [ $# -gt 0 ]; do
     -l | --log) log=${2:?}; shift 2 ;;
     -t | --timeout) timeout_s=${2:?}; shift 2 ;;
     -q | --quiet) quiet=1; shift ;;
+    --no-edu) edu=(); shift ;;
+    --wait-startup) press_key=0; shift ;;
     -h | --help) usage ;;
     --) shift; break ;;
     -*) echo "qemu: unknown option $1" >&2; usage ;;
@@ -59,9 +66,34 @@ command -v "$QEMU" >/dev/null || { echo "qemu: $QEMU not found (Debian: qemu-sys
 [ -n "$log" ] || log=${img%.img}.serial.log
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/qemu-rig.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
+helpers=()
+cleanup() {
+    for p in "${helpers[@]}"; do kill "$p" 2>/dev/null || true; done
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
 cp "$OVMF_VARS" "$tmp/vars.fd"
 : >"$log"
+
+# COM1 is a pair of FIFOs (QEMU's pipe chardev opens com1.in and com1.out read/write, so
+# neither side blocks): everything QEMU sends is appended to the log, and once the UEFI
+# shell shows its "Press ESC in 5 seconds to skip startup.nsh" countdown one space is
+# typed, which makes it run startup.nsh at once instead of after 5 s.
+mkfifo "$tmp/com1.in" "$tmp/com1.out"
+cat "$tmp/com1.out" >>"$log" &
+helpers+=($!)
+if [ $press_key -eq 1 ]; then
+    (
+        for _ in $(seq $((timeout_s * 10))); do
+            if grep -aq 'seconds to skip' "$log" 2>/dev/null; then
+                timeout 2 sh -c 'printf " " >"$1"' sh "$tmp/com1.in" || true
+                exit 0
+            fi
+            sleep 0.1
+        done
+    ) &
+    helpers+=($!)
+fi
 
 set +e
 timeout --signal=KILL "$timeout_s" "$QEMU" \
@@ -69,11 +101,12 @@ timeout --signal=KILL "$timeout_s" "$QEMU" \
     -drive if=pflash,format=raw,readonly=on,file="$OVMF_CODE" \
     -drive if=pflash,format=raw,file="$tmp/vars.fd" \
     -drive file="$img",format=raw,snapshot=on \
-    -device edu -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
-    -serial file:"$log" -monitor none -no-reboot \
+    "${edu[@]}" -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
+    -chardev pipe,id=com1,path="$tmp/com1" -serial chardev:com1 -monitor none -no-reboot \
     "$@" </dev/null >"$tmp/qemu.out" 2>&1
 rc=$?
 set -e
+wait "${helpers[0]}" 2>/dev/null || true # the log is complete once the reader sees EOF
 
 if [ $rc -eq 137 ]; then
     echo "qemu: timeout after ${timeout_s}s, killed; serial log $log" >&2
