@@ -170,7 +170,10 @@ int boot_build_ept(void)
 void boot_ept_changed(void)
 {
     __atomic_add_fetch(&vmx.ept_generation, 1, __ATOMIC_SEQ_CST);
-    invept_all_context(vmx.ept_vpid_cap);
+    /* Only in VMX root: CR4.VMXE reads 1 there; before launch it is 0 and a guest reads the
+     * shadow (0), and INVEPT outside VMX root would be #UD or an exit. */
+    if (read_cr4() & X86_CR4_VMXE)
+        invept_all_context(vmx.ept_vpid_cap);
     boot.ept.changed = false;
 }
 

@@ -54,6 +54,8 @@ void boot_mp_report_signatures(void);
 /* boot/devices.c */
 bool boot_place_devices(char *why, unsigned whylen);
 void boot_install_hooks(void);
+void boot_program_devices(void);
+void boot_print_devices(void);
 
 /* boot/plan.c */
 void boot_options_load(EFI_HANDLE image, EFI_SYSTEM_TABLE *st);

@@ -195,12 +195,14 @@ EFI_STATUS tv_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *st, struct boot_region *r
         return refuse(why);
 
     boot_print_plan();
+    boot_print_devices();
     if (boot.opt_dry_run) {
         log_printf("trapvisor: dry run, nothing launched\n");
         con_enabled = false;
         return EFI_ABORTED;
     }
 
+    boot_program_devices();
     vmx_hooks.is_guest_ram = boot_is_guest_ram;
     vmx_hooks.seal = seal_region;
     boot_install_hooks();

@@ -1,0 +1,296 @@
+/* The MMIO path (DESIGN.md): EPT violation -> region lookup -> fetch (guest page walk) ->
+ * decode -> emulate with callbacks routing to the device or guest memory -> registers and
+ * RIP written back. No allocation, no floating point; logging only once per kind of
+ * failure (log_once), never on the success path. */
+#include "boot/platform.h"
+#include "decode/decode.h"
+#include "decode/emulate.h"
+#include "decode/fetch.h"
+#include "decode/walk.h"
+#include "ept/invept.h"
+#include "lib/log.h"
+#include "lib/string.h"
+#include "pci/pci.h"
+#include "vmx/arch.h"
+#include "vmx/exit.h"
+#include "vmx/vmcs.h"
+
+extern struct pci_bus boot_bus;
+
+_Static_assert(__builtin_offsetof(struct vcpu, gpr) == __builtin_offsetof(struct x86_regs, gpr),
+               "vcpu registers alias struct x86_regs");
+_Static_assert(__builtin_offsetof(struct vcpu, rip) == __builtin_offsetof(struct x86_regs, rip),
+               "vcpu rip aliases struct x86_regs");
+_Static_assert(__builtin_offsetof(struct vcpu, rflags) ==
+                   __builtin_offsetof(struct x86_regs, rflags),
+               "vcpu rflags aliases struct x86_regs");
+_Static_assert(__builtin_offsetof(struct vcpu, exit_tsc) == 144, "stub.asm offset");
+_Static_assert(__builtin_offsetof(struct vcpu, resume_tsc) == 152, "stub.asm offset");
+
+/* Guest-physical memory as the walk and the emulator see it: the hypervisor's region reads
+ * all ones and ignores writes; everything else is the identity map (RAM and real MMIO). */
+static bool in_hidden(uint64_t gpa, size_t len)
+{
+    return gpa < vmx.hidden_base + vmx.hidden_size && vmx.hidden_base < gpa + len;
+}
+
+static bool gpa_read(void *ctx, uint64_t gpa, void *buf, size_t len)
+{
+    (void)ctx;
+    if (in_hidden(gpa, len) || gpa + len < gpa || gpa + len > boot.ept_limit)
+        return false;
+    memcpy(buf, (const void *)(uintptr_t)gpa, len);
+    return true;
+}
+
+static bool gpa_write(void *ctx, uint64_t gpa, const void *buf, size_t len)
+{
+    (void)ctx;
+    if (!boot_is_guest_ram(gpa, len))
+        return false;
+    memcpy((void *)(uintptr_t)gpa, buf, len);
+    return true;
+}
+
+struct mmio_ctx {
+    struct vcpu *v;
+    struct guest_paging pg;
+    struct guest_mem mem;
+    struct ept_region region; /* the region the exit was for */
+    int device;               /* statistics slot of the device, or -1 */
+};
+
+static enum x86_emu_status fault_from_walk(const struct walk_result *w, struct x86_exception *exc)
+{
+    if (w->status == WALK_PF) {
+        exc->vector = X86_VEC_PF;
+        exc->error_code = w->error_code;
+        exc->address = w->fault_addr;
+    } else {
+        exc->vector = X86_VEC_GP; /* #GP(0); also for a walk through memory we cannot read */
+        exc->error_code = 0;
+        exc->address = 0;
+    }
+    return X86_EMU_EXCEPTION;
+}
+
+/* One access of `size` bytes at guest-physical gpa (inside one page). */
+static void phys_access(struct mmio_ctx *m, uint64_t gpa, void *buf, unsigned size, bool write)
+{
+    (void)m;
+    struct ept_region r;
+    if (ept_lookup_region(&boot.ept, gpa, &r)) {
+        if (r.kind == EPT_REGION_HIDDEN) {
+            log_once("ept: guest %s of the hypervisor's memory at 0x%llx: %s\n",
+                     write ? "write" : "read", (unsigned long long)gpa,
+                     write ? "dropped" : "all ones");
+            if (!write)
+                memset(buf, 0xFF, size);
+            return;
+        }
+        uint64_t val = 0;
+        if (write) {
+            memcpy(&val, buf, size);
+            pci_mmio_write(&boot_bus, gpa, size, val);
+        } else {
+            pci_mmio_read(&boot_bus, gpa, size, &val);
+            memcpy(buf, &val, size);
+        }
+        return;
+    }
+    if (write) {
+        if (!gpa_write(0, gpa, buf, size))
+            memcpy((void *)(uintptr_t)gpa, buf, size); /* real MMIO outside RAM: identity */
+    } else if (!gpa_read(0, gpa, buf, size)) {
+        memset(buf, 0xFF, size);
+    }
+}
+
+static enum x86_emu_status mem_access(struct mmio_ctx *m, uint64_t la, void *buf, unsigned size,
+                                      bool write, struct x86_exception *exc)
+{
+    unsigned done = 0;
+    while (done < size) {
+        struct walk_result w;
+        if (walk_translate(&m->pg, &m->mem, la + done, write ? WALK_WRITE : WALK_READ, 0, &w) !=
+            WALK_OK)
+            return fault_from_walk(&w, exc);
+        unsigned chunk = size - done;
+        uint64_t room = 4096 - ((la + done) & 4095);
+        if (chunk > room)
+            chunk = (unsigned)room;
+        phys_access(m, w.gpa, (uint8_t *)buf + done, chunk, write);
+        done += chunk;
+    }
+    return X86_EMU_OK;
+}
+
+static enum x86_emu_status emu_read(void *ctx, uint64_t la, void *buf, unsigned size,
+                                    struct x86_exception *exc)
+{
+    return mem_access(ctx, la, buf, size, false, exc);
+}
+
+static enum x86_emu_status emu_write(void *ctx, uint64_t la, const void *buf, unsigned size,
+                                     struct x86_exception *exc)
+{
+    return mem_access(ctx, la, (void *)buf, size, true, exc);
+}
+
+/* SSE moves to a device: the XMM registers are the guest's (the host never touches FP/SSE
+ * state: it is compiled without it), so they are read and written in place. */
+static void xmm_read(void *ctx, unsigned reg, uint8_t out[16])
+{
+    (void)ctx;
+    uint8_t tmp[16] __attribute__((aligned(16)));
+#define XR(n)                                                                                      \
+    case n:                                                                                        \
+        __asm__ volatile("movdqu %%xmm" #n ", %0" : "=m"(tmp));                                    \
+        break;
+    switch (reg) {
+        XR(0)
+        XR(1) XR(2) XR(3) XR(4) XR(5) XR(6) XR(7) XR(8) XR(9) XR(10) XR(11) XR(12) XR(13) XR(14)
+            XR(15) default : memset(tmp, 0, 16);
+    }
+#undef XR
+    memcpy(out, tmp, 16);
+}
+
+static void xmm_write(void *ctx, unsigned reg, const uint8_t in[16])
+{
+    (void)ctx;
+    uint8_t tmp[16] __attribute__((aligned(16)));
+    memcpy(tmp, in, 16);
+#define XW(n)                                                                                      \
+    case n:                                                                                        \
+        __asm__ volatile("movdqu %0, %%xmm" #n : : "m"(tmp));                                      \
+        break;
+    switch (reg) {
+        XW(0)
+        XW(1) XW(2) XW(3) XW(4) XW(5) XW(6) XW(7) XW(8) XW(9) XW(10) XW(11) XW(12) XW(13) XW(14)
+            XW(15) default : break;
+    }
+#undef XW
+}
+
+static void inject(struct vcpu *v, const struct x86_exception *exc)
+{
+    if (exc->vector == X86_VEC_PF) {
+        write_cr2(exc->address); /* CR2 is not switched by VM entry: the guest sees this */
+        vmx_inject_exception(v, X86_VEC_PF, true, exc->error_code);
+    } else {
+        vmx_inject_exception(v, exc->vector, true, exc->error_code);
+    }
+}
+
+static void unsupported(struct vcpu *v, const struct fetch_result *f, const char *why)
+{
+    uint8_t b[8] = {0};
+    for (unsigned i = 0; i < 8 && i < f->len; i++)
+        b[i] = f->bytes[i];
+    log_once("decode: %s at rip 0x%llx: %02x %02x %02x %02x %02x %02x %02x %02x: #UD\n", why,
+             (unsigned long long)vmread(VMCS_GUEST_RIP), b[0], b[1], b[2], b[3], b[4], b[5], b[6],
+             b[7]);
+    vmx_inject_ud(v);
+}
+
+bool boot_mmio_exit(struct vcpu *v, uint64_t gpa, uint64_t qual)
+{
+    (void)qual;
+    struct mmio_ctx m;
+    if (!ept_lookup_region(&boot.ept, gpa, &m.region)) {
+        /* A translation another CPU just restored, still cached here: flush and retry. */
+        struct ept_leaf leaf;
+        if (ept_walk(&boot.ept, gpa, &leaf) && leaf.present) {
+            invept_all_context(vmx.ept_vpid_cap);
+            return true;
+        }
+        return false;
+    }
+    m.v = v;
+    m.device = m.region.kind == EPT_REGION_HIDDEN ? -1 : 0;
+    m.mem.read_gpa = gpa_read;
+    m.mem.write_gpa = gpa_write;
+    m.mem.ctx = 0;
+    m.pg.cr0 = vmread(VMCS_GUEST_CR0);
+    m.pg.cr3 = vmread(VMCS_GUEST_CR3);
+    m.pg.cr4 = vmread(VMCS_GUEST_CR4);
+    m.pg.efer = vmread(VMCS_GUEST_EFER);
+    m.pg.rflags = vmread(VMCS_GUEST_RFLAGS);
+    m.pg.cpl = vmx_guest_cpl();
+    m.pg.maxphyaddr = boot.ept.mtrr.maxphyaddr;
+    m.pg.no_1g_pages = false;
+    m.pg.pae_pdptes_valid = false;
+    if ((m.pg.cr0 & X86_CR0_PG) && (m.pg.cr4 & X86_CR4_PAE) && !(m.pg.efer & X86_EFER_LMA)) {
+        m.pg.pae_pdptes_valid = true;
+        m.pg.pae_pdptes[0] = vmread(VMCS_GUEST_PDPTE0);
+        m.pg.pae_pdptes[1] = vmread(VMCS_GUEST_PDPTE1);
+        m.pg.pae_pdptes[2] = vmread(VMCS_GUEST_PDPTE2);
+        m.pg.pae_pdptes[3] = vmread(VMCS_GUEST_PDPTE3);
+    }
+
+    struct fetch_cs cs = {.base = vmread(VMCS_GUEST_CS_BASE),
+                          .limit = (uint32_t)vmread(VMCS_GUEST_CS_LIMIT),
+                          .ar = (uint32_t)vmread(VMCS_GUEST_CS_AR)};
+    uint64_t rip = vmread(VMCS_GUEST_RIP);
+    struct fetch_result f;
+    fetch_insn(&m.pg, &m.mem, &cs, rip, &f);
+    enum x86_mode mode = f.mode == CPU_MODE_LONG64             ? X86_MODE_64
+                         : cpu_mode_operand_bits(f.mode) == 32 ? X86_MODE_32
+                                                               : X86_MODE_16;
+    struct x86_insn insn;
+    enum x86_decode_status ds = x86_decode(f.bytes, f.len, mode, &insn);
+    if (ds == X86_DECODE_TRUNCATED && f.status == FETCH_TRUNCATED) {
+        struct x86_exception exc;
+        if (f.fault == FETCH_FAULT_BAD_GPA) {
+            unsupported(v, &f, "instruction fetch from memory the hypervisor cannot read");
+            return true;
+        }
+        fault_from_walk(&f.walk, &exc);
+        inject(v, &exc);
+        return true;
+    }
+    if (ds != X86_DECODE_OK) {
+        unsupported(v, &f, x86_decode_status_name(ds));
+        return true;
+    }
+
+    struct x86_emu_env env = {.mode = mode,
+                              .ctx = &m,
+                              .read = emu_read,
+                              .write = emu_write,
+                              .xmm_read = xmm_read,
+                              .xmm_write = xmm_write,
+                              .rep_next = 0};
+    static const uint32_t seg_base_field[X86_SEG_COUNT] = {VMCS_GUEST_ES_BASE, VMCS_GUEST_CS_BASE,
+                                                           VMCS_GUEST_SS_BASE, VMCS_GUEST_DS_BASE,
+                                                           VMCS_GUEST_FS_BASE, VMCS_GUEST_GS_BASE};
+    for (unsigned s = 0; s < X86_SEG_COUNT; s++)
+        env.seg_base[s] = vmread(seg_base_field[s]);
+    struct x86_regs *regs = (struct x86_regs *)(void *)v;
+    v->rip = rip;
+    v->rflags = m.pg.rflags;
+    struct x86_exception exc;
+    enum x86_emu_status es = x86_emulate(&insn, regs, &env, 4096, &exc);
+    switch (es) {
+    case X86_EMU_OK:
+    case X86_EMU_CONTINUE:
+        vmwrite(VMCS_GUEST_RIP, v->rip);
+        vmwrite(VMCS_GUEST_RFLAGS, v->rflags);
+        if (es == X86_EMU_OK) {
+            uint64_t intr = vmread(VMCS_GUEST_INTERRUPTIBILITY);
+            if (intr & 3)
+                vmwrite(VMCS_GUEST_INTERRUPTIBILITY, intr & ~3ull);
+        }
+        v->last_device = m.device;
+        return true;
+    case X86_EMU_EXCEPTION:
+        vmwrite(VMCS_GUEST_RFLAGS, v->rflags);
+        inject(v, &exc);
+        return true;
+    case X86_EMU_UNSUPPORTED:
+    default:
+        unsupported(v, &f, "instruction form not emulated");
+        return true;
+    }
+}
