@@ -588,8 +588,8 @@ bool pci_ecam_write(struct pci_bus *bus, uint64_t offset_in_window, unsigned siz
 
 /* Lock-free: retries while a configuration write is republishing a window. Functions are only
  * added before guests run, so fns[] and n_fns are stable here. */
-static bool mmio_lookup(struct pci_bus *bus, uint64_t gpa, struct pci_function **fn_out,
-                        int *bar_out, uint64_t *offset_out, uint64_t *size_out)
+static bool bar_lookup(struct pci_bus *bus, bool io, uint64_t gpa, struct pci_function **fn_out,
+                       int *bar_out, uint64_t *offset_out, uint64_t *size_out)
 {
     for (;;) {
         uint32_t seq = __atomic_load_n(&bus->map_seq, __ATOMIC_ACQUIRE);
@@ -602,7 +602,7 @@ static bool mmio_lookup(struct pci_bus *bus, uint64_t gpa, struct pci_function *
             struct pci_function *fn = bus->fns[i];
             for (int s = 0; s < PCI_NUM_SLOTS; s++) {
                 const struct pci_bar_window *w = &fn->win[s];
-                if (!w->mapped || w->io || gpa < w->base || gpa - w->base >= w->size)
+                if (!w->mapped || w->io != io || gpa < w->base || gpa - w->base >= w->size)
                     continue;
                 *fn_out = fn;
                 *bar_out = s;
@@ -622,7 +622,7 @@ bool pci_mmio_find(struct pci_bus *bus, uint64_t gpa, struct pci_function **fn, 
                    uint64_t *offset)
 {
     uint64_t size;
-    return mmio_lookup(bus, gpa, fn, bar, offset, &size);
+    return bar_lookup(bus, false, gpa, fn, bar, offset, &size);
 }
 
 static uint64_t ones64(unsigned size)
@@ -630,26 +630,26 @@ static uint64_t ones64(unsigned size)
     return size >= 8 ? ~0ull : (1ull << (8 * size)) - 1;
 }
 
-static enum pci_mmio_result mmio_route(struct pci_bus *bus, uint64_t gpa, unsigned size,
-                                       struct pci_function **fn, int *bar, uint64_t *offset)
+static enum pci_mmio_result bar_route(struct pci_bus *bus, bool io, uint64_t addr, unsigned size,
+                                      struct pci_function **fn, int *bar, uint64_t *offset)
 {
     uint64_t bar_size;
-    if (size != 1 && size != 2 && size != 4 && size != 8)
+    if (size != 1 && size != 2 && size != 4 && (io || size != 8))
         return PCI_MMIO_BAD_SIZE;
-    if (!mmio_lookup(bus, gpa, fn, bar, offset, &bar_size))
+    if (!bar_lookup(bus, io, addr, fn, bar, offset, &bar_size))
         return PCI_MMIO_UNCLAIMED;
     if (*offset + size > bar_size)
         return PCI_MMIO_STRADDLE;
     return PCI_MMIO_OK;
 }
 
-enum pci_mmio_result pci_mmio_read(struct pci_bus *bus, uint64_t gpa, unsigned size,
-                                   uint64_t *value)
+static enum pci_mmio_result bar_read(struct pci_bus *bus, bool io, uint64_t addr, unsigned size,
+                                     uint64_t *value)
 {
     struct pci_function *fn;
     int bar;
     uint64_t offset;
-    enum pci_mmio_result r = mmio_route(bus, gpa, size, &fn, &bar, &offset);
+    enum pci_mmio_result r = bar_route(bus, io, addr, size, &fn, &bar, &offset);
     *value = r == PCI_MMIO_BAD_SIZE ? ~0ull : ones64(size);
     if (r != PCI_MMIO_OK)
         return r;
@@ -659,15 +659,42 @@ enum pci_mmio_result pci_mmio_read(struct pci_bus *bus, uint64_t gpa, unsigned s
     return PCI_MMIO_OK;
 }
 
-enum pci_mmio_result pci_mmio_write(struct pci_bus *bus, uint64_t gpa, unsigned size,
-                                    uint64_t value)
+static enum pci_mmio_result bar_write(struct pci_bus *bus, bool io, uint64_t addr, unsigned size,
+                                      uint64_t value)
 {
     struct pci_function *fn;
     int bar;
     uint64_t offset;
-    enum pci_mmio_result r = mmio_route(bus, gpa, size, &fn, &bar, &offset);
+    enum pci_mmio_result r = bar_route(bus, io, addr, size, &fn, &bar, &offset);
     if (r != PCI_MMIO_OK)
         return r;
     fn->dev->ops->write(fn->dev, bar, offset, size, value & ones64(size));
     return PCI_MMIO_OK;
+}
+
+enum pci_mmio_result pci_mmio_read(struct pci_bus *bus, uint64_t gpa, unsigned size,
+                                   uint64_t *value)
+{
+    return bar_read(bus, false, gpa, size, value);
+}
+
+enum pci_mmio_result pci_mmio_write(struct pci_bus *bus, uint64_t gpa, unsigned size,
+                                    uint64_t value)
+{
+    return bar_write(bus, false, gpa, size, value);
+}
+
+enum pci_mmio_result pci_pio_read(struct pci_bus *bus, uint16_t port, unsigned size,
+                                  uint32_t *value)
+{
+    uint64_t v;
+    enum pci_mmio_result r = bar_read(bus, true, port, size, &v);
+    *value = (uint32_t)v;
+    return r;
+}
+
+enum pci_mmio_result pci_pio_write(struct pci_bus *bus, uint16_t port, unsigned size,
+                                   uint32_t value)
+{
+    return bar_write(bus, true, port, size, value);
 }

@@ -159,6 +159,13 @@ enum pci_mmio_result pci_mmio_read(struct pci_bus *bus, uint64_t gpa, unsigned s
 enum pci_mmio_result pci_mmio_write(struct pci_bus *bus, uint64_t gpa, unsigned size,
                                     uint64_t value);
 
+/* The same for port I/O to mapped I/O BARs (size 1, 2 or 4; an I/O exit on a port that is
+ * neither a config port nor in an I/O BAR gets PCI_MMIO_UNCLAIMED). */
+enum pci_mmio_result pci_pio_read(struct pci_bus *bus, uint16_t port, unsigned size,
+                                  uint32_t *value);
+enum pci_mmio_result pci_pio_write(struct pci_bus *bus, uint16_t port, unsigned size,
+                                   uint32_t value);
+
 /* For device models (called under the device's own lock; they take only the function's
  * irq_lock). MSI per QEMU's msi.c: enabled = capability present and control bit 0 set;
  * a notify writes data | vector to the programmed address through platform msi_send, and

@@ -264,6 +264,28 @@ static void mmio_follows_a_moved_bar(void **state)
     assert_int_equal(v, 0x10);
 }
 
+static void pio_reaches_a_mapped_io_bar_only(void **state)
+{
+    (void)state;
+    uint32_t v = 0;
+    wr(0x20, 4, 0xC000);
+    assert_int_equal(pci_pio_read(&bus, 0xC004, 4, &v), PCI_MMIO_UNCLAIMED); /* I/O off */
+    assert_int_equal(v, 0xFFFFFFFF);
+    wr(PCI_COMMAND, 2, PCI_COMMAND_IO);
+    assert_int_equal(pci_pio_read(&bus, 0xC004, 2, &v), PCI_MMIO_OK);
+    assert_int_equal(v, 0x0004);
+    assert_int_equal(td.log[td.n_log - 1].bar, 4);
+    assert_int_equal(pci_pio_write(&bus, 0xC01F, 1, 0x1AB), PCI_MMIO_OK);
+    assert_int_equal(td.log[td.n_log - 1].offset, 0x1F);
+    assert_int_equal(td.log[td.n_log - 1].value, 0xAB);
+    assert_int_equal(pci_pio_read(&bus, 0xC01E, 4, &v), PCI_MMIO_STRADDLE);
+    assert_int_equal(pci_pio_read(&bus, 0xC000, 8, &v), PCI_MMIO_BAD_SIZE);
+    assert_int_equal(pci_pio_read(&bus, 0xC020, 1, &v), PCI_MMIO_UNCLAIMED);
+    /* Memory BARs are not reachable through port I/O, nor the I/O BAR through MMIO. */
+    uint64_t m;
+    assert_int_equal(pci_mmio_read(&bus, 0xC004, 4, &m), PCI_MMIO_UNCLAIMED);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -280,6 +302,7 @@ int main(void)
         cmocka_unit_test_setup(mmio_straddling_a_bar_end_is_refused_whole, setup),
         cmocka_unit_test_setup(mmio_bad_sizes_are_refused, setup),
         cmocka_unit_test_setup(mmio_follows_a_moved_bar, setup),
+        cmocka_unit_test_setup(pio_reaches_a_mapped_io_bar_only, setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
