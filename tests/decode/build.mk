@@ -21,3 +21,9 @@ CHECK_TARGETS += check-decode-diff
 # The decoder and emulation also build freestanding (they are linked into the hypervisor).
 ALL_TARGETS += $(call efi_objs,$(DECODER_SRCS))
 
+
+# make bench: x86dec --bench over the nasm + compiler corpus; figures into docs/benchmarks.md.
+.PHONY: bench-decoder
+bench-decoder: $(X86DEC)
+	tests/decode/bench_decoder.sh $(X86DEC) $(BUILD)/decode-bench docs/benchmarks.md
+BENCH_TARGETS += bench-decoder
