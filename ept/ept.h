@@ -202,6 +202,14 @@ struct ept_leaf {
  * reach; a not-present translation returns true with present = false. */
 bool ept_walk(const struct ept *ept, uint64_t gpa, struct ept_leaf *out);
 
+/* One line describing a walk's result for the serial log, e.g.
+ * "gpa 0xc1000000 -> hpa 0xc1000000 2M RWX WB" or "gpa 0xc1000000 not present (4K)".
+ * Returns the length the whole text would have (like snprintf). Needs lib/fmt. */
+int ept_leaf_describe(uint64_t gpa, const struct ept_leaf *leaf, char *buf, size_t size);
+
+/* "UC", "WC", "WT", "WP", "WB", or "??" for a reserved encoding. */
+const char *mem_type_name(uint8_t type);
+
 /* ---- EPT-violation exit qualification (SDM Vol. 3C, 28.2.1, Table 28-7) ----------------- */
 
 struct ept_violation {

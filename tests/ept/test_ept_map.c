@@ -759,6 +759,34 @@ static void test_walk_beyond_reach_fails_cleanly(void **state)
     fixture_free(f);
 }
 
+static void test_leaf_description_names_size_permissions_and_type(void **state)
+{
+    (void)state;
+    struct fixture *f = fixture_ram_4g(CAP_1G);
+    assert_int_equal(ept_map_readonly(&f->ept, 3 * GiB, 0x7E010000, 0x1000, &owner_stats, 0),
+                     EPT_OK);
+    assert_int_equal(ept_trap_range(&f->ept, 3 * GiB + 0x1000, 0x1000, &owner_edu, 0), EPT_OK);
+    char buf[96];
+    struct ept_leaf l = walk(f, GiB + 0x123);
+    ept_leaf_describe(GiB + 0x123, &l, buf, sizeof(buf));
+    assert_string_equal(buf, "gpa 0x40000123 -> hpa 0x40000123 1G RWX WB");
+    l = walk(f, 3 * GiB + 8);
+    ept_leaf_describe(3 * GiB + 8, &l, buf, sizeof(buf));
+    assert_string_equal(buf, "gpa 0xc0000008 -> hpa 0x7e010008 4K R-- WB");
+    l = walk(f, 3 * GiB + 0x1000);
+    ept_leaf_describe(3 * GiB + 0x1000, &l, buf, sizeof(buf));
+    assert_string_equal(buf, "gpa 0xc0001000 not present (4K)");
+    l = walk(f, 3 * GiB + 2 * MiB);
+    ept_leaf_describe(3 * GiB + 2 * MiB, &l, buf, sizeof(buf));
+    assert_string_equal(buf, "gpa 0xc0200000 -> hpa 0xc0200000 2M RWX UC");
+    /* Truncation is bounded and NUL-terminated. */
+    int n = ept_leaf_describe(3 * GiB + 2 * MiB, &l, buf, 8);
+    assert_int_equal(n, 42);
+    assert_string_equal(buf, "gpa 0xc");
+    assert_string_equal(mem_type_name(3), "??");
+    fixture_free(f);
+}
+
 static void test_invept_picks_supported_type(void **state)
 {
     (void)state;
@@ -902,6 +930,7 @@ int main(void)
         cmocka_unit_test(test_move_trap_restores_old_pages_and_traps_new_ones),
         cmocka_unit_test(test_merge_ignores_accessed_and_dirty_flags),
         cmocka_unit_test(test_walk_beyond_reach_fails_cleanly),
+        cmocka_unit_test(test_leaf_description_names_size_permissions_and_type),
         cmocka_unit_test(test_invept_picks_supported_type),
         cmocka_unit_test(test_random_operations_match_model_and_merge_back),
     };
