@@ -29,7 +29,9 @@ struct boot_state {
     void *mp;                      /* EFI_MP_SERVICES_PROTOCOL, NULL with one CPU and no protocol */
     UINTN mp_number[VMX_MAX_CPUS]; /* MP Services processor number of each vcpu index */
     /* Options. */
-    bool opt_caps, opt_dry_run, opt_no_edu, opt_no_stats;
+    bool opt_caps, opt_dry_run, opt_help, opt_no_edu, opt_no_stats;
+    uint32_t opt_cpus;   /* 0 = all */
+    uint16_t opt_serial; /* COM base port, 0 = none */
     /* The guest-physical map. */
     struct ept ept;
     uint64_t ept_limit;
@@ -58,7 +60,8 @@ void boot_program_devices(void);
 void boot_print_devices(void);
 
 /* boot/plan.c */
-void boot_options_load(EFI_HANDLE image, EFI_SYSTEM_TABLE *st);
+bool boot_options_load(EFI_HANDLE image, EFI_SYSTEM_TABLE *st);
+void boot_print_options(void);
 void boot_loader_path(CHAR16 *out, unsigned n);
 void boot_print_caps(void);
 void boot_print_plan(void);

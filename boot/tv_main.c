@@ -146,6 +146,37 @@ static void seal_region(void)
     boot_hide_region();
 }
 
+/* Whether the firmware's console already goes to a serial port (a text-output handle whose
+ * device path has a UART node, UEFI 2.x 10.3.4.12): then the console sink would print every
+ * line twice on the serial log, and only the serial sink is used. */
+static bool console_on_serial(void)
+{
+    static EFI_GUID text_out = EFI_SIMPLE_TEXT_OUTPUT_PROTOCOL_GUID;
+    static EFI_GUID dp_guid = EFI_DEVICE_PATH_PROTOCOL_GUID;
+    UINTN n = 0;
+    EFI_HANDLE *h = 0;
+    if (EFI_ERROR(
+            uefi_call_wrapper(BS->LocateHandleBuffer, 5, ByProtocol, &text_out, NULL, &n, &h)))
+        return false;
+    bool found = false;
+    for (UINTN i = 0; i < n && !found; i++) {
+        EFI_DEVICE_PATH *dp = 0;
+        if (EFI_ERROR(uefi_call_wrapper(BS->HandleProtocol, 3, h[i], &dp_guid, (void **)&dp)) ||
+            !dp)
+            continue;
+        for (unsigned k = 0; k < 64; k++) {
+            unsigned len = dp->Length[0] | (dp->Length[1] << 8);
+            if (dp->Type == END_DEVICE_PATH_TYPE || len < 4)
+                break;
+            if (dp->Type == MESSAGING_DEVICE_PATH && dp->SubType == MSG_UART_DP)
+                found = true;
+            dp = (EFI_DEVICE_PATH *)((UINT8 *)dp + len);
+        }
+    }
+    uefi_call_wrapper(BS->FreePool, 1, h);
+    return found;
+}
+
 static EFI_STATUS refuse(const char *why)
 {
     log_printf("trapvisor: not started: %s\n", why);
@@ -162,23 +193,32 @@ EFI_STATUS tv_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *st, struct boot_region *r
     boot.heap_next = r->base + r->image_size;
     boot.heap_end = r->base + r->size;
 
-    serial_init_pio(&com1, SERIAL_COM1, 115200);
-    log_add_sink(serial_sink, &com1);
     con_enabled = true;
     log_add_sink(console_sink, 0);
-    boot_options_load(image, st);
+    bool opts_ok = boot_options_load(image, st);
+    if (boot.opt_serial && serial_init_pio(&com1, boot.opt_serial, 115200)) {
+        log_add_sink(serial_sink, &com1);
+        if (console_on_serial())
+            log_remove_sink(console_sink, 0);
+    }
     log_printf("trapvisor: starting (hypercall ABI %u.%u)\n", TV_ABI_VERSION >> 16,
                TV_ABI_VERSION & 0xFFFF);
-
-    char why[128];
-    if (!boot.opt_caps) {
-        if (!vmx_check_cpu(why, sizeof(why)))
-            return refuse(why);
-    } else {
+    if (!opts_ok)
+        return refuse("bad settings (see the line above)");
+    boot_print_options();
+    if (boot.opt_help) {
+        con_enabled = false;
+        return EFI_ABORTED;
+    }
+    if (boot.opt_caps) {
         boot_print_caps();
         con_enabled = false;
         return EFI_ABORTED;
     }
+
+    char why[128];
+    if (!vmx_check_cpu(why, sizeof(why)))
+        return refuse(why);
     if (!vmx_global_init(why, sizeof(why)))
         return refuse(why);
     if (!read_memory_map())
@@ -219,7 +259,8 @@ EFI_STATUS tv_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *st, struct boot_region *r
     log_printf("vmx: CPU 0 (APIC %u) is a guest\n", bsp->apic_id);
 
     /* APs, through MP Services. */
-    for (unsigned i = 1; i < boot.ncpus && i < VMX_MAX_CPUS; i++) {
+    unsigned want = boot.opt_cpus ? boot.opt_cpus : boot.ncpus;
+    for (unsigned i = 1; i < boot.ncpus && i < want && i < VMX_MAX_CPUS; i++) {
         struct vcpu *v = new_vcpu(i, boot.apic_id[i]);
         if (!v) {
             log_printf("vmx: CPU %u left out: the region is full\n", i);

@@ -1,0 +1,314 @@
+/* tvtest.efi: guest-side checks of a running Trapvisor that edutest does not make.
+ *
+ * Run from the UEFI shell after trapvisor.efi. One line per check
+ * ("tvtest: <check> ... ok|FAIL"), then "tvtest: <N> passed, <M> failed"; returns
+ * EFI_SUCCESS only when every check passed. What each check proves:
+ *   cpuid-*              CPUID.1:ECX[31] set, VMX hidden, the 0x40000000 signature
+ *   signature-every-cpu  each CPU, the BSP and every AP (through MP Services, each call an
+ *                        INIT-SIPI-SIPI to the AP in OVMF), reports the signature, five times
+ *   hypercall-*          VMCALL version / bad function / bad arguments get status codes
+ *   hidden-*             the hypervisor's own memory reads all ones from the guest and a
+ *                        guest write there changes nothing (read back through the
+ *                        hypervisor with TV_HC_HIDDEN_PROBE)
+ *   vmxon-ud, vmx-msr-gp, feature-control-locked   VMX is hidden as on a CPU without it
+ *   bar-unsupported-ud   an instruction the decoder does not emulate, on edu's BAR0, gives
+ *                        #UD, and the device and hypervisor keep working afterwards
+ * Exceptions are caught by temporarily replacing the #UD and #GP gates of the current IDT;
+ * each probe names the length of its faulting instruction so the handler can skip it. */
+#include <efi.h>
+#include <efilib.h>
+#include <stdbool.h>
+
+#include "lib/fmt.h"
+#include "vmx/hypercall_abi.h"
+
+static unsigned passed, failed;
+
+static void out(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void out(const char *fmt, ...)
+{
+    char buf[200];
+    CHAR16 w[200];
+    va_list ap;
+    va_start(ap, fmt);
+    fmt_vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    unsigned i = 0, j = 0;
+    for (; buf[i] && j + 2 < 200; i++) {
+        if (buf[i] == '\n')
+            w[j++] = '\r';
+        w[j++] = (CHAR16)(unsigned char)buf[i];
+    }
+    w[j] = 0;
+    ST->ConOut->OutputString(ST->ConOut, w);
+}
+
+static void check(const char *name, bool ok, const char *detail)
+{
+    if (ok)
+        passed++;
+    else
+        failed++;
+    out("tvtest: %s ... %s%s%s\n", name, ok ? "ok" : "FAIL", detail[0] ? " " : "", detail);
+}
+
+/* --- exception catching --------------------------------------------------------------- */
+
+volatile uint64_t tv_ud_count, tv_gp_count, tv_skip;
+
+__asm__(".text\n"
+        ".globl tv_ud_handler\n"
+        "tv_ud_handler:\n"
+        "  push %rax\n"
+        "  lock incq tv_ud_count(%rip)\n"
+        "  mov tv_skip(%rip), %rax\n"
+        "  add %rax, 8(%rsp)\n" /* RIP of the faulting instruction */
+        "  pop %rax\n"
+        "  iretq\n"
+        ".globl tv_gp_handler\n"
+        "tv_gp_handler:\n"
+        "  push %rax\n"
+        "  lock incq tv_gp_count(%rip)\n"
+        "  mov tv_skip(%rip), %rax\n"
+        "  add %rax, 16(%rsp)\n" /* error code at 8, RIP at 16 */
+        "  pop %rax\n"
+        "  add $8, %rsp\n"
+        "  iretq\n");
+extern char tv_ud_handler[], tv_gp_handler[];
+
+struct __attribute__((packed)) dtr {
+    uint16_t limit;
+    uint64_t base;
+};
+
+static uint64_t saved_gate[2][2];
+
+static void set_gate(uint64_t *idt, unsigned v, void *handler, uint16_t cs)
+{
+    uint64_t h = (uint64_t)(uintptr_t)handler;
+    idt[2 * v] = (h & 0xFFFF) | ((uint64_t)cs << 16) | (0x8Eull << 40) | ((h >> 16) & 0xFFFF) << 48;
+    idt[2 * v + 1] = h >> 32;
+}
+
+static uint64_t *catch_begin(void)
+{
+    struct dtr idtr;
+    uint16_t cs;
+    __asm__ volatile("sidt %0" : "=m"(idtr));
+    __asm__ volatile("mov %%cs, %0" : "=r"(cs));
+    uint64_t *idt = (uint64_t *)(uintptr_t)idtr.base;
+    __asm__ volatile("cli");
+    saved_gate[0][0] = idt[12];
+    saved_gate[0][1] = idt[13];
+    saved_gate[1][0] = idt[26];
+    saved_gate[1][1] = idt[27];
+    set_gate(idt, 6, tv_ud_handler, cs);
+    set_gate(idt, 13, tv_gp_handler, cs);
+    return idt;
+}
+
+static void catch_end(uint64_t *idt)
+{
+    idt[12] = saved_gate[0][0];
+    idt[13] = saved_gate[0][1];
+    idt[26] = saved_gate[1][0];
+    idt[27] = saved_gate[1][1];
+    __asm__ volatile("sti");
+}
+
+/* --- helpers -------------------------------------------------------------------------- */
+
+static void cpuid(uint32_t leaf, uint32_t r[4])
+{
+    __asm__ volatile("cpuid" : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3]) : "a"(leaf), "c"(0));
+}
+
+static bool sig_ok(const uint32_t r[4])
+{
+    return r[1] == TV_CPUID_SIG_EBX && r[2] == TV_CPUID_SIG_ECX && r[3] == TV_CPUID_SIG_EDX;
+}
+
+struct hc {
+    uint64_t a, b, c, d;
+};
+
+static struct hc vmcall(uint64_t a, uint64_t b, uint64_t c, uint64_t d)
+{
+    struct hc r = {a, b, c, d};
+    __asm__ volatile("vmcall" : "+a"(r.a), "+b"(r.b), "+c"(r.c), "+d"(r.d) : : "memory");
+    return r;
+}
+
+static uint32_t cfg_read32(unsigned bus, unsigned dev, unsigned fn, unsigned off)
+{
+    uint32_t v;
+    uint32_t addr = 0x80000000u | (bus << 16) | (dev << 11) | (fn << 8) | (off & 0xFC);
+    __asm__ volatile("outl %0, %1" : : "a"(addr), "Nd"((uint16_t)0xCF8));
+    __asm__ volatile("inl %1, %0" : "=a"(v) : "Nd"((uint16_t)0xCFC));
+    return v;
+}
+
+/* --- MP Services (PI Spec Vol. 2, 13.4) ----------------------------------------------- */
+
+typedef VOID(EFIAPI *mp_proc)(VOID *);
+struct mp_services {
+    EFI_STATUS(EFIAPI *get_number_of_processors)(struct mp_services *, UINTN *, UINTN *);
+    EFI_STATUS(EFIAPI *get_processor_info)(struct mp_services *, UINTN, VOID *);
+    EFI_STATUS(EFIAPI *startup_all_aps)
+    (struct mp_services *, mp_proc, BOOLEAN, EFI_EVENT, UINTN, VOID *, UINTN **);
+    EFI_STATUS(EFIAPI *startup_this_ap)
+    (struct mp_services *, mp_proc, UINTN, EFI_EVENT, UINTN, VOID *, BOOLEAN *);
+    VOID *switch_bsp, *enable_disable_ap;
+    EFI_STATUS(EFIAPI *who_am_i)(struct mp_services *, UINTN *);
+};
+
+static VOID EFIAPI read_sig(VOID *arg)
+{
+    cpuid(TV_CPUID_LEAF_SIGNATURE, arg);
+}
+
+static void test_signature_every_cpu(void)
+{
+    static EFI_GUID mp_guid = {
+        0x3fdda605, 0xa76e, 0x4f46, {0xad, 0x29, 0x12, 0xf4, 0x53, 0x1b, 0x3d, 0x08}};
+    struct mp_services *mp = 0;
+    UINTN n = 1, en = 1;
+    if (!EFI_ERROR(uefi_call_wrapper(BS->LocateProtocol, 3, &mp_guid, NULL, (void **)&mp)) && mp)
+        mp->get_number_of_processors(mp, &n, &en);
+    UINTN self = 0;
+    if (mp)
+        mp->who_am_i(mp, &self);
+    unsigned good = 0, total = 0;
+    for (unsigned round = 0; round < 5; round++) {
+        for (UINTN i = 0; i < n; i++) {
+            uint32_t r[4] = {0};
+            if (i == self)
+                read_sig(r);
+            else if (EFI_ERROR(mp->startup_this_ap(mp, read_sig, i, NULL, 2000000, r, NULL)))
+                continue;
+            total++;
+            good += sig_ok(r);
+        }
+    }
+    char d[64];
+    fmt_snprintf(d, sizeof(d), "(%u of %u answers, %u CPU(s), 5 rounds)", good, total, (unsigned)n);
+    check("signature-every-cpu", good == total && total == 5 * n, d);
+}
+
+/* --- the checks ----------------------------------------------------------------------- */
+
+static void test_cpuid(void)
+{
+    uint32_t r[4];
+    cpuid(1, r);
+    check("cpuid-hypervisor-bit", r[2] & (1u << 31), "");
+    check("cpuid-vmx-hidden", !(r[2] & (1u << 5)), "");
+    cpuid(TV_CPUID_LEAF_SIGNATURE, r);
+    check("cpuid-signature", sig_ok(r) && r[0] >= TV_CPUID_LEAF_SIGNATURE, "");
+}
+
+static void test_hypercalls(void)
+{
+    struct hc r = vmcall(TV_HC_VERSION, 0, 0, 0);
+    char d[64];
+    fmt_snprintf(d, sizeof(d), "(abi 0x%x, %u CPU(s))", (unsigned)r.b, (unsigned)r.c);
+    check("hypercall-version", r.a == TV_HC_OK && r.b == TV_ABI_VERSION && r.c >= 1, d);
+    r = vmcall(0x7777, 0, 0, 0);
+    check("hypercall-unknown-enosys", r.a == TV_HC_ENOSYS, "");
+    r = vmcall(TV_HC_HIDDEN_PROBE, ~0ull, 0, 0);
+    check("hypercall-probe-out-of-range-einval", r.a == TV_HC_EINVAL, "");
+    r = vmcall(TV_HC_STATS_SNAPSHOT, 0x1000, 8, 0);
+    check("hypercall-snapshot-small-etoosmall", r.a == TV_HC_ETOOSMALL && r.b > 8, "");
+    struct hc p = vmcall(TV_HC_HIDDEN_PROBE, 0, 0, 0);
+    r = vmcall(TV_HC_STATS_SNAPSHOT, p.b, 1u << 30, 0);
+    check("hypercall-snapshot-into-hidden-efault", r.a == TV_HC_EFAULT, "");
+}
+
+static void test_hidden(void)
+{
+    struct hc p = vmcall(TV_HC_HIDDEN_PROBE, 0, 0, 0);
+    char d[96];
+    fmt_snprintf(d, sizeof(d), "(region 0x%llx, %llu KiB)", (unsigned long long)p.b,
+                 (unsigned long long)(p.c >> 10));
+    check("hidden-probe", p.a == TV_HC_OK && p.c >= 4096, d);
+    if (p.a != TV_HC_OK)
+        return;
+    volatile uint64_t *g = (volatile uint64_t *)(uintptr_t)p.b;
+    uint64_t before = p.d;
+    uint64_t seen = g[0];
+    fmt_snprintf(d, sizeof(d), "(guest 0x%llx, hypervisor 0x%llx)", (unsigned long long)seen,
+                 (unsigned long long)before);
+    check("hidden-read-all-ones", seen == ~0ull && before != ~0ull, d);
+    g[0] = 0x5a5a5a5a5a5a5a5aull;
+    struct hc q = vmcall(TV_HC_HIDDEN_PROBE, 0, 0, 0);
+    fmt_snprintf(d, sizeof(d), "(hypervisor 0x%llx after)", (unsigned long long)q.d);
+    check("hidden-write-changes-nothing", q.a == TV_HC_OK && q.d == before && g[0] == ~0ull, d);
+}
+
+static void test_vmx_hidden(void)
+{
+    static uint64_t region[512] __attribute__((aligned(4096)));
+    uint64_t pa = (uint64_t)(uintptr_t)region;
+    uint64_t *idt = catch_begin();
+    tv_ud_count = tv_gp_count = 0;
+    tv_skip = 4; /* vmxon (%rax) = f3 0f c7 30 */
+    __asm__ volatile("vmxon (%0)" : : "a"(&pa) : "memory");
+    uint64_t ud = tv_ud_count;
+    /* RDMSR 0x480 (IA32_VMX_BASIC): #GP on a CPU without VMX. 0f 32 is 2 bytes. */
+    tv_skip = 2;
+    uint32_t lo = 0, hi = 0;
+    __asm__ volatile("rdmsr" : "+a"(lo), "+d"(hi) : "c"(0x480u));
+    uint64_t gp = tv_gp_count;
+    catch_end(idt);
+    check("vmxon-ud", ud == 1, "");
+    check("vmx-msr-gp", gp == 1, "");
+    uint64_t fc;
+    __asm__ volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(0x3Au));
+    fc = ((uint64_t)hi << 32) | lo;
+    check("feature-control-locked-vmx-off", (fc & 1) && !(fc & 6), "");
+}
+
+static void test_bar_unsupported(void)
+{
+    uint32_t bar = 0;
+    for (unsigned dev = 0; dev < 32 && !bar; dev++)
+        if (cfg_read32(0, dev, 0, 0) == 0x11e81234u)
+            bar = cfg_read32(0, dev, 0, 0x10) & ~0xFu;
+    if (!bar) {
+        check("bar-unsupported-ud", false, "(no edu on bus 0)");
+        return;
+    }
+    volatile uint32_t *mmio = (volatile uint32_t *)(uintptr_t)bar;
+    uint64_t *idt = catch_begin();
+    tv_ud_count = tv_gp_count = 0;
+    tv_skip = 2; /* flds (%rax) = d9 00 */
+    __asm__ volatile("flds (%0)" : : "a"((uint64_t)bar) : "memory");
+    uint64_t ud = tv_ud_count;
+    catch_end(idt);
+    uint32_t id = mmio[0];
+    uint32_t r[4];
+    cpuid(TV_CPUID_LEAF_SIGNATURE, r);
+    char d[64];
+    fmt_snprintf(d, sizeof(d), "(#UD %u, then edu id 0x%x)", (unsigned)ud, id);
+    check("bar-unsupported-ud", ud == 1 && id == 0x010000edu && sig_ok(r), d);
+}
+
+EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *st)
+{
+    InitializeLib(image, st);
+    out("tvtest: start\n");
+    uint32_t r[4];
+    cpuid(TV_CPUID_LEAF_SIGNATURE, r);
+    if (!sig_ok(r)) {
+        check("trapvisor-running", false, "(no signature: start trapvisor.efi first)");
+    } else {
+        test_cpuid();
+        test_hypercalls();
+        test_hidden();
+        test_vmx_hidden();
+        test_bar_unsupported();
+        test_signature_every_cpu();
+    }
+    out("tvtest: %u passed, %u failed\n", passed, failed);
+    return failed ? EFI_ABORTED : EFI_SUCCESS;
+}
