@@ -19,9 +19,10 @@
 
 #include "decode/emulate.h"
 
-#define CASES    120000
-#define BUF_SIZE 1024
-#define BUF_MID  512
+#define CASES        120000
+#define STRING_CASES 20000
+#define BUF_SIZE     1024
+#define BUF_MID      512
 
 struct state {
     uint64_t gpr[16];
@@ -80,6 +81,7 @@ static void build_harness(const uint8_t *insn, size_t len)
     uint8_t popm[7] = {0x41, 0x8F, 0x83};      /* pop qword [r11 + disp32] */
     memcpy(popm + 3, &fl, 4);
     at = emit(at, popm, 7);
+    at = emit(at, (const uint8_t[]){0xFC}, 1); /* cld: the C ABI wants DF clear */
     for (unsigned r = 0; r < 16; r++)
         if (r != 4 && r != 11)
             at = emit_r11_mov(at, r, (int32_t)(8 * r), true);
@@ -349,6 +351,110 @@ static unsigned run_case(unsigned idx, char *why, size_t whylen)
     return 0;
 }
 
+/* String forms: MOVS/STOS/LODS/CMPS/SCAS at every width, without REP, with REP/REPE and
+ * REPNE, DF clear or set. The emulator runs them in slices of a random number of iterations
+ * (restarting after each X86_EMU_CONTINUE), and must end where the CPU ends. */
+static unsigned run_string_case(unsigned idx, char *why, size_t whylen)
+{
+    static const uint8_t ops[5] = {0xA4, 0xAA, 0xAC, 0xA6, 0xAE};
+    static const char *const names[5] = {"movs", "stos", "lods", "cmps", "scas"};
+    unsigned k = (unsigned)(rnd() % 5);
+    unsigned size = 1u << (rnd() % 4);
+    uint8_t b[4];
+    size_t n = 0;
+    unsigned rep = (unsigned)(rnd() % 3);
+    if (rep)
+        b[n++] = rep == 1 ? 0xF3 : 0xF2;
+    if (size == 2)
+        b[n++] = 0x66;
+    if (size == 8)
+        b[n++] = 0x48;
+    b[n++] = (uint8_t)(ops[k] + (size > 1));
+
+    struct x86_insn insn;
+    if (x86_decode(b, n, X86_MODE_64, &insn) != X86_DECODE_OK) {
+        snprintf(why, whylen, "string case %u (%s): decode failed", idx, names[k]);
+        return 1;
+    }
+    struct state st;
+    for (unsigned r = 0; r < 16; r++)
+        st.gpr[r] = rnd();
+    bool df = rnd() % 2;
+    st.rflags = 0x2 | (rnd() & RFLAGS_ARITH) | (df ? RFLAGS_DF : 0);
+    st.gpr[1] = rnd() % 24; /* RCX */
+    st.gpr[6] = (uint64_t)(uintptr_t)(native_buf + 256 + rnd() % 64);
+    st.gpr[7] = (uint64_t)(uintptr_t)(native_buf + 700 + rnd() % 64);
+    /* Few distinct byte values so that compares match and differ. */
+    for (unsigned i = 0; i < BUF_SIZE; i++)
+        native_buf[i] = (uint8_t)(rnd() % 100 < 85 ? 0 : rnd() % 2 + 1);
+    st.gpr[0] &= ~0xFFull;
+    if (rnd() % 2)
+        st.gpr[0] = 0;
+    memcpy(emu_buf, native_buf, BUF_SIZE);
+    struct x86_regs regs = {.rip = 0, .rflags = st.rflags};
+    memcpy(regs.gpr, st.gpr, sizeof regs.gpr);
+
+    build_harness(b, n);
+    ((void (*)(struct state *))(void *)code)(&st);
+
+    struct x86_emu_env env = {.mode = X86_MODE_64, .read = buf_read, .write = buf_write};
+    struct x86_exception exc;
+    enum x86_emu_status es;
+    unsigned slices = 0;
+    while ((es = x86_emulate(&insn, &regs, &env, 1 + (unsigned)(rnd() % 6), &exc)) ==
+           X86_EMU_CONTINUE) {
+        if (++slices > 100 || regs.rip != 0)
+            break;
+    }
+    if (es != X86_EMU_OK || regs.rip != n) {
+        snprintf(why, whylen, "string case %u (%s): status %d rip %llu", idx, names[k], es,
+                 (unsigned long long)regs.rip);
+        return 1;
+    }
+    if (memcmp(native_buf, emu_buf, BUF_SIZE) != 0) {
+        snprintf(why, whylen, "string case %u (%s%u rep %u): memory differs", idx, names[k], size,
+                 rep);
+        return 1;
+    }
+    for (unsigned r = 0; r < 16; r++) {
+        if (r == 4 || r == 11)
+            continue;
+        if (regs.gpr[r] != st.gpr[r]) {
+            snprintf(why, whylen,
+                     "string case %u (%s%u rep %u df %d): r%u native %llx emulated %llx", idx,
+                     names[k], size, rep, df, r, (unsigned long long)st.gpr[r],
+                     (unsigned long long)regs.gpr[r]);
+            return 1;
+        }
+    }
+    uint64_t mask = (k >= 3) ? alu_defined_flags(ALU_CMP) | RFLAGS_DF : RFLAGS_ARITH | RFLAGS_DF;
+    if ((regs.rflags ^ st.rflags) & mask) {
+        snprintf(why, whylen, "string case %u (%s): flags native %03llx emulated %03llx", idx,
+                 names[k], (unsigned long long)(st.rflags & mask),
+                 (unsigned long long)(regs.rflags & mask));
+        return 1;
+    }
+    return 0;
+}
+
+static void string_forms_match_the_host_cpu_when_restarted_at_random_iterations(void **state)
+{
+    (void)state;
+    code = mmap(NULL, 4096, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    assert_true(code != MAP_FAILED);
+    unsigned failures = 0;
+    char why[200];
+    for (unsigned i = 0; i < STRING_CASES; i++) {
+        if (run_string_case(i, why, sizeof why)) {
+            if (failures++ < 10)
+                print_message("%s\n", why);
+        }
+    }
+    munmap(code, 4096);
+    print_message("emulate-native: %u string cases, %u failures\n", STRING_CASES, failures);
+    assert_int_equal(failures, 0);
+}
+
 static void emulate_matches_the_host_cpu_on_random_operands(void **state)
 {
     (void)state;
@@ -372,6 +478,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(emulate_matches_the_host_cpu_on_random_operands),
+        cmocka_unit_test(string_forms_match_the_host_cpu_when_restarted_at_random_iterations),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
