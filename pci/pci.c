@@ -364,6 +364,12 @@ static bool cfg_access_valid(uint16_t offset, unsigned size)
     return (size == 1 || size == 2 || size == 4) && (offset & 3u) + size <= 4 && offset < 4096;
 }
 
+static unsigned msi_cap_size(const struct pci_function *fn)
+{
+    bool is64 = fn->cfg[fn->msi_cap + PCI_MSI_FLAGS] & PCI_MSI_FLAGS_64BIT;
+    return is64 ? PCI_MSI_DATA_64 + 2 : PCI_MSI_DATA_32 + 2;
+}
+
 static uint32_t fn_cfg_read(const struct pci_function *fn, uint16_t offset, unsigned size)
 {
     if (offset >= PCI_CFG_SIZE)
@@ -375,8 +381,6 @@ static void fn_cfg_write(struct pci_function *fn, uint16_t offset, unsigned size
 {
     if (offset >= PCI_CFG_SIZE)
         return;
-    bool msi_was = pci_msi_enabled(fn);
-
     spin_lock(&fn->irq_lock);
     uint32_t v = value;
     for (unsigned i = 0; i < size; i++, v >>= 8) {
@@ -385,18 +389,18 @@ static void fn_cfg_write(struct pci_function *fn, uint16_t offset, unsigned size
         fn->cfg[a] = (uint8_t)((fn->cfg[a] & ~wm) | (v & wm));
         fn->cfg[a] &= (uint8_t) ~(v & w1c);
     }
-    if (fn->msi_cap && ranges_overlap(offset, size, fn->msi_cap + PCI_MSI_FLAGS, 2)) {
-        /* Multiple-message-enable cannot exceed what the function is capable of (QEMU's
-         * msi_write_config clamps it the same way). */
+    if (fn->msi_cap && ranges_overlap(offset, size, fn->msi_cap, msi_cap_size(fn)) &&
+        pci_msi_enabled(fn)) {
+        /* As QEMU's msi_write_config, on any write to the capability while MSI is enabled:
+         * the function must not use INTx (PCI 3.0 6.8.3.3), so a pending level is dropped;
+         * and multiple-message-enable is clamped to what the function is capable of (with
+         * MSI disabled the field keeps whatever was written, as in QEMU). */
+        fn->intx_level = 0;
         uint8_t *f = fn->cfg + fn->msi_cap + PCI_MSI_FLAGS;
         unsigned cap_log = (f[0] & PCI_MSI_FLAGS_QMASK) >> 1;
         unsigned en_log = (f[0] & PCI_MSI_FLAGS_QSIZE) >> 4;
         if (en_log > cap_log)
             f[0] = (uint8_t)((f[0] & ~PCI_MSI_FLAGS_QSIZE) | (cap_log << 4));
-        /* While MSI is enabled the function must not use INTx (PCI 3.0 6.8.3.3); QEMU drops
-         * a pending INTx level when MSI gets enabled. */
-        if (!msi_was && pci_msi_enabled(fn))
-            fn->intx_level = 0;
     }
     /* COMMAND.INTx-disable or an MSI enable may have changed the line; STATUS.interrupt is
      * read-only and must survive the byte merge above. */
