@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <cmocka.h>
 
@@ -260,6 +261,64 @@ static void test_region_lookup_agrees_with_linear_scan_under_random_changes(void
     }
 }
 
+/* A lookup racing with a writer never returns a torn or wrong region: one thread keeps
+ * inserting, moving and removing regions around a fixed one while another looks up the
+ * fixed region (always a hit, always its own owner) and a never-covered address (always a
+ * miss), and checks every hit on a moving region is one the writer really wrote. */
+struct race {
+    struct ept_region_table t;
+    volatile int stop;
+};
+
+static void *race_writer(void *arg)
+{
+    struct race *r = arg;
+    for (int i = 0; i < 200000; i++) {
+        uint64_t a = 0x10000 + ((uint64_t)(i % 7) << 12);
+        struct ept_region m = region(a, 0x1000, EPT_REGION_TRAPPED, &owner_b, (uint32_t)(a >> 12));
+        ept_region_insert(&r->t, &m);
+        ept_region_move(&r->t, a, a + 0x20000);
+        ept_region_remove(&r->t, a + 0x20000);
+    }
+    r->stop = 1;
+    return NULL;
+}
+
+static void test_region_lookup_is_consistent_under_a_concurrent_writer(void **state)
+{
+    (void)state;
+    static struct race r;
+    ept_region_table_init(&r.t);
+    r.stop = 0;
+    struct ept_region fixed = region(0x18000, 0x2000, EPT_REGION_HIDDEN, &owner_a, 99);
+    assert_int_equal(ept_region_insert(&r.t, &fixed), EPT_OK);
+    pthread_t w;
+    assert_int_equal(pthread_create(&w, NULL, race_writer, &r), 0);
+    unsigned long checks = 0, moving_hits = 0;
+    while (!r.stop) {
+        struct ept_region out;
+        assert_true(ept_region_lookup(&r.t, 0x19FFF, &out));
+        assert_ptr_equal(out.owner, &owner_a);
+        assert_int_equal(out.base, 0x18000);
+        assert_false(ept_region_lookup(&r.t, 0x1A000 + 0x20000 * 4, &out));
+        for (uint64_t a = 0x10000; a < 0x37000; a += 0x1000) {
+            if (a >= 0x18000 && a < 0x1A000)
+                continue;
+            if (ept_region_lookup(&r.t, a, &out)) {
+                moving_hits++;
+                assert_ptr_equal(out.owner, &owner_b);
+                assert_int_equal(out.base, a);
+                assert_int_equal(out.size, 0x1000);
+                assert_int_equal(out.tag, (a >= 0x30000 ? a - 0x20000 : a) >> 12);
+            }
+        }
+        checks++;
+    }
+    pthread_join(w, NULL);
+    assert_true(checks > 0);
+    (void)moving_hits;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -273,6 +332,7 @@ int main(void)
         cmocka_unit_test(test_region_remove_by_exact_base),
         cmocka_unit_test(test_region_move_reorders_and_rejects_collisions),
         cmocka_unit_test(test_region_lookup_agrees_with_linear_scan_under_random_changes),
+        cmocka_unit_test(test_region_lookup_is_consistent_under_a_concurrent_writer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
