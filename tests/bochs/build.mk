@@ -3,3 +3,22 @@
 # log (check-bochs, part of `make check`).
 $(eval $(call efi_app,tvtest,tests/bochs/tvtest.c lib/fmt.c lib/string.c))
 ALL_TARGETS += $(BUILD)/tvtest.efi
+
+BOCHS_CHECK_IMG := $(BUILD)/bochs/check.img
+$(BOCHS_CHECK_IMG): $(BUILD)/trapvisor.efi $(BUILD)/tvtest.efi $(BUILD)/edutest.efi \
+                    tests/bochs/startup.nsh tools/image/mkimg.sh
+	@mkdir -p $(@D)
+	tools/image/mkimg.sh $@ $(BUILD)/trapvisor.efi=EFI/trapvisor/trapvisor.efi \
+	    $(BUILD)/tvtest.efi=EFI/trapvisor/tvtest.efi \
+	    $(BUILD)/edutest.efi=EFI/trapvisor/edutest.efi tests/bochs/startup.nsh=startup.nsh
+
+# Two boots, one after the other (2 cores for the whole team): 2 CPUs, then 1 CPU.
+.PHONY: check-bochs
+check-bochs: $(BOCHS_CHECK_IMG)
+	@tools/deps.sh
+	@s=$$(date +%s); fail=0; \
+	 tests/bochs/run.sh $(BOCHS_CHECK_IMG) 2 || fail=1; \
+	 tests/bochs/run.sh $(BOCHS_CHECK_IMG) 1 || fail=1; \
+	 echo "check-bochs: $$(( $$(date +%s) - s ))s"; exit $$fail
+
+CHECK_TARGETS += check-bochs

@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# tests/bochs/run.sh: Trapvisor in Bochs + OVMF, judged from the serial log.
+#
+# Usage:  tests/bochs/run.sh IMG CPUS [REFERENCE]
+#
+# IMG holds trapvisor.efi, tvtest.efi and edutest.efi under \EFI\trapvisor\ and
+# tests/bochs/startup.nsh as \startup.nsh. One boot runs, in order: --caps, --dry-run, the
+# launch, tvtest, edutest, edutest --strict, a second launch (must refuse: already running),
+# then powers off. Passes when:
+#   caps       "caps:" lines came out and nothing was launched
+#   dry-run    the plan (CPUs, memory, region, slot and BAR addresses) and "dry run" line
+#   launch     "trapvisor: running on N of N CPUs" with N = CPUS, every CPU reports the
+#              signature
+#   tvtest     every tvtest check ok (>= 16 of them)
+#   edutest    every check ok and the normalized transcript equals REFERENCE (default:
+#              tests/qemu/edutest-reference-pc.txt, QEMU's i440fx run: no MCFG, like Bochs)
+#   strict     the same transcript plus the three strict-* checks, all ok
+#   relaunch   "already running under Trapvisor"
+#   shell      the shell still runs commands afterwards; no guest was stopped and the
+#              hypervisor took no exception
+# Logs: build/bochs/check-<CPUS>cpu.serial.txt (and .bochs.log).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+img=${1:?usage: $0 IMG CPUS [REFERENCE]}
+cpus=${2:?cpus}
+ref=${3:-tests/qemu/edutest-reference-pc.txt}
+timeout_s=${TRAPVISOR_BOCHS_TIMEOUT:-400}
+tag="${cpus}cpu"
+out=build/bochs
+serial=$out/check-$tag.serial.txt
+mkdir -p "$out"
+
+fail=0
+bad() {
+    echo "bochs-check($tag): FAIL: $*" >&2
+    fail=1
+}
+
+start=$(date +%s)
+set +e
+tools/rig/bochs.sh --image "$img" --serial "$serial" --cpus "$cpus" --timeout "$timeout_s" \
+    --log "$out/check-$tag.bochs.log" --until 'bochs-check: shell-alive' \
+    --fail 'vmx: CPU [0-9]+ stopped|host exception|hypervisor stopped'
+rc=$?
+set -e
+secs=$(($(date +%s) - start))
+[ $rc -eq 0 ] || bad "Bochs run status $rc (see $serial)"
+
+clean=$out/check-$tag.clean.txt
+LC_ALL=C tr -d '\r' <"$serial" | LC_ALL=C sed -e 's/\x1b\[[0-9;=?]*[A-Za-z]//g' >"$clean"
+
+# section NAME: the lines between "bochs-check: NAME" and the next marker.
+section() {
+    awk -v want="bochs-check: $1" '
+        /^bochs-check: / { on = ($0 == want); next }
+        on' "$clean"
+}
+
+s=$(section caps)
+echo "$s" | grep -q '^caps: ' || bad "--caps printed no capability lines"
+echo "$s" | grep -q 'is a guest' && bad "--caps launched"
+
+s=$(section dry-run)
+for re in '^plan: [0-9]+ CPU' '^plan: .*RAM' '^plan: hypervisor region' \
+    '^pci: edu at 00:[0-9a-f]{2}\.0 BAR0 0x' 'dry run, nothing launched'; do
+    echo "$s" | grep -Eq "$re" || bad "--dry-run: no line matching '$re'"
+done
+echo "$s" | grep -q 'is a guest' && bad "--dry-run launched"
+
+s=$(section launch)
+echo "$s" | grep -q "^trapvisor: running on $cpus of $cpus CPUs" ||
+    bad "launch: not every CPU virtualized"
+echo "$s" | grep -q "^boot: $cpus CPU(s) report the Trapvisor signature" ||
+    bad "launch: not every CPU reports the signature"
+
+s=$(section tvtest)
+n=$(echo "$s" | grep -c '^tvtest: .* \.\.\. ok' || true)
+echo "$s" | grep -q '^tvtest: .* \.\.\. FAIL' && bad "tvtest: $(echo "$s" | grep -m3 FAIL | tr '\n' ' ')"
+echo "$s" | grep -q "^tvtest: $n passed, 0 failed" || bad "tvtest: no clean verdict"
+[ "$n" -ge 16 ] || bad "tvtest: only $n checks passed"
+
+norm=$out/check-$tag.edutest.txt
+section edutest | tools/rig/edutest-normalize.sh >"$norm"
+if ! diff -u "$ref" "$norm" >"$norm.diff"; then
+    bad "edutest transcript differs from $ref:"
+    cat "$norm.diff" >&2
+fi
+
+snorm=$out/check-$tag.edutest-strict.txt
+section edutest-strict | tools/rig/edutest-normalize.sh >"$snorm"
+[ "$(grep -c '^edutest: strict-.* \.\.\. ok$' "$snorm" || true)" -eq 3 ] ||
+    bad "edutest --strict: the three strict checks did not all pass"
+grep -v '^edutest: strict-' "$snorm" | sed -e 's/^edutest: start strict=on$/edutest: start strict=off/' \
+    -e 's/^edutest: 53 passed, 0 failed$/edutest: 50 passed, 0 failed/' |
+    diff -u "$ref" - >"$snorm.diff" || {
+    bad "edutest --strict transcript differs from $ref (strict lines aside):"
+    cat "$snorm.diff" >&2
+}
+
+section relaunch | grep -q 'already running under Trapvisor' ||
+    bad "a second trapvisor.efi did not refuse"
+grep -q '^bochs-check: shell-alive' "$clean" || bad "the shell did not reach the end"
+
+if [ $fail -eq 0 ]; then
+    echo "bochs-check($tag): ok: $cpus CPU(s), tvtest $n checks, edutest and --strict equal the reference (${secs}s)"
+fi
+exit $fail
