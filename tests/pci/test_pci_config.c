@@ -310,6 +310,25 @@ static void reset_restores_power_on_space_and_unmaps_bars(void **state)
     assert_false(pci_msi_enabled(&fn));
 }
 
+static void function_without_msi_has_no_capability_list(void **state)
+{
+    (void)state;
+    struct pci_bus b;
+    struct pci_function f;
+    struct testdev t;
+    testdev_init(&t);
+    pci_bus_init(&b, NULL, NULL, NULL, NULL);
+    assert_true(pci_bus_add(&b, &f, &t.dev, BDF));
+    uint32_t v;
+    pci_cfg_read(&b, BDF, PCI_STATUS, 2, &v);
+    assert_int_equal(v & PCI_STATUS_CAP_LIST, 0);
+    pci_cfg_read(&b, BDF, PCI_CAPABILITY_LIST, 1, &v);
+    assert_int_equal(v, 0);
+    assert_false(pci_msi_enabled(&f));
+    pci_cfg_write(&b, BDF, 0x42, 2, 0xFFFF); /* plain device-specific bytes now */
+    assert_false(pci_msi_enabled(&f));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -329,6 +348,7 @@ int main(void)
         cmocka_unit_test_setup(malformed_accesses_are_rejected_with_all_ones, setup_full),
         cmocka_unit_test_setup(cfg_write_hook_sees_each_write_after_it_is_applied, setup_full),
         cmocka_unit_test_setup(bus_add_rejects_invalid_declarations, setup_full),
+        cmocka_unit_test(function_without_msi_has_no_capability_list),
         cmocka_unit_test_setup(reset_restores_power_on_space_and_unmaps_bars, setup_full),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
