@@ -587,8 +587,14 @@ int ept_build(struct ept *e, const struct ept_range *ranges, size_t count)
         if (!perm_valid(e, ranges[i].perm) || !mem_type_valid(ranges[i].mem_type))
             return EPT_ERR_INVAL;
     }
-    /* Sort a copy by base (insertion sort: bounded, small, no allocation), then reject
-     * overlaps and merge neighbours with the same attributes. */
+    /* Overlaps are checked on the caller's array, so a refused build leaves the recorded
+     * ranges (which restores rely on) untouched. n <= EPT_MAX_RANGES keeps this bounded. */
+    for (size_t i = 0; i < count; i++)
+        for (size_t j = i + 1; j < count; j++)
+            if (ranges[i].base < range_end(&ranges[j]) && ranges[j].base < range_end(&ranges[i]))
+                return EPT_ERR_OVERLAP;
+    /* Sort by base (insertion sort: bounded, small, no allocation) and merge neighbours
+     * with the same attributes. */
     struct ept_range *r = e->ranges;
     uint32_t n = 0;
     for (size_t i = 0; i < count; i++) {
@@ -601,10 +607,6 @@ int ept_build(struct ept *e, const struct ept_range *ranges, size_t count)
     }
     uint32_t m = 0;
     for (uint32_t i = 0; i < n; i++) {
-        if (m > 0 && r[i].base < range_end(&r[m - 1])) {
-            e->range_count = 0;
-            return EPT_ERR_OVERLAP;
-        }
         if (m > 0 && r[i].base == range_end(&r[m - 1]) && r[i].perm == r[m - 1].perm &&
             r[i].mem_type == r[m - 1].mem_type)
             r[m - 1].size += r[i].size;

@@ -148,7 +148,8 @@ int ept_init(struct ept *ept, const struct ept_page_alloc *alloc, const struct e
 
 /* Records the identity ranges and builds the map over them with the largest pages that fit
  * (1 GiB when supported, else 2 MiB, 4 KiB only around holes and type boundaries).
- * Replaces any earlier build. On error the map is left empty (and every table returned). */
+ * Replaces any earlier build and clears the region table. A refused argument changes
+ * nothing; EPT_ERR_NOMEM leaves the map empty (every table returned to the pool). */
 int ept_build(struct ept *ept, const struct ept_range *ranges, size_t count);
 
 /* Returns every table page to the pool. */

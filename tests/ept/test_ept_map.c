@@ -392,6 +392,16 @@ static void test_build_rejects_bad_ranges_without_building(void **state)
     struct ept_range overlap[] = {{0, 2 * MiB, RWX, MEM_TYPE_WB}, {MiB, 2 * MiB, RWX, MEM_TYPE_UC}};
     assert_int_equal(ept_build(&f->ept, overlap, 2), EPT_ERR_OVERLAP);
     assert_int_equal(f->ept.tables, 1);
+    /* A refused rebuild keeps the map and the ranges restores rely on. */
+    struct ept_range good[] = {{0, GiB, RWX, MEM_TYPE_WB}};
+    assert_int_equal(ept_build(&f->ept, good, 1), EPT_OK);
+    assert_int_equal(ept_trap_range(&f->ept, 0x5000, 0x1000, &owner_edu, 0), EPT_OK);
+    assert_int_equal(ept_build(&f->ept, overlap, 2), EPT_ERR_OVERLAP);
+    assert_int_equal(ept_build(&f->ept, bad[0], 1), EPT_ERR_ALIGN);
+    assert_int_equal(f->ept.range_count, 1);
+    assert_not_present(f, 0x5000);
+    assert_int_equal(ept_restore_range(&f->ept, 0x5000, 0x1000), EPT_OK);
+    assert_identity(f, 0x5000, 3, MEM_TYPE_WB);
     assert_int_equal(ept_build(&f->ept, NULL, 1), EPT_ERR_INVAL);
     fixture_free(f);
 }
