@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# check-linux.sh: Linux as a guest (issue 6), judged from the serial transcript.
+#
+# Usage: tests/linux/check-linux.sh [RIG ...]      (default: $LINUX_RIGS, else "qemu")
+#   qemu   QEMU TCG + OVMF, 2 CPUs, QEMU's own edu: every edutest check must pass
+#   bochs  Bochs 3.0 (chroot) + OVMF, 2 CPUs, an MP table written from the shell. Without
+#          Trapvisor there is no edu device: the run must reach userspace with both CPUs
+#          online and edutest must print its summary; with LINUX_TRAPVISOR_EFI=build/trapvisor.efi
+#          Trapvisor is started first and every check must pass, as on QEMU.
+# Environment: BUILD (default build), LINUX_OPS (MMIO operations per CPU, default 10000),
+#   LINUX_MIN_CHECKS (fewest edutest checks a full pass must have, default 50),
+#   LINUX_TRAPVISOR_EFI (see above), LINUX_QEMU_TIMEOUT / LINUX_BOCHS_TIMEOUT (seconds).
+# Prints the time to userspace (kernel's /proc/uptime and wall clock from emulator start).
+# Transcripts: $BUILD/linux/<rig>.serial.
+set -uo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+cd "$ROOT"
+BUILD=${BUILD:-build}
+OUTDIR=$BUILD/linux
+KERNEL=$OUTDIR/kernel/vmlinuz
+INITRD=$OUTDIR/initrd.gz
+OPS=${LINUX_OPS:-10000}
+MIN_CHECKS=${LINUX_MIN_CHECKS:-50}
+RIGS=${*:-${LINUX_RIGS:-qemu}}
+fail=0
+
+say() { echo "check-linux: $*"; }
+
+# judge RIG SERIAL NEED_ALL_PASS START_EPOCH USERSPACE_EPOCH
+judge() {
+    local rig=$1 serial=$2 need_all=$3 t0=$4 tu=$5 ok=1 text summary passed failed up
+    text=$(tr -d '\r' <"$serial" | sed 's/\x1b\[[0-9;=]*[A-Za-z]//g')
+    grep '^linux: \|^edutest: ' <<<"$text" | sed "s/^/  [$rig] /"
+    up=$(sed -n 's/^linux: userspace at \([0-9.]*\) s.*/\1/p' <<<"$text" | head -n 1)
+    if [ -z "$up" ]; then
+        say "$rig: FAIL: Linux never reached userspace"
+        return 1
+    fi
+    if [ -n "$tu" ]; then
+        say "$rig: time to userspace: ${up} s after kernel start (uptime), $((tu - t0)) s after emulator start (wall clock)"
+    else
+        say "$rig: time to userspace: ${up} s after kernel start (uptime)"
+    fi
+    grep -qx 'linux: online cpus 0-1' <<<"$text" || { say "$rig: FAIL: want 'linux: online cpus 0-1'"; ok=0; }
+    summary=$(grep -E '^edutest: [0-9]+ passed, [0-9]+ failed$' <<<"$text" | tail -n 1)
+    if [ -z "$summary" ]; then
+        say "$rig: FAIL: no edutest summary line"
+        return 1
+    fi
+    passed=$(awk '{print $2}' <<<"$summary")
+    failed=$(awk '{print $4}' <<<"$summary")
+    if [ "$need_all" = 1 ]; then
+        # Every check line must be ok, the count must match the summary, and the driver must
+        # have loaded and unloaded cleanly.
+        local nok nfail
+        nok=$(grep -cE '^edutest: .* \.\.\. ok$' <<<"$text")
+        nfail=$(grep -cE '^edutest: .* \.\.\. FAIL$' <<<"$text")
+        [ "$failed" = 0 ] && [ "$nfail" = 0 ] || { say "$rig: FAIL: $failed edutest checks failed"; ok=0; }
+        [ "$nok" = "$passed" ] || { say "$rig: FAIL: $nok ok lines but summary says $passed"; ok=0; }
+        [ "$passed" -ge "$MIN_CHECKS" ] || { say "$rig: FAIL: only $passed checks ran (want >= $MIN_CHECKS)"; ok=0; }
+        grep -qx 'linux: edu module loaded' <<<"$text" || { say "$rig: FAIL: module did not load"; ok=0; }
+        grep -qx 'linux: edu module removed' <<<"$text" || { say "$rig: FAIL: module did not unload"; ok=0; }
+        grep -q '^edutest: concurrent: ' <<<"$text" || [ "$OPS" = 0 ] || { say "$rig: FAIL: no concurrency run"; ok=0; }
+    fi
+    if grep -qE 'Kernel panic|BUG: |Oops' <<<"$text"; then
+        say "$rig: FAIL: kernel panic/BUG/Oops on the console"
+        ok=0
+    fi
+    [ $ok = 1 ] && say "$rig: ok ($summary)"
+    [ $ok = 1 ]
+}
+
+# Runs CMD... in the background and records when LINE first appears in SERIAL: sets
+# RUN_RC and RUN_TU (epoch seconds, empty if never).
+run_watch() {
+    local serial=$1 pattern=$2
+    shift 2
+    : >"$serial"
+    "$@" &
+    local pid=$!
+    RUN_TU=""
+    while kill -0 "$pid" 2>/dev/null; do
+        if [ -z "$RUN_TU" ] && grep -aq "$pattern" "$serial" 2>/dev/null; then
+            RUN_TU=$(date +%s)
+        fi
+        sleep 0.5
+    done
+    wait "$pid"
+    RUN_RC=$?
+    if [ -z "$RUN_TU" ] && grep -aq "$pattern" "$serial" 2>/dev/null; then
+        RUN_TU=$(date +%s)
+    fi
+}
+
+for rig in $RIGS; do
+    case "$rig" in
+    qemu)
+        img=$OUTDIR/linux-qemu.img
+        serial=$OUTDIR/qemu.serial
+        tools/rig/linux-image.sh "$img" --kernel "$KERNEL" --initrd "$INITRD" --rig qemu \
+            --ops "$OPS" || { fail=1; continue; }
+        t0=$(date +%s)
+        run_watch "$serial" '^linux: userspace' tools/rig/linux-qemu.sh --image "$img" \
+            --serial "$serial" --cpus 2 --timeout "${LINUX_QEMU_TIMEOUT:-240}"
+        say "qemu: run took $(($(date +%s) - t0)) s, QEMU exit status $RUN_RC"
+        judge qemu "$serial" 1 "$t0" "$RUN_TU" || fail=1
+        ;;
+    bochs)
+        img=$OUTDIR/linux-bochs.img
+        serial=$OUTDIR/bochs.serial
+        tv_args=()
+        need_all=0
+        if [ -n "${LINUX_TRAPVISOR_EFI:-}" ]; then
+            tv_args=(--trapvisor "$LINUX_TRAPVISOR_EFI")
+            need_all=1
+        fi
+        tools/rig/linux-image.sh "$img" --kernel "$KERNEL" --initrd "$INITRD" --rig bochs \
+            --cpus 2 --ops "$OPS" "${tv_args[@]}" || { fail=1; continue; }
+        [ -x tools/rig/bochs.sh ] || { say "bochs: FAIL: tools/rig/bochs.sh is missing"; fail=1; continue; }
+        t0=$(date +%s)
+        run_watch "$serial" '^linux: userspace' tools/rig/bochs.sh --image "$img" --serial "$serial" \
+            --cpus 2 --bochs 3 --timeout "${LINUX_BOCHS_TIMEOUT:-600}" --live \
+            --until '^linux: done at' --fail 'Kernel panic'
+        say "bochs: run took $(($(date +%s) - t0)) s, bochs.sh exit status $RUN_RC"
+        [ $need_all = 1 ] || say "bochs: without Trapvisor (set LINUX_TRAPVISOR_EFI): no edu device, edutest failures expected"
+        judge bochs "$serial" "$need_all" "$t0" "$RUN_TU" || fail=1
+        ;;
+    *)
+        say "unknown rig '$rig' (qemu, bochs)"
+        fail=1
+        ;;
+    esac
+done
+[ $fail = 0 ] && say "all passed ($RIGS)"
+exit $fail
