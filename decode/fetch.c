@@ -66,7 +66,8 @@ enum fetch_status fetch_insn(const struct guest_paging *pg, const struct guest_m
             la = rip + out->len;
         } else {
             /* EIP wraps at 32 bits; every byte's offset must be within the CS limit,
-             * else #GP(0) (SDM Vol. 3A, 5.3). The linear address is 32 bits. */
+             * else #GP(0) (SDM Vol. 3A, 5.3). The linear address is 32 bits, so it runs on
+             * contiguously when the offset wraps from FFFFFFFF to 0. */
             const uint64_t off = (rip + out->len) & 0xFFFFFFFFu;
             la = (cs->base + off) & 0xFFFFFFFFu;
             if (off > cs->limit) {
@@ -76,8 +77,6 @@ enum fetch_status fetch_insn(const struct guest_paging *pg, const struct guest_m
             }
             if (want > (uint64_t)cs->limit - off + 1)
                 want = (uint64_t)cs->limit - off + 1;
-            if (want > (1ull << 32) - off)
-                want = (1ull << 32) - off; /* the offset wraps to 0 after this */
         }
         if (walk_translate(pg, mem, la, WALK_FETCH, 0, &out->walk) != WALK_OK) {
             switch (out->walk.status) {
@@ -89,10 +88,12 @@ enum fetch_status fetch_insn(const struct guest_paging *pg, const struct guest_m
                 return stop(out, FETCH_FAULT_GP);
             }
         }
-        /* The rest of this page; the next page is translated on its own. */
-        const uint64_t in_page = out->walk.page_size - (la & (out->walk.page_size - 1));
-        if (want > in_page)
-            want = in_page;
+        /* Up to the end of this 4 KiB frame; the next one is translated on its own. The
+         * walk's pages are 4 KiB-aligned in both linear and physical space, so this never
+         * runs past the page; and guest RAM and MMIO meet at 4 KiB boundaries, so bytes
+         * before an unreadable frame still arrive (paging off is one 4 GiB "page"). */
+        if (want > 4096 - (out->walk.gpa & 0xFFF))
+            want = 4096 - (out->walk.gpa & 0xFFF);
         if (!mem->read_gpa(mem->ctx, out->walk.gpa, out->bytes + out->len, (size_t)want)) {
             out->walk.status = WALK_BAD_GPA;
             out->walk.bad_gpa = out->walk.gpa;

@@ -378,6 +378,8 @@ enum walk_status walk_read_linear(const struct guest_paging *pg, const struct gu
         uint64_t chunk = bytes_left_in_page(cur, out->page_size);
         if (chunk > len - got)
             chunk = len - got;
+        if (chunk > 4096 - (out->gpa & 0xFFF))
+            chunk = 4096 - (out->gpa & 0xFFF); /* one 4 KiB frame at a time (RAM vs MMIO) */
         if (!mem->read_gpa(mem->ctx, out->gpa, dst + got, (size_t)chunk)) {
             bad_gpa(out, out->gpa);
             break;
