@@ -2,8 +2,8 @@
 # The Bochs rig's self-test (make check-rig): tools/rig/bochs.sh's argument and error handling,
 # then vmxprobe.efi booted in Bochs + OVMF with 2 CPUs (1 on the Bochs 2.7 fallback). It must
 # see every CPU, run to its last line, and read the VMX capability MSRs that
-# tests/rig/vmxprobe-skylake-x.expected records for Bochs's corei7_skylake_x model (the
-# values tests/caps is built on).
+# tests/rig/vmxprobe-skylake-x-bochs3.expected (Bochs 3.0) or -bochs27.expected (the 2.7
+# fallback) records for Bochs's corei7_skylake_x model (the values tests/caps is built on).
 #
 # Usage: tests/rig/run.sh IMAGE OUTDIR
 set -uo pipefail
@@ -28,9 +28,9 @@ expect_rc usage_unknown_option 2 "$RIG" --image "$IMG" --serial "$OUT/x.txt" --f
 expect_rc usage_bad_regex 2 "$RIG" --image "$IMG" --serial "$OUT/x.txt" --expect 'a('
 expect_rc setup_missing_image 3 "$RIG" --image "$OUT/no-such.img" --serial "$OUT/x.txt"
 
-cpus=2
+cpus=2 expected=tests/rig/vmxprobe-skylake-x-bochs3.expected
 if [ "$(id -u)" -ne 0 ]; then
-    cpus=1 # Bochs 2.7 fallback: one CPU
+    cpus=1 expected=tests/rig/vmxprobe-skylake-x-bochs27.expected # Bochs 2.7 fallback
 fi
 # A short timeout must end the run with 124 and a serial tail, whatever the guest does.
 expect_rc timeout_kills_bochs 124 "$RIG" --image "$IMG" --serial "$OUT/timeout.txt" --timeout 3 --expect 'never printed'
@@ -42,10 +42,10 @@ rc=${PIPESTATUS[0]}
 if [ "$rc" = 0 ]; then ok "vmxprobe boots with $cpus CPU(s) and runs to its end"; else bad "vmxprobe boot: exit $rc"; fi
 
 tr -d '\r' <"$OUT/serial.txt" | grep '^vmxprobe: msr' >"$OUT/msrs.txt"
-if diff -u tests/rig/vmxprobe-skylake-x.expected "$OUT/msrs.txt" >"$OUT/msrs.diff"; then
-    ok "VMX capability MSRs equal tests/rig/vmxprobe-skylake-x.expected"
+if diff -u "$expected" "$OUT/msrs.txt" >"$OUT/msrs.diff"; then
+    ok "VMX capability MSRs equal $expected"
 else
-    bad "VMX capability MSRs differ from tests/rig/vmxprobe-skylake-x.expected:"
+    bad "VMX capability MSRs differ from $expected:"
     sed 's/^/    /' "$OUT/msrs.diff"
 fi
 for leftover in /var/cache/trapvisor/bochs3/tmp/trapvisor-bochs.*; do
