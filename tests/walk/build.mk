@@ -2,3 +2,12 @@
 WALK_TEST_SUPPORT := tests/walk/guest_tables.c
 $(eval $(call host_test,test_walk,tests/walk/test_walk.c $(WALK_TEST_SUPPORT) decode/walk.c))
 $(eval $(call host_test,test_fetch,tests/walk/test_fetch.c $(WALK_TEST_SUPPORT) decode/walk.c decode/fetch.c))
+# Host timing (no sanitizers): `make bench-walk`, part of `make bench`.
+BENCH_WALK_SRCS := tests/walk/bench_walk.c $(WALK_TEST_SUPPORT) decode/walk.c decode/fetch.c
+$(BUILD)/tools/bench_walk: $(call tool_objs,$(BENCH_WALK_SRCS))
+	@mkdir -p $(@D)
+	$(HOSTCC) $^ -o $@
+.PHONY: bench-walk
+bench-walk: $(BUILD)/tools/bench_walk
+	$(BUILD)/tools/bench_walk
+BENCH_TARGETS += bench-walk
