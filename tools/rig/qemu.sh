@@ -5,7 +5,7 @@
 #
 #   -m, --machine q35|pc   machine type (default q35; pc is i440fx, no MCFG/ECAM)
 #   -l, --log FILE         serial log (default: IMG with .serial.log); COM1 and OVMF's console
-#   -t, --timeout SECONDS  hard limit (default 60); QEMU is killed at the limit
+#   -t, --timeout SECONDS  hard limit (default 60): QEMU gets SIGTERM then, SIGKILL 5 s later
 #   -q, --quiet            do not print the log tail on failure
 #       --no-edu           leave out -device edu (how tools behave without the device)
 #       --wait-startup     let the UEFI shell count down 5 s before startup.nsh (default:
@@ -13,16 +13,19 @@
 #   -- ARGS                everything after -- goes to qemu-system-x86_64 unchanged
 #
 # The command is RIGS.md's "QEMU + OVMF" one: q35 (or pc), accel=tcg, -m 256, -smp 2,
-# -nographic, no network (-nic none, so OVMF does not try network boot), OVMF_CODE_4M
+# no graphics, no network (-nic none, so OVMF does not try network boot), OVMF_CODE_4M
 # read-only, a private copy of OVMF_VARS_4M, the image with snapshot=on (never modified),
-# -device edu, and isa-debug-exit at port 0xf4. Serial goes to the log file only.
+# -device edu, and isa-debug-exit at port 0xf4. Display and monitor are off (as -nographic,
+# but COM1 goes to the log file, not the terminal).
 #
 # Exit status:
 #   0    the guest shut down (UEFI shell `reset -s`, ResetSystem(EfiResetShutdown))
 #   1    usage error or missing file
-#   2    QEMU failed (its own error, or killed by a signal)
+#   2    QEMU failed (its own error: status 1 or even, or killed by a signal); a guest
+#        writing 0 to port 0xf4 also gives 1, so guests signal failure with values >= 1
 #   124  timeout: QEMU was killed; the log tail is printed to stderr
-#   N    the guest wrote V to port 0xf4: QEMU exits with (V << 1) | 1, passed on unchanged
+#   N    the guest wrote V >= 1 to port 0xf4: QEMU exits with (V << 1) | 1 (3, 5, ...),
+#        passed on unchanged
 # Environment: OVMF_CODE, OVMF_VARS (firmware paths), QEMU (the binary).
 set -euo pipefail
 
@@ -96,7 +99,7 @@ if [ $press_key -eq 1 ]; then
 fi
 
 set +e
-timeout --signal=KILL "$timeout_s" "$QEMU" \
+timeout --kill-after=5 "$timeout_s" "$QEMU" \
     -machine "$machine",accel=tcg -m 256 -smp 2 -display none -nic none \
     -drive if=pflash,format=raw,readonly=on,file="$OVMF_CODE" \
     -drive if=pflash,format=raw,file="$tmp/vars.fd" \
@@ -106,12 +109,16 @@ timeout --signal=KILL "$timeout_s" "$QEMU" \
     "$@" </dev/null >"$tmp/qemu.out" 2>&1
 rc=$?
 set -e
-wait "${helpers[0]}" 2>/dev/null || true # the log is complete once the reader sees EOF
+# The log is complete once the reader sees EOF. If QEMU never opened the FIFO (it failed at
+# once), the reader still blocks in open(): opening and closing a write end releases it.
+exec 3<>"$tmp/com1.out"
+exec 3>&-
+wait "${helpers[0]}" 2>/dev/null || true
 
-if [ $rc -eq 137 ]; then
+if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then
     echo "qemu: timeout after ${timeout_s}s, killed; serial log $log" >&2
     rc=124
-elif [ $rc -gt 128 ] || { [ $rc -ne 0 ] && [ $((rc & 1)) -eq 0 ]; }; then
+elif [ $rc -eq 1 ] || [ $rc -gt 128 ] || [ $((rc & 1)) -eq 0 -a $rc -ne 0 ]; then
     echo "qemu: QEMU failed (status $rc):" >&2
     cat "$tmp/qemu.out" >&2
     rc=2
