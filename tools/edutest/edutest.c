@@ -66,6 +66,7 @@
 #define PCI_BAR0           0x10
 #define PCI_SUBSYSTEM      0x2c
 #define PCI_CAP_PTR        0x34
+#define PCI_INT_LINE       0x3c
 #define PCI_INT_PIN        0x3d
 #define PCI_CMD_MEM        0x0002u
 #define PCI_CMD_MASTER     0x0004u
@@ -441,6 +442,14 @@ static void check_config(const struct pci_fn *f)
     check_eq("cfg-header-type", cfg_read8(f, PCI_HEADER_TYPE) & 0x7f, 0);
     check_eq("cfg-interrupt-pin", cfg_read8(f, PCI_INT_PIN), 1);
 
+    /* Interrupt line (0x3C) is a read/write scratch byte for software; the pin beside it
+     * is read-only (PCI Local Bus 3.0, section 6.2.4). One word write covers both. */
+    uint8_t line = cfg_read8(f, PCI_INT_LINE);
+    cfg_write(f, PCI_INT_LINE, 2, 0x07a5);
+    uint32_t lp = cfg_read32(f, PCI_INT_LINE) & 0xffff;
+    cfg_write(f, PCI_INT_LINE, 1, line);
+    check("cfg-interrupt-line-rw-pin-ro", lp == 0x01a5 && cfg_read8(f, PCI_INT_LINE) == line);
+
     /* Byte and word reads through 0xCFC..0xCFF agree with the dword. */
     uint32_t id = cfg_read32(f, PCI_VENDOR_ID);
     uint32_t narrow = (uint32_t)cfg_read16(f, 0) | (uint32_t)cfg_read16(f, 2) << 16;
@@ -505,6 +514,15 @@ static void check_ecam(const struct pci_fn *f)
     bool narrow = mmio_read16(e + 2) == EDU_DEVICE && mmio_read8(e + 8) == 0x10 &&
                   mmio_read8(e + PCI_INT_PIN) == 1;
     check("ecam-narrow-reads", narrow);
+
+    /* A byte written through ECAM is what 0xCF8/0xCFC reads, and the other way round. */
+    uint8_t line = cfg_read8(f, PCI_INT_LINE);
+    mmio_write8(e + PCI_INT_LINE, 0x3c);
+    bool seen = cfg_read8(f, PCI_INT_LINE) == 0x3c;
+    cfg_write(f, PCI_INT_LINE, 1, 0xc3);
+    seen = seen && mmio_read32(e + PCI_INT_LINE) == (cfg_read32(f, PCI_INT_LINE) & ~0xffu) + 0xc3;
+    mmio_write8(e + PCI_INT_LINE, line);
+    check("ecam-cf8-writes-agree", seen && cfg_read8(f, PCI_INT_LINE) == line);
 }
 
 static void check_registers(uintptr_t bar)
