@@ -682,6 +682,26 @@ static void test_out_of_pool_changes_nothing(void **state)
     fixture_free(f);
 }
 
+static void test_full_region_table_refuses_before_touching_the_map(void **state)
+{
+    (void)state;
+    struct fixture *f = fixture_ram_4g(CAP_1G);
+    for (uint32_t i = 0; i < EPT_MAX_REGIONS; i++)
+        assert_int_equal(ept_trap_range(&f->ept, 3 * GiB + i * 0x2000ull, 0x1000, &owner_edu, i),
+                         EPT_OK);
+    f->ept.changed = false;
+    uint32_t tables = f->ept.tables;
+    assert_int_equal(ept_trap_range(&f->ept, 2 * GiB, 0x1000, &owner_edu, 0), EPT_ERR_FULL);
+    assert_int_equal(ept_hide_range(&f->ept, 2 * GiB, 0x1000), EPT_ERR_FULL);
+    assert_int_equal(ept_map_readonly(&f->ept, 2 * GiB, 0, 0x1000, &owner_stats, 0), EPT_ERR_FULL);
+    assert_false(f->ept.changed);
+    assert_int_equal(f->ept.tables, tables);
+    assert_identity(f, 2 * GiB, 3, MEM_TYPE_UC);
+    /* The same request again is still fine: it needs no new entry. */
+    assert_int_equal(ept_trap_range(&f->ept, 3 * GiB, 0x1000, &owner_edu, 0), EPT_OK);
+    fixture_free(f);
+}
+
 static void test_change_needing_too_many_tables_is_refused_unchanged(void **state)
 {
     (void)state;
@@ -936,6 +956,7 @@ int main(void)
         cmocka_unit_test(test_map_readonly_maps_host_pages_for_reads_only),
         cmocka_unit_test(test_map_readonly_uses_large_pages_when_aligned),
         cmocka_unit_test(test_out_of_pool_changes_nothing),
+        cmocka_unit_test(test_full_region_table_refuses_before_touching_the_map),
         cmocka_unit_test(test_change_needing_too_many_tables_is_refused_unchanged),
         cmocka_unit_test(test_move_trap_restores_old_pages_and_traps_new_ones),
         cmocka_unit_test(test_merge_ignores_accessed_and_dirty_flags),
