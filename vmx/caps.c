@@ -270,8 +270,12 @@ static const struct control_name exit_controls[] = {
     {23, "Clear IA32_BNDCFGS"},
     {24, "Conceal VMX from PT"},
     {25, "Clear IA32_RTIT_CTL"},
+    {26, "Clear IA32_LBR_CTL"},
+    {27, "Clear UINV"},
     {28, "Load CET state"},
     {29, "Load PKRS"},
+    {30, "Save IA32_PERF_GLOBAL_CTL"},
+    {31, "Activate secondary VM-exit controls"},
 };
 
 static const struct control_name entry_controls[] = {
@@ -285,7 +289,9 @@ static const struct control_name entry_controls[] = {
     {16, "Load IA32_BNDCFGS"},
     {17, "Conceal VMX from PT"},
     {18, "Load IA32_RTIT_CTL"},
+    {19, "Load UINV"},
     {20, "Load CET state"},
+    {21, "Load guest IA32_LBR_CTL"},
     {22, "Load PKRS"},
 };
 

@@ -283,10 +283,12 @@ static void test_report_bochs3_controls_yes_no_forced_default(void **state)
     assert_item("Mode-based execute control for EPT", "yes");
     assert_item("Sub-page write permissions for EPT", "no");
     assert_item("Enable ENCLS exiting", "no");
-    /* Exit: "Save debug controls" (bit 2) is default1 and TRUE allows 0; bit 30 not listed. */
+    /* Exit: "Save debug controls" (bit 2) is default1 and TRUE allows 0. */
     assert_item("Save debug controls", "default");
     assert_item("Host address-space size", "yes");
     assert_item("Load CET state", "no");
+    assert_item("Save IA32_PERF_GLOBAL_CTL", "yes");
+    assert_item("Activate secondary VM-exit controls", "no");
     /* Entry. */
     assert_item("Load debug controls", "default");
     assert_item("IA-32e mode guest", "yes");
@@ -337,6 +339,7 @@ static void test_report_bochs27_differs_where_the_models_differ(void **state)
     assert_item("Monitor trap flag", "no");
     assert_item("Mode-based execute control for EPT", "no");
     assert_item("Advanced VM-exit info for EPT violations", "no");
+    assert_item("Save IA32_PERF_GLOBAL_CTL", "no");
     assert_item("Highest field index", "0x1a");
     assert_line("caps: Verdict: Trapvisor can run here");
 }
