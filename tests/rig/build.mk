@@ -1,6 +1,7 @@
 # tests/rig/: the Bochs rig's own test (tools/rig/bochs.sh, make check-rig).
-#   vmxprobe.efi prints CPUID, the CPU count and the VMX capability MSRs, then shuts down.
-$(eval $(call efi_app,vmxprobe,tests/rig/vmxprobe.c lib/fmt.c lib/string.c))
+#   vmxprobe.efi prints CPUID, the CPU count, the VMX capability MSRs and the --caps report
+#   (vmx/caps.c on the real, emulated CPU), then shuts down.
+$(eval $(call efi_app,vmxprobe,tests/rig/vmxprobe.c vmx/caps.c lib/fmt.c lib/string.c))
 ALL_TARGETS += $(BUILD)/vmxprobe.efi
 
 RIG_PROBE_IMG := $(BUILD)/rig/vmxprobe.img

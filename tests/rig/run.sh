@@ -3,7 +3,8 @@
 # then vmxprobe.efi booted in Bochs + OVMF with 2 CPUs (1 on the Bochs 2.7 fallback). It must
 # see every CPU, run to its last line, and read the VMX capability MSRs that
 # tests/rig/vmxprobe-skylake-x-bochs3.expected (Bochs 3.0) or -bochs27.expected (the 2.7
-# fallback) records for Bochs's corei7_skylake_x model (the values tests/caps is built on).
+# fallback) records for Bochs's corei7_skylake_x model (the values tests/caps is built on),
+# and print the --caps report (vmx/caps.c) that tests/rig/caps-skylake-x-bochs3.expected holds.
 #
 # Usage: tests/rig/run.sh IMAGE OUTDIR
 set -uo pipefail
@@ -48,6 +49,24 @@ else
     bad "VMX capability MSRs differ from $expected:"
     sed 's/^/    /' "$OUT/msrs.diff"
 fi
+# vmx/caps.c on the emulated CPU: it read every MSR without a fault and reached its verdict.
+if tr -d '\r' <"$OUT/serial.txt" | grep -qx 'caps: Verdict: Trapvisor can run here'; then
+    ok "the --caps report runs on the emulated CPU and finds everything Trapvisor needs"
+else
+    bad "no 'caps: Verdict: Trapvisor can run here' line from vmxprobe"
+fi
+tr -d '\r' <"$OUT/serial.txt" | grep '^caps: ' >"$OUT/caps.txt" || true
+# On Bochs 3.0 the whole report is compared (if vmx/caps.c's output changes on purpose,
+# refresh the file from build/rig/caps.txt after checking the difference).
+if [ "$cpus" = 2 ]; then
+    if diff -u tests/rig/caps-skylake-x-bochs3.expected "$OUT/caps.txt" >"$OUT/caps.diff"; then
+        ok "the --caps report equals tests/rig/caps-skylake-x-bochs3.expected"
+    else
+        bad "the --caps report differs from tests/rig/caps-skylake-x-bochs3.expected:"
+        head -n 40 "$OUT/caps.diff" | sed 's/^/    /'
+    fi
+fi
+
 for leftover in /var/cache/trapvisor/bochs3/tmp/trapvisor-bochs.*; do
     [ -e "$leftover" ] && [ -z "$(grep -lsz -- "[t]rapvisor-bochs.${leftover##*.}/" /proc/[0-9]*/cmdline)" ] &&
         bad "run folder left behind: $leftover"

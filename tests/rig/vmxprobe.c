@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "lib/fmt.h"
+#include "vmx/caps.h"
 
 static EFI_SYSTEM_TABLE *probe_st;
 
@@ -33,7 +34,7 @@ static void probe_printf(const char *fmt, ...)
     fmt_vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
     size_t n = 0;
-    for (; line[n] != '\0' && n < sizeof line; n++)
+    for (; n < sizeof line && line[n] != '\0'; n++)
         wide[n] = (CHAR16)(unsigned char)line[n];
     wide[n++] = L'\r';
     wide[n++] = L'\n';
@@ -84,6 +85,37 @@ static void probe_cpus(EFI_SYSTEM_TABLE *st)
         return;
     }
     probe_printf("vmxprobe: cpus %u enabled %u", (unsigned)total, (unsigned)enabled);
+}
+
+/* The --caps report, read from this CPU through vmx/caps.c (a line at a time to ConOut). */
+struct probe_line {
+    char buf[160];
+    size_t n;
+};
+
+static void probe_line_putc(void *ctx, char c)
+{
+    struct probe_line *l = ctx;
+    if (c == '\n' || l->n + 1 >= sizeof l->buf) {
+        l->buf[l->n] = '\0';
+        probe_printf("%s", l->buf);
+        l->n = 0;
+        if (c == '\n')
+            return;
+    }
+    l->buf[l->n++] = c;
+}
+
+static uint64_t probe_caps_rdmsr(void *ctx, uint32_t msr)
+{
+    (void)ctx;
+    return rdmsr(msr);
+}
+
+static void probe_caps_cpuid(void *ctx, uint32_t leaf, uint32_t sub, uint32_t regs[4])
+{
+    (void)ctx;
+    cpuid(leaf, sub, regs);
 }
 
 EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *st)
@@ -151,6 +183,10 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *st)
         if (proc & (1ull << (32 + 17)))
             probe_msr(0x492, "IA32_VMX_PROCBASED_CTLS3");
     }
+    struct vmx_caps_raw raw;
+    struct probe_line line = {.n = 0};
+    vmx_caps_collect(&raw, probe_caps_rdmsr, probe_caps_cpuid, NULL);
+    vmx_caps_print(&raw, probe_line_putc, &line);
     probe_printf("vmxprobe: done, shutting down");
     st->RuntimeServices->ResetSystem(EfiResetShutdown, EFI_SUCCESS, 0, NULL);
     return EFI_SUCCESS;
