@@ -936,6 +936,8 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
                 en += scan_for_edu(scan_read_ecam, ecam_windows[w].start_bus,
                                    ecam_windows[w].end_bus, efns + en, MAX_EDU_FUNCTIONS - en);
         }
+        for (size_t i = 0; i < en; i++)
+            out_line("edutest: found %02x:%02x.%x via ecam", efns[i].bus, efns[i].dev, efns[i].fn);
         bool same = en == n;
         for (size_t i = 0; same && i < n; i++)
             same =
