@@ -131,12 +131,27 @@ if [ -z "$CHROOT" ]; then
 fi
 
 # --- the run's private folder ----------------------------------------------------------------
+# Run folders of runs that were killed outright (SIGKILL skips the cleanup trap): older than
+# an hour and named on no process's command line.
+remove_stale_runs() {
+    local d tag
+    for d in $(find "$1" -maxdepth 1 -type d -name 'trapvisor-bochs.*' -mmin +60 2>/dev/null); do
+        tag=${d##*/}
+        if [ -z "$(grep -lsz -- "[${tag:0:1}]${tag:1}/" /proc/[0-9]*/cmdline)" ]; then
+            say "removing the folder of an earlier run that was killed: $d"
+            rm -rf --one-file-system "$d"
+        fi
+    done
+    return 0
+}
 if [ -n "$CHROOT" ]; then
+    remove_stale_runs "$CHROOT/tmp"
     RUN=$(mktemp -d "$CHROOT/tmp/trapvisor-bochs.XXXXXX")
     IN=/tmp/${RUN##*/} # the same folder as the chroot sees it
     VGABIOS=/usr/share/bochs/VGABIOS-lgpl-latest
     BOCHS_DESC="Bochs $(dpkg-query --admindir="$CHROOT/var/lib/dpkg" -W -f='${Version}' bochs 2>/dev/null || echo 3) (chroot $CHROOT)"
 else
+    remove_stale_runs "${TMPDIR:-/tmp}"
     RUN=$(mktemp -d "${TMPDIR:-/tmp}/trapvisor-bochs.XXXXXX")
     IN=$RUN
     VGABIOS=/usr/share/bochs/VGABIOS-lgpl-latest
