@@ -22,7 +22,7 @@ machine=${2:?machine}
 img=${3:?image}
 ref=${4:-}
 min_checks=${EDUTEST_MIN_CHECKS:-25}
-timeout_s=${EDUTEST_QEMU_TIMEOUT:-120}
+timeout_s=${EDUTEST_QEMU_TIMEOUT:-180} # generous: 2 shared cores, TCG
 tag=$machine
 [ "$mode" = noedu ] && tag=noedu
 log=build/qemu/edutest-$tag.log
