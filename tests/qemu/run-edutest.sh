@@ -14,6 +14,7 @@
 #   noedu   QEMU without -device edu: edutest must report "no 1234:11e8 function found"
 #           and "0 passed, 1 failed", and fail (QEMU exit 3 through isa-debug-exit)
 # MACHINE is q35 or pc. Logs go to build/qemu/edutest-<MACHINE|noedu>.log.
+# Environment: EDUTEST_MIN_CHECKS (25), EDUTEST_QEMU_TIMEOUT (180 s per QEMU run).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
