@@ -16,6 +16,10 @@ struct boot_region {
     int64_t delta;       /* copy - original */
     bool launched;       /* at least the BSP is a guest: the region must stay */
     CHAR16 loader[256];  /* what to start after launch ("" = return to the boot manager) */
+    /* Without a loader: the status to return. From the shell EFI_SUCCESS; from a boot entry
+     * an error, so that the boot manager goes on to the next boot entry (a boot option that
+     * returns EFI_SUCCESS stops BootOrder processing in EDK II's boot manager). */
+    EFI_STATUS hand_back;
 };
 
 typedef EFI_STATUS tv_main_fn(EFI_HANDLE image, EFI_SYSTEM_TABLE *st, struct boot_region *r);

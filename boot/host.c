@@ -177,6 +177,32 @@ void boot_ept_changed(void)
     boot.ept.changed = false;
 }
 
+/* Checks the map around both edges of the hidden region (the pages a split touched):
+ * inside not present, outside present and identity. */
+static void verify_hidden(void)
+{
+    uint64_t lo = boot.region.base, hi = boot.region.base + boot.region.size;
+    uint64_t spans[2][2] = {{(lo & ~0x1FFFFFull) - 0x200000, lo + 0x200000},
+                            {hi - 0x200000, (hi & ~0x1FFFFFull) + 0x400000}};
+    unsigned bad = 0;
+    for (unsigned s = 0; s < 2; s++) {
+        for (uint64_t a = spans[s][0]; a < spans[s][1]; a += 4096) {
+            struct ept_leaf leaf;
+            bool inside = a >= lo && a < hi;
+            if (!ept_walk(&boot.ept, a, &leaf))
+                continue;
+            bool ok =
+                inside ? !leaf.present : leaf.present && leaf.hpa == a && leaf.perm == EPT_PERM_RWX;
+            if (!ok && bad++ < 4)
+                log_printf("ept: after hiding: 0x%llx maps to 0x%llx perm %u present %d\n",
+                           (unsigned long long)a, (unsigned long long)leaf.hpa, leaf.perm,
+                           leaf.present);
+        }
+    }
+    if (bad)
+        log_printf("ept: %u page(s) wrong around the hidden region\n", bad);
+}
+
 void boot_hide_region(void)
 {
     static bool sealed;
@@ -187,6 +213,8 @@ void boot_hide_region(void)
         boot_ept_changed();
         if (rc)
             log_printf("ept: cannot hide the hypervisor region: %s\n", ept_status_name(rc));
+        else
+            verify_hidden();
     }
     spin_unlock(&boot_ept_lock);
 }

@@ -78,8 +78,8 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *st)
         __asm__ volatile("vmcall" : "+a"(a), "+b"(b), "+c"(c), "+d"(d) : : "memory");
         /* Runs from this (original) image: the copy is hidden now. */
         if (region.loader[0])
-            status = boot_chainload(image, st, region.loader);
-        return status;
+            return boot_chainload(image, st, region.loader);
+        return region.hand_back;
     }
     if (!region.launched)
         bs->FreePages(pa, pages);

@@ -67,6 +67,7 @@ bool boot_options_load(EFI_HANDLE image, EFI_SYSTEM_TABLE *st)
         }
         if (r == OPTIONS_IGNORED)
             log_verbose("options: %s\n", err.text);
+        boot.from_shell = r == OPTIONS_OK;
     }
     boot.opt_caps = opts.caps;
     boot.opt_dry_run = opts.dry_run;

@@ -32,6 +32,7 @@ struct boot_state {
     bool opt_caps, opt_dry_run, opt_help, opt_no_edu, opt_no_stats;
     uint32_t opt_cpus;   /* 0 = all */
     uint16_t opt_serial; /* COM base port, 0 = none */
+    bool from_shell;     /* the load options are a command line (the UEFI shell started us) */
     /* The guest-physical map. */
     struct ept ept;
     uint64_t ept_limit;

@@ -277,6 +277,9 @@ EFI_STATUS tv_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *st, struct boot_region *r
     }
     boot_mp_report_signatures();
     boot_loader_path(r->loader, sizeof(r->loader) / sizeof(r->loader[0]));
+    r->hand_back = boot.from_shell ? EFI_SUCCESS : EFI_NOT_STARTED;
+    if (!r->loader[0] && !boot.from_shell)
+        log_printf("boot: started as a boot entry: handing back to the next boot entry\n");
     log_printf("trapvisor: running on %u of %u CPUs\n", vmx.ncpus, boot.ncpus);
     con_enabled = false;
     return EFI_SUCCESS;
