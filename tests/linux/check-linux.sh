@@ -9,7 +9,8 @@
 #          Trapvisor is started first and every check must pass, as on QEMU.
 # Environment: BUILD (default build), LINUX_OPS (MMIO operations per CPU, default 10000),
 #   LINUX_MIN_CHECKS (fewest edutest checks a full pass must have, default 50),
-#   LINUX_TRAPVISOR_EFI (see above), LINUX_QEMU_TIMEOUT / LINUX_BOCHS_TIMEOUT (seconds).
+#   LINUX_TRAPVISOR_EFI (see above), LINUX_QEMU_TIMEOUT / LINUX_BOCHS_TIMEOUT (seconds),
+#   LINUX_UPDATE_REFERENCE=1 (rewrite tests/linux/edutest-reference.txt from the QEMU run).
 # Prints the time to userspace (kernel's /proc/uptime and wall clock from emulator start).
 # Transcripts: $BUILD/linux/<rig>.serial.
 set -uo pipefail
@@ -25,7 +26,14 @@ MIN_CHECKS=${LINUX_MIN_CHECKS:-50}
 RIGS=${*:-${LINUX_RIGS:-qemu}}
 fail=0
 
+REFERENCE=tests/linux/edutest-reference.txt
+
 say() { echo "check-linux: $*"; }
+
+# The check lines of a transcript, without the Trapvisor-only statistics checks.
+normalize() {
+    grep -E '^edutest: .* \.\.\. (ok|FAIL)$' | grep -vE '^edutest: (concurrent-)?stats-'
+}
 
 # judge RIG SERIAL NEED_ALL_PASS START_EPOCH USERSPACE_EPOCH
 judge() {
@@ -62,6 +70,20 @@ judge() {
         grep -qx 'linux: edu module loaded' <<<"$text" || { say "$rig: FAIL: module did not load"; ok=0; }
         grep -qx 'linux: edu module removed' <<<"$text" || { say "$rig: FAIL: module did not unload"; ok=0; }
         grep -q '^edutest: concurrent: ' <<<"$text" || [ "$OPS" = 0 ] || { say "$rig: FAIL: no concurrency run"; ok=0; }
+    fi
+    if [ "$need_all" = 1 ]; then
+        # The check list must match the reference taken on QEMU's edu (tests/linux/
+        # edutest-reference.txt), so a check that silently stops running is caught. The
+        # statistics checks exist only under Trapvisor and are left out of the comparison.
+        normalize <<<"$text" >"$OUTDIR/$rig.checks"
+        if [ "${LINUX_UPDATE_REFERENCE:-0}" = 1 ] && [ "$rig" = qemu ]; then
+            cp "$OUTDIR/$rig.checks" "$REFERENCE"
+            say "$rig: reference updated: $REFERENCE"
+        elif ! diff -u "$REFERENCE" "$OUTDIR/$rig.checks" >"$OUTDIR/$rig.checks.diff"; then
+            say "$rig: FAIL: check list differs from $REFERENCE:"
+            cat "$OUTDIR/$rig.checks.diff"
+            ok=0
+        fi
     fi
     if grep -qE 'Kernel panic|BUG: |Oops' <<<"$text"; then
         say "$rig: FAIL: kernel panic/BUG/Oops on the console"
