@@ -57,6 +57,9 @@ enum options_result {
     OPTIONS_BAD = 2,
 };
 
+/* `text` is a complete line that already names its source, e.g.
+ * "trapvisor.cfg line 4: unknown key 'eddu'" or "command line: unknown option '--x'":
+ * print it as "options: %s" without adding the path or line number again. */
 struct options_error {
     unsigned line; /* config line number (1-based), 0 for the command line */
     char text[OPTIONS_ERROR_MAX];
