@@ -37,8 +37,9 @@ static const uint8_t prefix_class[256] = {
 #define REX_B 0x1
 
 /* 16-bit addressing (SDM Vol. 2A, Table 2-1): base and index per ModRM.rm. */
-static const uint8_t modrm16_base[8] = {3, 3, 5, 5, X86_REG_NONE, X86_REG_NONE, 5, 3};
-static const uint8_t modrm16_index[8] = {6, 7, 6, 7, 6, 7, X86_REG_NONE, X86_REG_NONE};
+static const uint8_t modrm16_base[8] = {3, 3, 5, 5, 6, 7, 5, 3};
+static const uint8_t modrm16_index[8] = {
+    6, 7, 6, 7, X86_REG_NONE, X86_REG_NONE, X86_REG_NONE, X86_REG_NONE};
 
 #define NEED(n)                                                                                    \
     do {                                                                                           \

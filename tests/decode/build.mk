@@ -13,9 +13,14 @@ $(ZYDIS_REF): $(call tool_objs,tests/decode/zydis_ref.c)
 	@mkdir -p $(@D)
 	$(HOSTCC) $^ -o $@ -lZydis
 
+ZYDIS_DETAIL := $(BUILD)/tests/zydis_detail
+$(ZYDIS_DETAIL): $(call tool_objs,tests/decode/zydis_detail.c $(DECODE_TEST_SRCS))
+	@mkdir -p $(@D)
+	$(HOSTCC) $^ -o $@ -lZydis
+
 .PHONY: check-decode-diff
-check-decode-diff: $(X86DEC) $(ZYDIS_REF)
-	tests/decode/run_differential.sh $(X86DEC) $(ZYDIS_REF) $(BUILD)/decode-corpus
+check-decode-diff: $(X86DEC) $(ZYDIS_REF) $(ZYDIS_DETAIL)
+	tests/decode/run_differential.sh $(X86DEC) $(ZYDIS_REF) $(ZYDIS_DETAIL) $(BUILD)/decode-corpus
 CHECK_TARGETS += check-decode-diff
 
 # The decoder and emulation also build freestanding (they are linked into the hypervisor).

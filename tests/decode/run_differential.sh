@@ -6,9 +6,11 @@
 #   random encodings: identical too, except where we answer `unsupported` for bytes Zydis
 #   calls invalid or truncated (we do not claim to know every x86 instruction), or `invalid`
 #   for a LOCK prefix on an instruction outside our set that Zydis finds truncated.
-# usage: run_differential.sh X86DEC ZYDIS_REF WORKDIR [RANDOM_COUNT]
+# Then zydis_detail compares every instruction both decode operand by operand (memory operand,
+# register, immediate, operand size, LOCK), which is what emulation acts on.
+# usage: run_differential.sh X86DEC ZYDIS_REF ZYDIS_DETAIL WORKDIR [RANDOM_COUNT]
 set -euo pipefail
-x86dec=$1 zref=$2 work=$3 nrandom=${4:-30000}
+x86dec=$1 zref=$2 zdetail=$3 work=$4 nrandom=${5:-30000}
 here=$(dirname "$0")
 mkdir -p "$work"
 python3 "$here/gen_nasm_corpus.py" "$work/nasm" > "$work/nasm.txt"
@@ -32,17 +34,23 @@ for kind in nasm cc random; do
                 ($3 == "error=invalid" || $3 == "error=truncated") { tolerated++; next }
             kind == "random" && $2 == "error=invalid" && $3 == "error=truncated" { tolerated++; next }
             { print; bad++ }
-            END { if (tolerated) printf "decode-diff: %s: %d tolerated (unsupported/invalid vs Zydis)\n", kind, tolerated > "/dev/stderr"
-                  exit bad > 0 }' > "$work/$kind.mismatch" || true
+            END { print tolerated + 0 > "/dev/stderr" }' > "$work/$kind.mismatch" \
+        2> "$work/$kind.tolerated"
     bad=$(wc -l < "$work/$kind.mismatch")
     ok=$(grep -vc '^error=' "$work/$kind.ours" || true)
-    echo "decode-diff: $kind: $n instructions ($ok decoded), $bad mismatches"
+    echo "decode-diff: $kind: $n instructions ($ok decoded), $bad mismatches," \
+        "$(cat "$work/$kind.tolerated") tolerated (we say unsupported/invalid, Zydis invalid/truncated)"
     if [ "$bad" -ne 0 ]; then
         echo "  input | x86dec | zydis"
         head -20 "$work/$kind.mismatch" | sed 's/^/  /'
         fail=1
     fi
 done
+if ! cat "$work/nasm.txt" "$work/cc.txt" "$work/random.txt" | "$zdetail" > "$work/detail.txt"; then
+    grep '^detail:' "$work/detail.txt" | head -20
+    fail=1
+fi
+tail -1 "$work/detail.txt"
 total=$(cat "$work/nasm.txt" "$work/cc.txt" | wc -l)
 echo "decode-diff: nasm+compiler corpus: $total instructions"
 if [ "$total" -lt 5000 ]; then
