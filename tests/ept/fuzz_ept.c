@@ -1,5 +1,6 @@
 /* libFuzzer target for ept/: arbitrary MTRR values, identity ranges and sequences of
- * hide/trap/read-only/restore/move calls with arbitrary (often bad) arguments. After every
+ * hide/trap/read-only/restore/move calls with arbitrary (often bad) arguments, over an
+ * identity map of one range or of a few pieces with holes and explicit types. After every
  * call: a failed call changed nothing; the tables are well formed and every table page is a
  * live pool page used once; and every 4 KiB page of a 4 MiB window (across a 1 GiB and a
  * 2 MiB boundary) translates as a per-page model says. */
@@ -42,6 +43,8 @@ struct page_model {
 
 static struct page_model model[WIN_PAGES];
 static struct ept e;
+static struct ept_range built[4];
+static unsigned nbuilt;
 static struct test_pool pool;
 static bool pool_ready;
 
@@ -96,9 +99,19 @@ static void check_all(void)
             abort();
         switch (model[i].kind) {
         case PG_IDENTITY: {
-            /* The window lies inside the one identity range: RWX, MTRR type. */
-            if (!l.present || l.hpa != gpa || l.perm != EPT_PERM_RWX ||
-                l.mem_type != mtrr_type_at(&e.mtrr, gpa))
+            /* What the recorded ranges say: RWX or RW, explicit or MTRR type, or a hole. */
+            const struct ept_range *rg = NULL;
+            for (unsigned k = 0; k < nbuilt; k++)
+                if (gpa >= built[k].base && gpa - built[k].base < built[k].size)
+                    rg = &built[k];
+            if (!rg) {
+                if (l.present)
+                    abort();
+                break;
+            }
+            uint8_t want =
+                rg->mem_type == EPT_MT_FROM_MTRR ? mtrr_type_at(&e.mtrr, gpa) : rg->mem_type;
+            if (!l.present || l.hpa != gpa || l.perm != rg->perm || l.mem_type != want)
                 abort();
             break;
         }
@@ -178,8 +191,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct ept_config cfg = {cap, MAXPHY, false, false, &m};
     if (ept_init(&e, &a, &cfg) != EPT_OK)
         abort();
-    struct ept_range r = {0, 4ull << 30, EPT_PERM_RWX, EPT_MT_FROM_MTRR};
-    if (ept_build(&e, &r, 1) != EPT_OK)
+    /* Either one identity range over 4 GiB, or a few pieces with holes, RW-only parts and
+     * explicit types cutting through the window. */
+    nbuilt = 0;
+    if (take(&in, 1) & 1) {
+        built[nbuilt++] = (struct ept_range){0, 4ull << 30, EPT_PERM_RWX, EPT_MT_FROM_MTRR};
+    } else {
+        static const uint8_t types[] = {MEM_TYPE_UC, MEM_TYPE_WC,      MEM_TYPE_WT,     MEM_TYPE_WP,
+                                        MEM_TYPE_WB, EPT_MT_FROM_MTRR, EPT_MT_FROM_MTRR};
+        uint64_t at = WIN_BASE - 0x200000 + (take(&in, 1) % 64) * 4096;
+        for (unsigned k = 0; k < 4; k++) {
+            uint64_t sz = (1 + take(&in, 2) % 1024) * 4096;
+            uint8_t bits = (uint8_t)take(&in, 1);
+            built[nbuilt++] = (struct ept_range){
+                at, sz, (bits & 1) ? (uint8_t)(EPT_PERM_R | EPT_PERM_W) : (uint8_t)EPT_PERM_RWX,
+                types[(bits >> 1) % 7]};
+            at += sz + (take(&in, 1) % 4) * 4096; /* a hole or adjacent */
+        }
+    }
+    if (ept_build(&e, built, nbuilt) != EPT_OK)
         abort();
     for (unsigned i = 0; i < WIN_PAGES; i++)
         model[i].kind = PG_IDENTITY;
