@@ -468,6 +468,16 @@ static void dma_completion_raises_0x100_and_command_keeps_its_other_bits(void **
     assert_int_equal(plat.intx, 1);
 }
 
+static void dma_with_count_zero_completes_without_moving_data(void **state)
+{
+    (void)state;
+    dma_start(RAM_BASE, EDU_DMA_BUF_ADDR + EDU_DMA_BUF_SIZE, 0, EDU_DMA_RUN | EDU_DMA_IRQ);
+    assert_int_equal(plat.dma_calls, 0);
+    assert_int_equal(rd(EDU_REG_DMA_CMD, 4), EDU_DMA_IRQ);
+    assert_int_equal(rd(EDU_REG_IRQ_STATUS, 4), EDU_IRQ_DMA);
+    assert_int_equal(log_count("edu:"), 0);
+}
+
 static void dma_command_without_start_bit_is_ignored(void **state)
 {
     (void)state;
@@ -635,6 +645,7 @@ int main(void)
         T(dma_round_trip_ram_to_device_to_ram_keeps_the_data),
         T(dma_completion_raises_0x100_and_command_keeps_its_other_bits),
         T(dma_command_without_start_bit_is_ignored),
+        T(dma_with_count_zero_completes_without_moving_data),
         T(dma_leaving_the_buffer_is_rejected_and_logged_once),
         T(dma_to_refused_guest_memory_is_rejected_and_logged_once),
         T(dma_masks_the_ram_address_to_28_bits),
