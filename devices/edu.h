@@ -22,7 +22,13 @@
  * are refused before the registers see them (read 0, write ignored); below 0x80 only 4-byte
  * accesses work (8-byte: read all ones, write ignored); from 0x80 4 and 8 bytes work; any
  * other offset reads all ones. A 4-byte write to a 64-bit register zero-extends.
- * Factorials and DMA complete at once, inside the write that starts them. */
+ * Factorials and DMA complete at once, inside the write that starts them.
+ *
+ * Safer than QEMU (docs/devices.md): a DMA whose device-side range leaves the buffer moves
+ * nothing (QEMU 7.2 stops the VM; later QEMU copies out of bounds), guest memory is reached
+ * only through platform_ops (which refuse anything but guest RAM), no DMA while bus mastering
+ * is off; each of these is logged once per device as "edu: ...". The command still completes
+ * (start bit clears, interrupt 0x100 if asked) so drivers do not hang. */
 #ifndef TRAPVISOR_DEVICES_EDU_H
 #define TRAPVISOR_DEVICES_EDU_H
 
