@@ -275,7 +275,7 @@ static void bit_ops_set_only_cf_and_cmp_test_bt_write_nothing(void **state)
     assert_true(fl & RFLAGS_CF);
 }
 
-static void bad_size_or_op_changes_nothing(void **state)
+static void bad_size_op_or_bit_offset_has_a_defined_outcome(void **state)
 {
     (void)state;
     uint64_t fl = RFLAGS_PF;
@@ -286,6 +286,12 @@ static void bad_size_or_op_changes_nothing(void **state)
     assert_int_equal(alu_exec((enum alu_op)99, 4, 0x1234, 1, &fl), 0x1234);
     assert_int_equal(fl, RFLAGS_PF);
     assert_int_equal(alu_defined_flags(ALU_OP_COUNT), 0);
+    /* A bit offset that was not reduced is reduced mod the width, never shifted past it. */
+    fl = 0;
+    assert_int_equal(alu_exec(ALU_BTS, 2, 0, 17, &fl), 2);
+    assert_int_equal(alu_exec(ALU_BT, 1, 0x80, 15, &fl), 0x80);
+    assert_true(fl & RFLAGS_CF);
+    assert_int_equal(alu_exec(ALU_BTC, 4, 0, 0xFFFFFFFFu, &fl), 0x80000000u);
 }
 
 int main(void)
@@ -296,7 +302,7 @@ int main(void)
         cmocka_unit_test(adc_sbb_consume_carry_and_inc_dec_keep_it),
         cmocka_unit_test(not_changes_no_flags_and_neg_sets_cf_for_nonzero),
         cmocka_unit_test(bit_ops_set_only_cf_and_cmp_test_bt_write_nothing),
-        cmocka_unit_test(bad_size_or_op_changes_nothing),
+        cmocka_unit_test(bad_size_op_or_bit_offset_has_a_defined_outcome),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

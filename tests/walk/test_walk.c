@@ -352,6 +352,20 @@ static struct guest_paging four_level(uint64_t leaf)
     return setup_mapping(&every_mode_size[4], leaf);
 }
 
+static void maxphyaddr_out_of_range_is_taken_as_52(void **state)
+{
+    (void)state;
+    const uint64_t la = la_for(PAGING_4LEVEL), gpa = 0x00ABC000 + (la & 0xFFF);
+    const unsigned odd[] = {0, 53, 64, 200, 0xFFFFFFFFu};
+    for (unsigned i = 0; i < sizeof odd / sizeof odd[0]; i++) {
+        struct guest_paging pg = four_level(E_ALL | (1ull << 51)); /* an address bit at 52 */
+        pg.maxphyaddr = odd[i];
+        expect_ok(&pg, la, WALK_READ, 0, gpa | (1ull << 51));
+        guest_entry_change(&ram, PAGING_4LEVEL, pg.cr3, la, 1, 1ull << 52, 0); /* ignored */
+        expect_ok(&pg, la, WALK_READ, 0, gpa | (1ull << 51));
+    }
+}
+
 static void write_to_read_only_page_obeys_cr0_wp(void **state)
 {
     (void)state;
@@ -373,6 +387,39 @@ static void write_to_read_only_page_obeys_cr0_wp(void **state)
     expect_pf(&p32, la_for(PAGING_32BIT), WALK_WRITE, 0, PF_ERR_P | PF_ERR_W);
     p32.cr0 &= ~CR0_WP;
     expect_ok(&p32, la_for(PAGING_32BIT), WALK_WRITE, 0, 0x00ABC000 + 0x6F8);
+}
+
+static void thirty_two_bit_paging_combines_pde_rights_and_needs_pse_for_4m(void **state)
+{
+    (void)state;
+    const uint64_t la = la_for(PAGING_32BIT), gpa = 0x00ABC000 + (la & 0xFFF);
+    struct guest_paging pg = setup_mapping(&every_mode_size[0], E_ALL);
+    guest_entry_change(&ram, PAGING_32BIT, pg.cr3, la, 2, 0, E_US);
+    pg.cpl = 3;
+    expect_pf(&pg, la, WALK_READ, 0, PF_ERR_P | PF_ERR_U);
+    pg = setup_mapping(&every_mode_size[0], E_ALL);
+    guest_entry_change(&ram, PAGING_32BIT, pg.cr3, la, 2, 0, E_RW);
+    expect_pf(&pg, la, WALK_WRITE, 0, PF_ERR_P | PF_ERR_W);
+    pg.cpl = 3;
+    expect_ok(&pg, la, WALK_READ, 0, gpa);
+    /* The linear address is 32 bits: high bits of `la` are dropped, also in CR2. */
+    expect_ok(&pg, la | 0xABCD00000000ull, WALK_READ, 0, gpa);
+    pg.cpl = 0;
+    struct walk_result r = translate(&pg, la | 0xABCD00000000ull, WALK_WRITE, 0);
+    assert_int_equal(r.status, WALK_PF);
+    assert_int_equal(r.fault_addr, la);
+    struct guest_paging pae = setup_mapping(&every_mode_size[2], E_P);
+    r = translate(&pae, la_for(PAGING_PAE) | 0xF00000000ull, WALK_WRITE, 0);
+    assert_int_equal(r.status, WALK_PF);
+    assert_int_equal(r.fault_addr, la_for(PAGING_PAE));
+    /* Without CR4.PSE the PS bit is ignored: the PDE points to a page table. */
+    pg = setup_mapping(&every_mode_size[1], E_ALL); /* a 4 MiB page */
+    const uint64_t pde = guest_entry(&ram, PAGING_32BIT, pg.cr3, la, 2);
+    expect_ok(&pg, la, WALK_READ, 0, 0x0000001200400000ull + (la & 0x3FFFFF));
+    pg.cr4 &= ~CR4_PSE;
+    const uint64_t table = pde & 0xFFFFF000u; /* 0x00400000: inside guest RAM */
+    guest_ram_wr32(&ram, table + ((la >> 12) & 0x3FF) * 4, 0x00777000 | (uint32_t)E_ALL);
+    expect_ok(&pg, la, WALK_READ, 0, 0x00777000 + (la & 0xFFF));
 }
 
 static void user_access_to_supervisor_page_faults(void **state)
@@ -573,7 +620,7 @@ static void linear_addresses_wrap_at_4g_outside_long_mode(void **state)
     (void)state;
     struct guest_paging pg = regs_for(PAGING_NONE, 0);
     memcpy(ram.bytes, "tail", 4);
-    char buf[4];
+    char buf[8];
     size_t done;
     struct walk_result r;
     /* 0xFFFFFFFE.. wraps to 0; physical 4G-2 is not RAM here, so it is a BAD_GPA at once. */
@@ -584,6 +631,14 @@ static void linear_addresses_wrap_at_4g_outside_long_mode(void **state)
     assert_int_equal(walk_read_linear(&pg, &mem, 0x100000000ull, buf, 4, WALK_READ, 0, &done, &r),
                      WALK_OK);
     assert_memory_equal(buf, "tail", 4);
+    /* Reading across the end of guest RAM: the RAM part arrives, then BAD_GPA. */
+    memcpy(ram.bytes + GUEST_RAM_SIZE - 4, "last", 4);
+    assert_int_equal(
+        walk_read_linear(&pg, &mem, GUEST_RAM_SIZE - 4, buf, 8, WALK_READ, 0, &done, &r),
+        WALK_BAD_GPA);
+    assert_int_equal(done, 4);
+    assert_memory_equal(buf, "last", 4);
+    assert_int_equal(r.bad_gpa, GUEST_RAM_SIZE);
 }
 
 int main(void)
@@ -602,7 +657,11 @@ int main(void)
                                         free_ram),
         cmocka_unit_test_setup_teardown(reserved_bits_at_each_level_are_pf_with_rsvd, fresh_ram,
                                         free_ram),
+        cmocka_unit_test_setup_teardown(maxphyaddr_out_of_range_is_taken_as_52, fresh_ram,
+                                        free_ram),
         cmocka_unit_test_setup_teardown(write_to_read_only_page_obeys_cr0_wp, fresh_ram, free_ram),
+        cmocka_unit_test_setup_teardown(
+            thirty_two_bit_paging_combines_pde_rights_and_needs_pse_for_4m, fresh_ram, free_ram),
         cmocka_unit_test_setup_teardown(user_access_to_supervisor_page_faults, fresh_ram, free_ram),
         cmocka_unit_test_setup_teardown(smep_blocks_supervisor_fetch_from_user_page, fresh_ram,
                                         free_ram),
