@@ -58,3 +58,6 @@ run:
 	 else \
 	   echo "run: FAIL: $${v:-no verdict} $${cpus:-Trapvisor did not launch} (log $$log)"; exit 1; \
 	 fi
+
+# Host unit tests of boot/'s pure code.
+$(eval $(call host_test,test_boot_reloc,boot/test_boot_reloc.c boot/reloc.c))

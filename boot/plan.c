@@ -8,6 +8,7 @@
 #include "lib/log.h"
 #include "lib/string.h"
 #include "vmx/arch.h"
+#include "vmx/caps.h"
 
 static struct options opts;
 static char cfg_text[OPTIONS_CONFIG_MAX + 1];
@@ -131,7 +132,22 @@ void boot_print_plan(void)
                t < 7 ? mem_type_names[t] : "?");
 }
 
+static uint64_t caps_rdmsr(void *ctx, uint32_t msr)
+{
+    (void)ctx;
+    return rdmsr(msr);
+}
+
+static void caps_cpuid(void *ctx, uint32_t leaf, uint32_t sub, uint32_t regs[4])
+{
+    (void)ctx;
+    cpuid_count(leaf, sub, regs);
+}
+
+/* --caps: what this CPU offers, read only through the MSRs it enumerates (vmx/caps.h). */
 void boot_print_caps(void)
 {
-    log_printf("caps: IA32_VMX_BASIC 0x%llx\n", (unsigned long long)rdmsr(MSR_IA32_VMX_BASIC));
+    static struct vmx_caps_raw raw;
+    vmx_caps_collect(&raw, caps_rdmsr, caps_cpuid, 0);
+    vmx_caps_print(&raw, log_putc, 0);
 }

@@ -5,6 +5,7 @@
 #include "lib/log.h"
 #include "lib/string.h"
 #include "vmx/arch.h"
+#include "vmx/caps.h"
 #include "vmx/vmcs.h"
 
 struct vmx_global vmx;
@@ -71,13 +72,13 @@ bool vmx_check_cpu(char *why, unsigned whylen)
     return true;
 }
 
-/* A control word from a capability MSR: bits 31:0 must be 1 where set ("allowed 0" is 0),
- * bits 63:32 may be 1 only where set (SDM Vol. 3D, A.3-A.5). Returns the adjusted value; a
- * wanted bit that cannot be 1 is dropped (the caller checks the ones it needs). */
-static uint32_t adjust(uint32_t msr, uint32_t want)
+/* A control word: `need` must be allowed (else false), `nice` bits are added where the CPU
+ * allows them, and the bits that must be 1 are set (vmx/caps.h, SDM Vol. 3D, A.3-A.5). */
+static bool controls(uint32_t msr, uint32_t need, uint32_t nice, uint32_t *out)
 {
     uint64_t cap = rdmsr(msr);
-    return (want | (uint32_t)cap) & (uint32_t)(cap >> 32);
+    uint32_t want = need | (nice & ~vmx_controls_unsupported(cap, nice));
+    return vmx_adjust_controls(cap, want, out);
 }
 
 bool vmx_global_init(char *why, unsigned whylen)
@@ -87,32 +88,30 @@ bool vmx_global_init(char *why, unsigned whylen)
     vmx.vmcs_revision = (uint32_t)basic & 0x7FFFFFFFu;
 
     struct vmx_controls *c = &vmx.ctl;
-    c->pin = adjust(true_msrs ? MSR_IA32_VMX_TRUE_PIN : MSR_IA32_VMX_PINBASED, 0);
-    c->proc = adjust(true_msrs ? MSR_IA32_VMX_TRUE_PROC : MSR_IA32_VMX_PROCBASED,
-                     PROC_USE_IO_BITMAPS | PROC_USE_MSR_BITMAPS | PROC_SECONDARY);
-    /* With TRUE_* MSRs, CR3 load/store exiting may be 0 (needed for a guest that changes
-     * CR3 freely); HLT exiting stays 0 where allowed. */
-    c->proc2 = adjust(MSR_IA32_VMX_PROCBASED2, PROC2_ENABLE_EPT | PROC2_UNRESTRICTED |
-                                                   PROC2_ENABLE_RDTSCP | PROC2_ENABLE_INVPCID |
-                                                   PROC2_ENABLE_XSAVES);
-    c->exit = adjust(true_msrs ? MSR_IA32_VMX_TRUE_EXIT : MSR_IA32_VMX_EXIT,
-                     EXIT_HOST_ADDR64 | EXIT_SAVE_DEBUG | EXIT_SAVE_PAT | EXIT_LOAD_PAT |
-                         EXIT_SAVE_EFER | EXIT_LOAD_EFER);
-    c->entry = adjust(true_msrs ? MSR_IA32_VMX_TRUE_ENTRY : MSR_IA32_VMX_ENTRY,
-                      ENTRY_LOAD_DEBUG | ENTRY_LOAD_PAT | ENTRY_LOAD_EFER);
-
-    if (!(c->proc & PROC_USE_IO_BITMAPS) || !(c->proc & PROC_USE_MSR_BITMAPS))
-        return fail(why, whylen, "no I/O or MSR bitmaps");
+    if (!controls(true_msrs ? MSR_IA32_VMX_TRUE_PIN : MSR_IA32_VMX_PINBASED, 0, 0, &c->pin))
+        return fail(why, whylen, "no usable pin-based controls");
+    /* With TRUE_* MSRs, CR3 load/store exiting may be 0 (a guest changes CR3 freely). */
+    if (!controls(true_msrs ? MSR_IA32_VMX_TRUE_PROC : MSR_IA32_VMX_PROCBASED,
+                  PROC_USE_IO_BITMAPS | PROC_USE_MSR_BITMAPS | PROC_SECONDARY, 0, &c->proc))
+        return fail(why, whylen, "no I/O bitmaps, MSR bitmaps or secondary controls");
+    if (!controls(MSR_IA32_VMX_PROCBASED2, PROC2_ENABLE_EPT | PROC2_UNRESTRICTED,
+                  PROC2_ENABLE_RDTSCP | PROC2_ENABLE_INVPCID | PROC2_ENABLE_XSAVES, &c->proc2))
+        return fail(why, whylen, "EPT or unrestricted guest cannot be enabled");
+    if (!controls(true_msrs ? MSR_IA32_VMX_TRUE_EXIT : MSR_IA32_VMX_EXIT,
+                  EXIT_HOST_ADDR64 | EXIT_SAVE_EFER | EXIT_LOAD_EFER | EXIT_LOAD_PAT,
+                  EXIT_SAVE_DEBUG | EXIT_SAVE_PAT, &c->exit))
+        return fail(why, whylen, "no 64-bit host or no save/load of IA32_EFER and IA32_PAT");
+    if (!controls(true_msrs ? MSR_IA32_VMX_TRUE_ENTRY : MSR_IA32_VMX_ENTRY,
+                  ENTRY_LOAD_EFER | ENTRY_LOAD_PAT, ENTRY_LOAD_DEBUG, &c->entry))
+        return fail(why, whylen, "no load of IA32_EFER and IA32_PAT at VM entry");
+    /* DR7/DEBUGCTL: loaded at entry only when saved at exit (else a stale value would be
+     * loaded), so both or neither. */
+    if (!(c->exit & EXIT_SAVE_DEBUG) || !(c->entry & ENTRY_LOAD_DEBUG)) {
+        c->exit &= ~EXIT_SAVE_DEBUG;
+        c->entry &= ~ENTRY_LOAD_DEBUG;
+    }
     if (c->proc & (PROC_CR3_LOAD_EXIT | PROC_CR3_STORE_EXIT))
         return fail(why, whylen, "CR3 exiting cannot be turned off");
-    if (!(c->proc2 & PROC2_ENABLE_EPT) || !(c->proc2 & PROC2_UNRESTRICTED))
-        return fail(why, whylen, "EPT or unrestricted guest cannot be enabled");
-    if (!(c->exit & EXIT_HOST_ADDR64))
-        return fail(why, whylen, "no 64-bit host");
-    if (!(c->exit & EXIT_LOAD_EFER) || !(c->entry & ENTRY_LOAD_EFER) || !(c->exit & EXIT_SAVE_EFER))
-        return fail(why, whylen, "no save/load of IA32_EFER");
-    if (!(c->exit & EXIT_LOAD_PAT) || !(c->entry & ENTRY_LOAD_PAT))
-        return fail(why, whylen, "no load of IA32_PAT");
     return true;
 }
 
