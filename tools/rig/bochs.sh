@@ -160,12 +160,20 @@ fi
 TAG=${RUN##*/}
 LAUNCHER_PID=""
 TAIL_PID=""
+KILLED_TICKS=0
 
 # Kills what this run started: the launcher's process group, then anything still running with
 # this run's unique folder on its command line (Bochs lives in script's own session).
 stop_bochs() {
     [ -n "$LAUNCHER_PID" ] || return 0
     local p _
+    # CPU time of the run's processes, read before they die (a killed process's time is lost
+    # to the accounting of its parents).
+    KILLED_TICKS=0
+    for p in $(pids_of_run); do
+        KILLED_TICKS=$((KILLED_TICKS + $(sed 's/.*) //' "/proc/$p/stat" 2>/dev/null |
+            awk '{ print $12 + $13 + $14 + $15 }' || echo 0)))
+    done
     # The disk is a private copy, so nothing is lost by not letting Bochs end gracefully (it
     # does not react to SIGTERM promptly): SIGKILL for Bochs and script, then the launcher.
     for _ in $(seq 1 20); do
@@ -363,6 +371,9 @@ fi
 # does not grow when other work shares the machine.
 times >"$RUN/times"
 cpu=$(sed -n 2p "$RUN/times" | awk '{ split($1, u, /[ms]/); split($2, s, /[ms]/); printf "%.1f", u[1] * 60 + u[2] + s[1] * 60 + s[2] }')
+if [ "${KILLED_TICKS:-0}" -gt 0 ]; then
+    cpu=$(awk -v t="$KILLED_TICKS" -v hz="$(getconf CLK_TCK)" -v c="$cpu" 'BEGIN { printf "%.1f", c + t / hz }')
+fi
 if [ "$result" = stop ]; then
     say "done after $took s, $cpu s of CPU (stopped early: pattern seen)"
 else
