@@ -127,9 +127,11 @@ static bool access_allowed(const struct guest_paging *pg, enum walk_access acces
             return false;
         return executable;
     }
-    /* Supervisor data access. SMAP: no user-mode addresses unless CPL < 3 and AC = 1 (SDM
-     * Vol. 3A, 2.5 CR4.SMAP; 4.6.1). */
-    if (user_page && (pg->cr4 & CR4_SMAP) && !(pg->cpl < 3 && (pg->rflags & RFLAGS_AC_BIT)))
+    /* Supervisor data access. SMAP: no user-mode addresses, except that RFLAGS.AC = 1
+     * lifts it for explicit accesses (CPL < 3, not implicit); implicit supervisor accesses
+     * never get past it (SDM Vol. 3A, 4.6.1 "Data reads/writes"; STAC in Vol. 2B). */
+    const bool explicit_access = pg->cpl < 3 && !(flags & WALK_IMPLICIT_SUPERVISOR);
+    if (user_page && (pg->cr4 & CR4_SMAP) && !(explicit_access && (pg->rflags & RFLAGS_AC_BIT)))
         return false;
     if (access == WALK_WRITE && (pg->cr0 & CR0_WP) && !writable)
         return false;

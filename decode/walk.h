@@ -85,8 +85,8 @@ enum walk_access {
 
 /* Flags for walk_translate's `flags`. */
 /* An implicit supervisor access (descriptor tables, TSS...): supervisor rights whatever the
- * CPL. SMAP still applies to it unless CPL < 3 and RFLAGS.AC = 1 (SDM Vol. 3A, 2.5, CR4.SMAP:
- * at CPL 3 these accesses are checked as if AC were 0). */
+ * CPL, and SMAP applies whatever RFLAGS.AC (AC lifts SMAP only for explicit accesses, SDM
+ * Vol. 3A, 4.6.1). */
 #define WALK_IMPLICIT_SUPERVISOR (1u << 0)
 #define WALK_STACK               (1u << 1) /* an SS-relative access: non-canonical gives #SS, not #GP */
 

@@ -471,9 +471,10 @@ static void smap_blocks_supervisor_data_access_unless_ac(void **state)
     pg.rflags = RFLAGS_AC_BIT;
     expect_ok(&pg, la, WALK_READ, 0, gpa);
     expect_ok(&pg, la, WALK_WRITE, 0, gpa);
-    expect_ok(&pg, la, WALK_READ, WALK_IMPLICIT_SUPERVISOR, gpa); /* CPL 0 + AC: allowed */
+    /* Implicit supervisor accesses: AC does not lift SMAP, at any CPL (SDM Vol. 3A 4.6.1). */
+    expect_pf(&pg, la, WALK_READ, WALK_IMPLICIT_SUPERVISOR, PF_ERR_P);
+    expect_pf(&pg, la, WALK_WRITE, WALK_IMPLICIT_SUPERVISOR, PF_ERR_P | PF_ERR_W);
     pg.cpl = 3;
-    /* Implicit supervisor access at CPL 3: AC does not count (SDM Vol. 3A, 2.5). */
     expect_pf(&pg, la, WALK_READ, WALK_IMPLICIT_SUPERVISOR, PF_ERR_P);
     expect_ok(&pg, la, WALK_READ, 0, gpa); /* user access: SMAP does not apply */
     pg.rflags = 0;
