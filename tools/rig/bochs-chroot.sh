@@ -15,6 +15,11 @@ set -euo pipefail
 
 DIR="${1:-${TRAPVISOR_BOCHS_CHROOT:-/var/cache/trapvisor/bochs3}}"
 STAMP=.trapvisor-bochs3-ready
+case "$DIR" in
+/?*) ;;
+*) echo "bochs-chroot: the chroot folder must be an absolute path other than /, got '$DIR'" >&2; exit 1 ;;
+esac
+DIR=${DIR%/}
 PKGS="bochs bochs-term bochsbios vgabios"
 
 say() { echo "bochs-chroot: $*" >&2; }
@@ -61,9 +66,11 @@ for old in "$DIR".tmp.*; do
     done
     rm -rf --one-file-system "$old"
 done
+# DIR only ever appears by renaming a finished build, so a DIR without the stamp is not ours:
+# never delete it.
 if [ -e "$DIR" ]; then
-    say "removing incomplete chroot $DIR (no $STAMP)"
-    rm -rf --one-file-system "$DIR"
+    say "$DIR exists but is not a finished Trapvisor chroot (no $STAMP); remove it or pick another folder"
+    exit 1
 fi
 
 TMP="$DIR.tmp.$$"
