@@ -41,21 +41,26 @@ static const uint8_t modrm16_base[8] = {3, 3, 5, 5, 6, 7, 5, 3};
 static const uint8_t modrm16_index[8] = {
     6, 7, 6, 7, X86_REG_NONE, X86_REG_NONE, X86_REG_NONE, X86_REG_NONE};
 
+/* Bytes [0, n) must be available: one compare on the fast path (limit = min(len, 15)). */
 #define NEED(n)                                                                                    \
     do {                                                                                           \
-        if ((n) > X86_MAX_INSN_LEN)                                                                \
-            return X86_DECODE_INVALID;                                                             \
-        if ((n) > len)                                                                             \
-            return X86_DECODE_TRUNCATED;                                                           \
+        if ((n) > limit)                                                                           \
+            return (n) > X86_MAX_INSN_LEN ? X86_DECODE_INVALID : X86_DECODE_TRUNCATED;             \
     } while (0)
 
-/* Little-endian signed/unsigned reads of n bytes at p (bounds already checked). */
+/* Little-endian read of 1, 2, 4 or 8 bytes at p (bounds already checked). */
 static inline uint64_t read_le(const uint8_t *p, unsigned n)
 {
-    uint64_t v = 0;
-    for (unsigned i = 0; i < n; i++)
-        v |= (uint64_t)p[i] << (8 * i);
-    return v;
+    switch (n) {
+    case 1:
+        return p[0];
+    case 2:
+        return (uint64_t)p[0] | (uint64_t)p[1] << 8;
+    case 4:
+        return (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 | (uint64_t)p[3] << 24;
+    default:
+        return read_le(p, 4) | read_le(p + 4, 4) << 32;
+    }
 }
 
 static inline int64_t sign_extend(uint64_t v, unsigned bytes)
@@ -71,6 +76,7 @@ enum x86_decode_status x86_decode(const uint8_t *buf, size_t len, enum x86_mode 
     uint8_t rex = 0, rep = 0, seg = X86_SEG_COUNT, mand = 0;
     bool opsize = false, adsize = false, lock = false;
     const bool m64 = mode == X86_MODE_64;
+    const size_t limit = len < X86_MAX_INSN_LEN ? len : X86_MAX_INSN_LEN;
 
     *insn = (struct x86_insn){0};
     insn->mode = (uint8_t)mode;
