@@ -20,7 +20,7 @@ $(BUILD)/fuzz/seeds/.done: tests/fuzz/make_seeds.py tests/decode/gen_nasm_corpus
 .PHONY: check-fuzz-decode fuzz-decode
 check-fuzz-decode: $(FUZZ_DECODE) $(BUILD)/fuzz/seeds/.done
 	@mkdir -p $(BUILD)/fuzz/corpus
-	@$(FUZZ_DECODE) -max_total_time=30 -max_len=128 -seed=1 -print_final_stats=1 \
+	@$(FUZZ_DECODE) -max_total_time=30 -max_len=128 -seed=1 -print_final_stats=1 -artifact_prefix=$(BUILD)/fuzz/ \
 	    $(BUILD)/fuzz/corpus $(BUILD)/fuzz/seeds > $(BUILD)/fuzz/check.log 2>&1; st=$$?; \
 	    grep -E '^(Done|stat::number_of_executed|==|SUMMARY|.*ERROR)' $(BUILD)/fuzz/check.log; \
 	    if [ $$st -ne 0 ]; then tail -40 $(BUILD)/fuzz/check.log; echo "fuzz: FAILED"; exit 1; fi; \
@@ -28,7 +28,7 @@ check-fuzz-decode: $(FUZZ_DECODE) $(BUILD)/fuzz/seeds/.done
 
 fuzz-decode: $(FUZZ_DECODE) $(BUILD)/fuzz/seeds/.done
 	@mkdir -p $(BUILD)/fuzz/corpus
-	$(FUZZ_DECODE) -max_total_time=$(FUZZ_SECONDS) -max_len=128 -print_final_stats=1 \
+	$(FUZZ_DECODE) -max_total_time=$(FUZZ_SECONDS) -max_len=128 -print_final_stats=1 -artifact_prefix=$(BUILD)/fuzz/ \
 	    $(BUILD)/fuzz/corpus $(BUILD)/fuzz/seeds
 
 CHECK_TARGETS += check-fuzz-decode
