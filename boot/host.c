@@ -1,7 +1,6 @@
 /* The hypervisor's own environment in the reserved region: host page tables, IDT, I/O and
  * MSR bitmaps, statistics, and the EPT identity map (through ept/). */
 #include "boot/platform.h"
-#include "ept/invept.h"
 #include "lib/log.h"
 #include "lib/spinlock.h"
 #include "lib/string.h"
@@ -161,19 +160,17 @@ int boot_build_ept(void)
     return 0;
 }
 
-/* Makes every CPU drop cached translations before it next runs a guest: bump the
- * generation (each CPU compares it at every VM entry, vmx_exit_dispatch) and flush here.
- * CPUs that do not exit keep stale entries only until their next exit; a change that must
- * not wait (a BAR move) is made while the other CPUs cannot touch the affected range: the
- * guest that moves a BAR has the device's decode off or is the only user (documented in
- * docs/hypervisor.md). */
+/* After a map change: in VMX root, vmx_ept_changed (this CPU flushes now and waits, before
+ * it resumes its guest, until every other CPU has flushed: each does at its next exit, and
+ * the VMX-preemption timer forces one within 2^22 TSC ticks). Before launch only the
+ * generation moves: no CPU has cached anything yet. A guest reads CR4 through the shadow
+ * (VMXE clear), so CR4.VMXE is set exactly in VMX root. */
 void boot_ept_changed(void)
 {
-    __atomic_add_fetch(&vmx.ept_generation, 1, __ATOMIC_SEQ_CST);
-    /* Only in VMX root: CR4.VMXE reads 1 there; before launch it is 0 and a guest reads the
-     * shadow (0), and INVEPT outside VMX root would be #UD or an exit. */
     if (read_cr4() & X86_CR4_VMXE)
-        invept_all_context(vmx.ept_vpid_cap);
+        vmx_ept_changed();
+    else
+        __atomic_add_fetch(&vmx.ept_generation, 1, __ATOMIC_SEQ_CST);
     boot.ept.changed = false;
 }
 

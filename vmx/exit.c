@@ -419,6 +419,13 @@ static void handle_ept_misconfig(struct vcpu *v)
     stop_guest(v, "EPT misconfiguration");
 }
 
+static void handle_preempt_timer(struct vcpu *v)
+{
+    /* Nothing to do: the exit itself lets this CPU pick up EPT changes (below). Without
+     * "save VMX-preemption timer value" the timer restarts from its full value at entry. */
+    (void)v;
+}
+
 static void handle_unknown(struct vcpu *v)
 {
     stop_guest(v, "unhandled exit");
@@ -453,7 +460,44 @@ static exit_handler *const handlers[EXIT_REASON_COUNT] = {
     [EXIT_EPT_VIOLATION] = handle_ept_violation,
     [EXIT_EPT_MISCONFIG] = handle_ept_misconfig,
     [EXIT_XSETBV] = handle_xsetbv,
+    [EXIT_PREEMPT_TIMER] = handle_preempt_timer,
 };
+
+struct vcpu *vmx_this_cpu(void)
+{
+    return (struct vcpu *)(uintptr_t)rdmsr(MSR_IA32_GS_BASE);
+}
+
+void vmx_ept_changed(void)
+{
+    uint64_t gen = __atomic_add_fetch(&vmx.ept_generation, 1, __ATOMIC_SEQ_CST);
+    vmx_invept_all();
+    struct vcpu *v = vmx_this_cpu();
+    v->ept_generation = gen;
+    v->sync_generation = gen;
+}
+
+/* Waits until every other CPU that runs a guest has flushed generation `gen` (SDM Vol. 3C,
+ * 29.4.3.3: INVEPT only affects the executing CPU). CPUs in wait-for-SIPI or stopped run no
+ * guest code; they flush before their next entry anyway. */
+static void wait_for_flush(struct vcpu *self, uint64_t gen)
+{
+    for (unsigned i = 0; i < VMX_MAX_CPUS; i++) {
+        struct vcpu *o = vmx.cpus[i];
+        if (!o || o == self)
+            continue;
+        for (uint64_t spin = 0;; spin++) {
+            if (__atomic_load_n(&o->ept_generation, __ATOMIC_ACQUIRE) >= gen ||
+                __atomic_load_n(&o->in_init, __ATOMIC_ACQUIRE) || o->stopped)
+                break;
+            if (spin == (1ull << 28)) {
+                __atomic_add_fetch(&vmx.sync_timeouts, 1, __ATOMIC_RELAXED);
+                break;
+            }
+            __builtin_ia32_pause();
+        }
+    }
+}
 
 void vmx_exit_dispatch(struct vcpu *v)
 {
@@ -495,7 +539,11 @@ void vmx_exit_dispatch(struct vcpu *v)
     uint64_t gen = __atomic_load_n(&vmx.ept_generation, __ATOMIC_ACQUIRE);
     if (v->ept_generation != gen) {
         vmx_invept_all();
-        v->ept_generation = gen;
+        __atomic_store_n(&v->ept_generation, gen, __ATOMIC_RELEASE);
+    }
+    if (v->sync_generation) {
+        wait_for_flush(v, v->sync_generation);
+        v->sync_generation = 0;
     }
     v->last_reason = reason;
 }

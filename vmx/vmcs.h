@@ -89,6 +89,7 @@
 #define VMCS_GUEST_TR_AR            0x4822u
 #define VMCS_GUEST_INTERRUPTIBILITY 0x4824u
 #define VMCS_GUEST_ACTIVITY         0x4826u
+#define VMCS_PREEMPT_TIMER          0x482Eu
 #define VMCS_GUEST_SYSENTER_CS      0x482Au
 #define VMCS_HOST_SYSENTER_CS       0x4C00u
 
@@ -136,6 +137,7 @@
 #define PIN_EXT_INTR_EXIT (1u << 0)
 #define PIN_NMI_EXIT      (1u << 3)
 #define PIN_VIRTUAL_NMI   (1u << 5)
+#define PIN_PREEMPT_TIMER (1u << 6)
 
 /* Primary processor-based controls (SDM Vol. 3C, Table 25-6). */
 #define PROC_HLT_EXIT        (1u << 7)

@@ -74,6 +74,7 @@ struct vcpu {
     bool launched;
     bool stopped;          /* the guest was stopped (unhandled exit, triple fault) */
     volatile bool in_init; /* between INIT and SIPI (wait-for-SIPI) */
+    uint64_t sync_generation; /* this exit changed the EPT: wait for every CPU to flush */
 };
 
 /* Computed once from the capability MSRs (SDM Vol. 3D, Appendix A) by vmx_global_init. */
@@ -94,6 +95,8 @@ struct vmx_global {
     uint32_t ncpus;                    /* CPUs that became guests */
     struct vcpu *cpus[VMX_MAX_CPUS];
     volatile uint64_t ept_generation; /* bumped when the EPT changes; each CPU INVEPTs */
+    uint32_t preempt_ticks;     /* VMX-preemption timer value (0: timer not used) */
+    uint64_t sync_timeouts;     /* EPT flush waits that gave up (a CPU never exited) */
     struct stats_state *stats;
     uint64_t ept_vpid_cap;
 };
@@ -129,6 +132,14 @@ void vmx_resume_failed(struct vcpu *v);
 extern void vmx_exit_stub(void);
 extern int vmx_launch_here(void);
 extern void vmx_host_isr_table(void);
+
+/* In VMX root: the vcpu of the executing CPU (HOST_GS_BASE holds it). */
+struct vcpu *vmx_this_cpu(void);
+
+/* In VMX root, after changing the EPT: bumps the generation, flushes this CPU, and makes
+ * this CPU wait, before it resumes its guest, until every other running CPU has flushed
+ * too (each does at its next exit; the preemption timer bounds how long that takes). */
+void vmx_ept_changed(void);
 
 /* The last launch failure, for the log. */
 extern uint64_t vmx_last_error;

@@ -11,6 +11,8 @@
  *                        guest write there changes nothing (read back through the
  *                        hypervisor with TV_HC_HIDDEN_PROBE)
  *   vmxon-ud, vmx-msr-gp, feature-control-locked   VMX is hidden as on a CPU without it
+ *   bar-move-every-cpu   a BAR the guest moves is re-trapped: every CPU sees the device at
+ *                        the new address only, and again after moving it back
  *   bar-unsupported-ud   an instruction the decoder does not emulate, on edu's BAR0, gives
  *                        #UD, and the device and hypervisor keep working afterwards
  * Exceptions are caught by temporarily replacing the #UD and #GP gates of the current IDT;
@@ -167,6 +169,82 @@ static VOID EFIAPI read_sig(VOID *arg)
     cpuid(TV_CPUID_LEAF_SIGNATURE, arg);
 }
 
+static struct mp_services *find_mp(UINTN *n, UINTN *self)
+{
+    static EFI_GUID mp_guid = {
+        0x3fdda605, 0xa76e, 0x4f46, {0xad, 0x29, 0x12, 0xf4, 0x53, 0x1b, 0x3d, 0x08}};
+    struct mp_services *mp = 0;
+    UINTN en = 1;
+    *n = 1;
+    *self = 0;
+    if (EFI_ERROR(uefi_call_wrapper(BS->LocateProtocol, 3, &mp_guid, NULL, (void **)&mp)) || !mp)
+        return 0;
+    mp->get_number_of_processors(mp, n, &en);
+    mp->who_am_i(mp, self);
+    return mp;
+}
+
+struct bar_probe {
+    uint64_t addr_new, addr_old;
+    uint32_t id_new, id_old;
+};
+
+static VOID EFIAPI read_ids(VOID *arg)
+{
+    struct bar_probe *p = arg;
+    p->id_new = *(volatile uint32_t *)(uintptr_t)p->addr_new;
+    p->id_old = *(volatile uint32_t *)(uintptr_t)p->addr_old;
+}
+
+static void cfg_write32(unsigned bus, unsigned dev, unsigned fn, unsigned off, uint32_t v)
+{
+    uint32_t addr = 0x80000000u | (bus << 16) | (dev << 11) | (fn << 8) | (off & 0xFC);
+    __asm__ volatile("outl %0, %1" : : "a"(addr), "Nd"((uint16_t)0xCF8));
+    __asm__ volatile("outl %0, %1" : : "a"(v), "Nd"((uint16_t)0xCFC));
+}
+
+/* The guest moves edu's BAR0 16 MiB up (memory decode stays on): Trapvisor restores the old
+ * pages, traps the new ones and flushes every CPU before the writing CPU goes on. Every CPU
+ * then finds the device at the new address and not at the old one; then it moves back. */
+static void test_bar_move_every_cpu(void)
+{
+    unsigned dev = 32;
+    for (unsigned d = 0; d < 32 && dev == 32; d++)
+        if (cfg_read32(0, d, 0, 0) == 0x11e81234u)
+            dev = d;
+    if (dev == 32) {
+        check("bar-move-every-cpu", false, "(no edu on bus 0)");
+        return;
+    }
+    uint32_t old = cfg_read32(0, dev, 0, 0x10) & ~0xFu;
+    uint32_t moved = old + 0x01000000u;
+    UINTN n, self;
+    struct mp_services *mp = find_mp(&n, &self);
+    unsigned good = 0, total = 0;
+    for (unsigned round = 0; round < 2; round++) {
+        cfg_write32(0, dev, 0, 0x10, moved);
+        for (UINTN i = 0; i < n; i++) {
+            struct bar_probe p = {moved, old, 0, 0};
+            if (i == self)
+                read_ids(&p);
+            else if (!mp ||
+                     EFI_ERROR(mp->startup_this_ap(mp, read_ids, i, NULL, 2000000, &p, NULL)))
+                continue;
+            total++;
+            good += p.id_new == 0x010000edu && p.id_old != 0x010000edu;
+        }
+        cfg_write32(0, dev, 0, 0x10, old);
+        struct bar_probe back = {old, moved, 0, 0};
+        read_ids(&back);
+        total++;
+        good += back.id_new == 0x010000edu && back.id_old != 0x010000edu;
+    }
+    char d[80];
+    fmt_snprintf(d, sizeof(d), "(0x%x -> 0x%x and back, %u of %u views right)", old, moved, good,
+                 total);
+    check("bar-move-every-cpu", good == total && total == 2 * (n + 1), d);
+}
+
 static void test_signature_every_cpu(void)
 {
     static EFI_GUID mp_guid = {
@@ -308,6 +386,7 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *st)
         test_vmx_hidden();
         test_bar_unsupported();
         test_signature_every_cpu();
+        test_bar_move_every_cpu();
     }
     out("tvtest: %u passed, %u failed\n", passed, failed);
     return failed ? EFI_ABORTED : EFI_SUCCESS;
