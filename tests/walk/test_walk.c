@@ -5,10 +5,12 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
 
+#include "decode/fetch.h"
 #include "decode/walk.h"
 #include "tests/walk/guest_tables.h"
 
@@ -642,6 +644,106 @@ static void linear_addresses_wrap_at_4g_outside_long_mode(void **state)
     assert_int_equal(r.bad_gpa, GUEST_RAM_SIZE);
 }
 
+static uint64_t rng = 0x2545F4914F6CDD1Dull;
+static uint64_t rnd(void)
+{
+    rng ^= rng >> 12;
+    rng ^= rng << 25;
+    rng ^= rng >> 27;
+    return rng * 0x2545F4914F6CDD1Dull;
+}
+
+/* Guest-controlled garbage: page tables full of random entries that mostly point into a
+ * pool of 64 table frames (so walks go deep), random modes and control bits, random
+ * addresses. Every result must be well-formed; ASan/UBSan catch any bad access. */
+static void random_tables_give_well_formed_results(void **state)
+{
+    (void)state;
+    const uint64_t pool = 1u << 20, frames = 64;
+    const uint64_t pool_end = pool + frames * 4096;
+    unsigned outcome[5] = {0};
+    const struct guest_mem full = mem;
+    for (unsigned round = 0; round < 24; round++) {
+        for (uint64_t a = pool; a < pool_end; a += 8) {
+            uint64_t e = rnd() & 0xFFF;
+            const uint64_t r = rnd();
+            if ((r & 15) == 0)
+                e |= rnd() & ~0xFFFull; /* anything at all */
+            else
+                e |= pool + ((r >> 8) % frames) * 4096 + ((r >> 20) & 1) * (1ull << 63);
+            if ((r & 0xF0) == 0x10)
+                e |= (uint64_t)(pool + ((r >> 24) % frames) * 4096) << 32; /* 32-bit hi entry */
+            guest_ram_wr64(&ram, a, e);
+        }
+        for (unsigned n = 0; n < 2500; n++) {
+            struct guest_paging pg = {0};
+            const uint64_t r = rnd();
+            pg.cr0 = (r & 1 ? CR0_PG : 0) | (r & 2 ? CR0_WP : 0) | CR0_PE;
+            pg.cr4 = (r & 4 ? CR4_PAE : 0) | (r & 8 ? CR4_PSE : 0) | (r & 16 ? CR4_LA57 : 0) |
+                     (r & 32 ? CR4_SMEP : 0) | (r & 64 ? CR4_SMAP : 0);
+            pg.efer = (r & 128 ? EFER_LME | EFER_LMA : 0) | (r & 256 ? EFER_NXE : 0);
+            pg.rflags = r & 512 ? RFLAGS_AC_BIT : 0;
+            pg.cpl = (r >> 10) & 3;
+            pg.maxphyaddr = (unsigned)((r >> 12) & 63);
+            pg.no_1g_pages = (r >> 18) & 1;
+            pg.pae_pdptes_valid = (r >> 19) & 1;
+            for (unsigned i = 0; i < 4; i++)
+                pg.pae_pdptes[i] = rnd() & 0x80000000FFFFF1FFull;
+            pg.cr3 =
+                ((r >> 20) & 7) == 0 ? rnd() : pool + ((r >> 23) % frames) * 4096 + (rnd() & 0xFE0);
+            const uint64_t la = rnd() >> ((r >> 32) & 63);
+            const enum walk_access access = (enum walk_access)((r >> 40) % 3);
+            const unsigned flags = (unsigned)(r >> 42) & 3;
+            mem = full;
+            if ((r >> 44) & 1)
+                mem.write_gpa = NULL; /* no A/D updates */
+            struct walk_result res;
+            const enum walk_status st = walk_translate(&pg, &mem, la, access, flags, &res);
+            assert_int_equal(st, res.status);
+            assert_true(st <= WALK_BAD_GPA);
+            outcome[st]++;
+            const enum paging_mode mode = paging_mode_of(pg.cr0, pg.cr4, pg.efer);
+            const bool wide = mode == PAGING_4LEVEL || mode == PAGING_5LEVEL;
+            const uint64_t la_used = wide ? la : (la & 0xFFFFFFFFu);
+            switch (st) {
+            case WALK_OK:
+                assert_true(res.page_size == 4096 || res.page_size == (2ull << 20) ||
+                            res.page_size == (4ull << 20) || res.page_size == (1ull << 30) ||
+                            res.page_size == (1ull << 32));
+                assert_int_equal(res.gpa & (res.page_size - 1), la_used & (res.page_size - 1));
+                assert_true(res.gpa < (1ull << 52));
+                break;
+            case WALK_PF:
+                assert_int_equal(res.error_code & ~0x1Fu, 0);
+                if (res.error_code & PF_ERR_RSVD)
+                    assert_true(res.error_code & PF_ERR_P);
+                assert_int_equal((res.error_code & PF_ERR_W) != 0, access == WALK_WRITE);
+                assert_int_equal(res.fault_addr, la_used);
+                break;
+            case WALK_GP:
+            case WALK_SS:
+                assert_int_equal(res.error_code, 0);
+                break;
+            case WALK_BAD_GPA:
+                break;
+            }
+            struct fetch_result fr;
+            const struct fetch_cs cs = {
+                .base = rnd() >> (r & 63), .limit = (uint32_t)rnd(), .ar = (uint32_t)rnd()};
+            fetch_insn(&pg, &mem, &cs, rnd() >> ((r >> 50) & 63), &fr);
+            assert_true(fr.len <= FETCH_MAX_BYTES);
+            assert_int_equal(fr.status == FETCH_OK, fr.len == FETCH_MAX_BYTES);
+            assert_int_equal(fr.status == FETCH_OK, fr.fault == FETCH_FAULT_NONE);
+        }
+    }
+    mem = full;
+    printf("walk: random tables: %u ok, %u #PF, %u #GP, %u #SS, %u bad gpa\n", outcome[0],
+           outcome[1], outcome[2], outcome[3], outcome[4]);
+    /* The generator must reach every outcome, or the test proves little. */
+    for (unsigned i = 0; i < 5; i++)
+        assert_true(outcome[i] > 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -676,6 +778,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(read_linear_crosses_pages_translated_separately, fresh_ram,
                                         free_ram),
         cmocka_unit_test_setup_teardown(linear_addresses_wrap_at_4g_outside_long_mode, fresh_ram,
+                                        free_ram),
+        cmocka_unit_test_setup_teardown(random_tables_give_well_formed_results, fresh_ram,
                                         free_ram),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
