@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The Bochs rig's self-test (make check-rig): tools/rig/bochs.sh's argument and error handling,
-# then vmxprobe.efi booted in Bochs + OVMF with 2 CPUs (1 on the Bochs 2.7 fallback). It must
-# see every CPU, run to its last line, and read the VMX capability MSRs that
+# then vmxprobe.efi booted in Bochs + OVMF with 2 CPUs and with 1 (only 1 on the Bochs 2.7
+# fallback). It must see every CPU, run to its last line, read the VMX capability MSRs that
 # tests/rig/vmxprobe-skylake-x-bochs3.expected (Bochs 3.0) or -bochs27.expected (the 2.7
 # fallback) records for Bochs's corei7_skylake_x model (the values tests/caps is built on),
 # and print the --caps report (vmx/caps.c) that tests/rig/caps-skylake-x-bochs3.expected holds.
@@ -41,6 +41,18 @@ expect_rc timeout_kills_bochs 124 "$RIG" --image "$IMG" --serial "$OUT/timeout.t
     2>&1 | tee "$OUT/boot.out"
 rc=${PIPESTATUS[0]}
 if [ "$rc" = 0 ]; then ok "vmxprobe boots with $cpus CPU(s) and runs to its end"; else bad "vmxprobe boot: exit $rc"; fi
+
+if [ "$cpus" = 2 ]; then
+    # One CPU as well (count=1, no quantum): stop as soon as MP Services has answered.
+    if "$RIG" --image "$IMG" --serial "$OUT/serial1.txt" --cpus 1 --timeout 240 \
+        --until 'vmxprobe: cpus 1 enabled 1' --fail 'X64 Exception|!!!!|vmxprobe: cpus [02-9]' \
+        >"$OUT/boot1.out" 2>&1; then
+        ok "vmxprobe boots with 1 CPU and sees exactly one"
+    else
+        bad "vmxprobe with 1 CPU:"
+        sed 's/^/    /' "$OUT/boot1.out"
+    fi
+fi
 
 tr -d '\r' <"$OUT/serial.txt" | grep '^vmxprobe: msr' >"$OUT/msrs.txt"
 if diff -u "$expected" "$OUT/msrs.txt" >"$OUT/msrs.diff"; then
