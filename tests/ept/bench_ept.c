@@ -18,6 +18,9 @@ static double now_ns(void)
     return ts.tv_sec * 1e9 + ts.tv_nsec;
 }
 
+/* "quick": few iterations, for counting instructions under valgrind --tool=callgrind. */
+static int quick;
+
 static uint64_t rng_state = 88172645463325252ull;
 static uint64_t rng(void)
 {
@@ -37,7 +40,7 @@ static void bench_lookup(unsigned nregions)
                                &owner};
         ept_region_insert(&t, &r);
     }
-    enum { N = 1 << 22 };
+    unsigned N = quick ? 1u << 14 : 1u << 22;
     uint64_t *gpas = malloc(N * sizeof(*gpas));
     for (unsigned i = 0; i < N; i++)
         gpas[i] = 0xC0000000ull + rng() % (nregions * 0x10000ull);
@@ -95,7 +98,7 @@ static void bench_build(const char *name, uint64_t cap, uint64_t limit)
     ept_trap_range(&e, 0xC1001000, 0x100000, &e, 1);
     uint32_t live = e.tables;
     /* A BAR moving back and forth: restore the old pages (merge), trap the new ones. */
-    enum { MOVES = 20000 };
+    unsigned MOVES = quick ? 200 : 20000;
     uint64_t a0 = 0xC1000000, a1 = 0xD0345000;
     double t2 = now_ns();
     for (unsigned i = 0; i < MOVES; i++) {
@@ -110,8 +113,9 @@ static void bench_build(const char *name, uint64_t cap, uint64_t limit)
     test_pool_fini(&pool);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    quick = argc > 1 && argv[1][0] == 'q';
     bench_lookup(2);
     bench_lookup(8);
     bench_lookup(64);
