@@ -22,3 +22,17 @@ check-bochs: $(BOCHS_CHECK_IMG)
 	 echo "check-bochs: $$(( $$(date +%s) - s ))s"; exit $$fail
 
 CHECK_TARGETS += check-bochs
+
+# QEMU (TCG) has no VT-x: the clean refusal, and the shell goes on.
+QEMU_REFUSAL_IMG := $(BUILD)/bochs/refusal.img
+$(QEMU_REFUSAL_IMG): $(BUILD)/trapvisor.efi tests/bochs/refusal.nsh tools/image/mkimg.sh
+	@mkdir -p $(@D)
+	tools/image/mkimg.sh $@ $(BUILD)/trapvisor.efi=EFI/trapvisor/trapvisor.efi \
+	    tests/bochs/refusal.nsh=startup.nsh
+
+.PHONY: check-qemu-refusal
+check-qemu-refusal: $(QEMU_REFUSAL_IMG)
+	@tools/deps.sh
+	@tests/bochs/qemu-refusal.sh $(QEMU_REFUSAL_IMG)
+
+CHECK_TARGETS += check-qemu-refusal
