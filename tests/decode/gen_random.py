@@ -42,12 +42,19 @@ def one(rng):
     return mode, out
 
 
+# Lines that are not of the input form: x86dec must answer each with one error line.
+MALFORMED = ["", "64", "65 8b 00", "64 8b zz", "64 8b 00 123", "x64 8b 00", "16,8b,00",
+             "64 " + " ".join(["90"] * 40), "\t32\t8b  00  ", "64 8b 0"]
+
+
 def main():
     count = int(sys.argv[1])
     rng = random.Random(int(sys.argv[2]) if len(sys.argv) > 2 else 1)
-    for _ in range(count):
+    for k in range(count):
         mode, b = one(rng)
         print(mode, " ".join("%02x" % x for x in b))
+        if k % 1000 == 0:
+            print(MALFORMED[(k // 1000) % len(MALFORMED)])
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "decode/decode.h"
+#include "tools/x86dec/x86dec_input.h"
 
 /* Parses "66 8b 00" into a malloc'ed buffer of exactly that many bytes. */
 static uint8_t *hex_bytes(const char *hex, size_t *n)
@@ -289,6 +290,43 @@ static void more_than_15_bytes_is_invalid(void **state)
                      X86_DECODE_INVALID);
 }
 
+static void truncation_is_reported_before_undefined_encodings(void **state)
+{
+    (void)state;
+    struct x86_insn i;
+    /* LOCK on a register destination is #UD, but only once the whole instruction is there:
+     * the CPU takes the fetch fault for the missing bytes first. */
+    assert_int_equal(dec(X86_MODE_64, "f0 81 c0 78 56", &i), X86_DECODE_TRUNCATED);
+    assert_int_equal(dec(X86_MODE_64, "f0 81 c0 78 56 34 12", &i), X86_DECODE_INVALID);
+    assert_int_equal(dec(X86_MODE_64, "0f c3 c0", &i), X86_DECODE_INVALID);
+    assert_int_equal(dec(X86_MODE_64, "66 0f c3 80 00 00", &i), X86_DECODE_TRUNCATED);
+}
+
+static void x86dec_input_lines_parse_or_are_rejected(void **state)
+{
+    (void)state;
+    unsigned bits;
+    uint8_t b[X86DEC_MAX_BYTES];
+    size_t n;
+    assert_true(x86dec_parse_line("64 48 8b 04 25 00 10 00 00\n", &bits, b, &n));
+    assert_int_equal(bits, 64);
+    assert_int_equal(n, 8);
+    assert_int_equal(b[1], 0x8b);
+    assert_true(x86dec_parse_line("\t16  f 0a\r\n", &bits, b, &n));
+    assert_int_equal(n, 2);
+    assert_int_equal(b[0], 0x0f);
+    assert_true(x86dec_parse_line("32", &bits, b, &n) == false);
+    assert_true(x86dec_parse_line("32 ", &bits, b, &n)); /* no bytes: decodes as truncated */
+    assert_int_equal(n, 0);
+    assert_false(x86dec_parse_line("65 8b 00", &bits, b, &n));
+    assert_false(x86dec_parse_line("64 8b zz", &bits, b, &n));
+    assert_false(x86dec_parse_line("64 8b 123", &bits, b, &n));
+    char longline[200] = "64";
+    for (int k = 0; k < 33; k++)
+        strcat(longline, " 90");
+    assert_false(x86dec_parse_line(longline, &bits, b, &n));
+}
+
 static void unsupported_is_distinct_from_invalid(void **state)
 {
     (void)state;
@@ -398,6 +436,8 @@ int main(void)
         cmocka_unit_test(truncation_at_every_byte),
         cmocka_unit_test(more_than_15_bytes_is_invalid),
         cmocka_unit_test(unsupported_is_distinct_from_invalid),
+        cmocka_unit_test(truncation_is_reported_before_undefined_encodings),
+        cmocka_unit_test(x86dec_input_lines_parse_or_are_rejected),
         cmocka_unit_test(immediates_are_sign_extended_like_the_cpu),
         cmocka_unit_test(string_forms),
         cmocka_unit_test(sse_moves),
