@@ -21,7 +21,7 @@
 #   --live             copy the serial output to stdout while the run goes on
 #
 # Exit status: 0 success (patterns seen; without patterns: Bochs ended by itself before the
-# timeout), 1 a --fail pattern or a missing --expect/--until pattern, 124 timeout,
+# timeout, after some serial output), 1 a --fail pattern or a missing --expect/--until pattern, 124 timeout,
 # 2 usage error, 3 setup error (missing file, no Bochs). Judge success from the serial log:
 # Bochs's own exit status says nothing about the guest.
 #
@@ -344,6 +344,10 @@ for i in "${!EXPECTS[@]}"; do [ "${seen[$i]}" = 1 ] || missing+=("${EXPECTS[$i]}
 tail_serial() {
     say "last lines of the serial log:"
     tail -n 15 "$RUN/serial.txt" | tr -d '\r' | sed 's/\x1b\[[0-9;]*[A-Za-z]//g; s/^/  | /' >&2
+    if [ -f "$RUN/bochs.log" ] && grep -qE 'PANIC|ERROR|FATAL' "$RUN/bochs.log"; then
+        say "Bochs's log says:"
+        grep -E 'PANIC|ERROR|FATAL' "$RUN/bochs.log" | tail -n 5 | sed 's/^/  | /' >&2
+    fi
     if [ -s "$RUN/launcher.err" ]; then
         say "launcher said:"
         tail -n 5 "$RUN/launcher.err" | sed 's/^/  | /' >&2
@@ -362,6 +366,11 @@ timeout)
     exit 124
     ;;
 esac
+if [ -z "$result" ] && [ ! -s "$RUN/serial.txt" ]; then
+    say "Bochs ended after $took s without any serial output (a bad configuration?)"
+    tail_serial
+    exit 1
+fi
 if [ ${#missing[@]} -gt 0 ]; then
     say "Bochs ended after $took s without: ${missing[*]}"
     tail_serial
