@@ -34,7 +34,9 @@ Trapvisor is **${ratio}x** faster (target: at least 3x).
 
 - Command: \`make bench\` (runs \`build/tools/x86dec --bench 20 < corpus\`)
 - Output: \`$line\`
-- Machine: $cpu, $(nproc) cores; $(date -u +%Y-%m-%d)
+- Machine: $cpu, $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg); $(date -u +%Y-%m-%d).
+  The machine is shared, so absolute times move with its load; the ratio, measured in one
+  process with the two decoders' runs alternating, is the figure that holds.
 EOT
 python3 - "$doc" "$section" <<'PY'
 import sys
