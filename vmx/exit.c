@@ -501,10 +501,10 @@ static void wait_for_flush(struct vcpu *self, uint64_t gen)
 
 void vmx_exit_dispatch(struct vcpu *v)
 {
-    /* The previous exit's root-mode time is complete now (resume_tsc was taken just before
-     * its VMRESUME); account it here, off the timed path of the exit being handled. */
-    if (vmx.stats && v->resume_tsc > v->exit_tsc)
-        stats_record_exit(vmx.stats, v->index, v->last_reason, v->resume_tsc - v->exit_tsc,
+    /* The previous exit's root-mode time is complete now (the stub took resume_tsc just
+     * before its VMRESUME); account it here, off the timed path of the exit being handled. */
+    if (vmx.stats && v->prev_exit_tsc && v->resume_tsc > v->prev_exit_tsc)
+        stats_record_exit(vmx.stats, v->index, v->last_reason, v->resume_tsc - v->prev_exit_tsc,
                           v->last_device);
     v->last_device = -1;
     uint32_t reason_full = (uint32_t)vmread(VMCS_EXIT_REASON);
@@ -546,6 +546,7 @@ void vmx_exit_dispatch(struct vcpu *v)
         v->sync_generation = 0;
     }
     v->last_reason = reason;
+    v->prev_exit_tsc = v->exit_tsc;
 }
 
 void vmx_resume_failed(struct vcpu *v)

@@ -58,7 +58,8 @@ struct vcpu {
     uint64_t rip, rflags; /* filled by the MMIO path only (decode/'s struct x86_regs layout) */
     uint64_t exit_tsc;    /* offset 144: TSC at the exit stub's first instructions */
     uint64_t resume_tsc;  /* offset 152: TSC just before VMRESUME */
-    uint32_t index;       /* 0 = BSP */
+    uint64_t prev_exit_tsc; /* exit_tsc of the exit that resume_tsc closed */
+    uint32_t index;         /* 0 = BSP */
     uint32_t apic_id;
     uint8_t *vmxon; /* 4 KiB, page aligned */
     uint8_t *vmcs;  /* 4 KiB, page aligned */
@@ -72,8 +73,8 @@ struct vcpu {
     uint64_t launch_error;   /* VM-instruction error of a failed launch */
     uint32_t sig[4];         /* CPUID 0x40000000 as this CPU's guest saw it (boot check) */
     bool launched;
-    bool stopped;          /* the guest was stopped (unhandled exit, triple fault) */
-    volatile bool in_init; /* between INIT and SIPI (wait-for-SIPI) */
+    bool stopped;             /* the guest was stopped (unhandled exit, triple fault) */
+    volatile bool in_init;    /* between INIT and SIPI (wait-for-SIPI) */
     uint64_t sync_generation; /* this exit changed the EPT: wait for every CPU to flush */
 };
 
@@ -95,8 +96,8 @@ struct vmx_global {
     uint32_t ncpus;                    /* CPUs that became guests */
     struct vcpu *cpus[VMX_MAX_CPUS];
     volatile uint64_t ept_generation; /* bumped when the EPT changes; each CPU INVEPTs */
-    uint32_t preempt_ticks;     /* VMX-preemption timer value (0: timer not used) */
-    uint64_t sync_timeouts;     /* EPT flush waits that gave up (a CPU never exited) */
+    uint32_t preempt_ticks;           /* VMX-preemption timer value (0: timer not used) */
+    uint64_t sync_timeouts;           /* EPT flush waits that gave up (a CPU never exited) */
     struct stats_state *stats;
     uint64_t ept_vpid_cap;
 };
