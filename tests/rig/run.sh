@@ -61,6 +61,17 @@ else
     bad "VMX capability MSRs differ from $expected:"
     sed 's/^/    /' "$OUT/msrs.diff"
 fi
+# boot/options.c on real firmware: the shell's UCS-2 load options (image path first, quotes
+# kept) over trapvisor.cfg (stats off, cpus 1, log verbose; the command line sets cpus 2).
+want_opts='options: edu = off|options: stats = off|options: log = verbose|options: start = \\EFI\\my dir\\next.efi|options: cpus = 2'
+got_opts=$(tr -d '\r' <"$OUT/serial.txt" | grep -cxE "$want_opts")
+if [ "$got_opts" = 5 ]; then
+    ok "load options from the shell and trapvisor.cfg give the expected settings"
+else
+    bad "settings from load options + trapvisor.cfg: $got_opts of 5 expected lines:"
+    tr -d '\r' <"$OUT/serial.txt" | grep -E '^(options:|vmxprobe: (load|config|options))' | sed 's/^/    /'
+fi
+
 # vmx/caps.c on the emulated CPU: it read every MSR without a fault and reached its verdict.
 if tr -d '\r' <"$OUT/serial.txt" | grep -qx 'caps: Verdict: Trapvisor can run here'; then
     ok "the --caps report runs on the emulated CPU and finds everything Trapvisor needs"

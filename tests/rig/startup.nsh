@@ -1,3 +1,3 @@
 fs0:
-\EFI\trapvisor\vmxprobe.efi
+\EFI\trapvisor\vmxprobe.efi --no-edu --cpus 2 --start "\EFI\my dir\next.efi"
 reset -s

@@ -17,6 +17,7 @@
 #include <stdarg.h>
 #include <stdint.h>
 
+#include "boot/options.h"
 #include "lib/fmt.h"
 #include "vmx/caps.h"
 
@@ -118,9 +119,57 @@ static void probe_caps_cpuid(void *ctx, uint32_t leaf, uint32_t sub, uint32_t re
     cpuid(leaf, sub, regs);
 }
 
+/* The settings as trapvisor.efi would see them: \EFI\trapvisor\trapvisor.cfg from this
+ * image's volume, then the load options the shell passed (boot/options.c on real firmware). */
+static char probe_cfg[OPTIONS_CONFIG_MAX + 1];
+
+static void probe_options(EFI_HANDLE image)
+{
+    EFI_LOADED_IMAGE *li = NULL;
+    EFI_GUID li_guid = LOADED_IMAGE_PROTOCOL;
+    if (EFI_ERROR(probe_st->BootServices->HandleProtocol(image, &li_guid, (void **)&li)) || !li) {
+        probe_printf("vmxprobe: no loaded-image protocol");
+        return;
+    }
+    char text[OPTIONS_CMDLINE_MAX + 1];
+    size_t n = options_ucs2_to_ascii(li->LoadOptions, li->LoadOptionsSize, text, sizeof text);
+    if (n == (size_t)-1)
+        probe_printf("vmxprobe: load options: %u bytes, not text", (unsigned)li->LoadOptionsSize);
+    else
+        probe_printf("vmxprobe: load options: [%s]", text);
+
+    struct options o;
+    struct options_error err;
+    options_defaults(&o);
+    UINTN size = 0;
+    EFI_FILE_HANDLE root = LibOpenRoot(li->DeviceHandle), f = NULL;
+    if (root && !EFI_ERROR(root->Open(root, &f, L"\\EFI\\trapvisor\\trapvisor.cfg",
+                                      EFI_FILE_MODE_READ, 0))) {
+        size = sizeof probe_cfg;
+        if (EFI_ERROR(f->Read(f, &size, probe_cfg)))
+            size = 0;
+        f->Close(f);
+    }
+    if (root)
+        root->Close(root);
+    probe_printf("vmxprobe: config file: %u bytes", (unsigned)size);
+    if (options_parse_config(&o, probe_cfg, size, &err) != OPTIONS_OK) {
+        probe_printf("vmxprobe: options: %s", err.text);
+        return;
+    }
+    enum options_result r =
+        options_parse_load_options(&o, li->LoadOptions, li->LoadOptionsSize, &err);
+    if (r != OPTIONS_OK)
+        probe_printf("vmxprobe: options: %s", err.text);
+    if (r == OPTIONS_BAD)
+        return;
+    struct probe_line line = {.n = 0};
+    options_print(&o, probe_line_putc, &line);
+}
+
 EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *st)
 {
-    (void)image;
+    InitializeLib(image, st); /* gnu-efi's BS, for LibOpenRoot */
     probe_st = st;
     probe_printf("vmxprobe: start");
 
@@ -148,6 +197,7 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *st)
         probe_printf("vmxprobe: cpuid 80000008 eax 0x%08x", (unsigned)r[0]);
     }
     probe_cpus(st);
+    probe_options(image);
 
     if (!(ecx1 & (1u << 5))) {
         probe_printf("vmxprobe: no VMX (CPUID.1:ECX[5] = 0)");
