@@ -10,7 +10,8 @@
 #
 # Idempotent: a finished chroot carries a stamp file and is reused as is. Safe when
 # interrupted: the chroot is built in DIR.tmp.<pid> and renamed to DIR only when complete;
-# leftovers of an interrupted build are removed on the next run. Needs root.
+# leftovers of an interrupted build are removed on the next run. Concurrent calls take turns
+# through a lock on DIR.lock. Needs root.
 set -euo pipefail
 
 DIR="${1:-${TRAPVISOR_BOCHS_CHROOT:-/var/cache/trapvisor/bochs3}}"
@@ -56,6 +57,19 @@ fi
 
 PARENT=$(dirname "$DIR")
 mkdir -p "$PARENT"
+
+# One build at a time (two rig runs may start together on a fresh machine, e.g. under
+# make -j2): the second waits here and then finds the finished chroot.
+exec 8>"$DIR.lock"
+if ! flock -n 8; then
+    say "another build of $DIR is running; waiting for it"
+    flock 8
+fi
+if [ -f "$DIR/$STAMP" ]; then
+    say "using chroot $DIR, just built by another run"
+    echo "$DIR"
+    exit 0
+fi
 
 # Remove what an interrupted earlier build left behind (its mounts first, if any).
 for old in "$DIR".tmp.*; do
