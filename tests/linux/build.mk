@@ -1,11 +1,15 @@
 # tests/linux: Linux as a guest (issue 6). `make check-linux` builds the kernel image, the
 # edu driver, edutest and the initramfs (tools/linux/build.mk) and boots them on each rig in
-# LINUX_RIGS (default qemu; "qemu bochs" adds the Bochs 3.0 run, see check-linux.sh).
+# LINUX_RIGS (default qemu). LINUX_RIGS="qemu bochs" adds the Bochs 3.0 run with 2 CPUs, on
+# Trapvisor ($(BUILD)/trapvisor.efi started from the shell before the kernel; every check
+# must pass); LINUX_TRAPVISOR= (empty) runs Bochs without Trapvisor (boot and CPUs only).
 LINUX_RIGS ?= qemu
+LINUX_TRAPVISOR ?= $(if $(filter bochs,$(LINUX_RIGS)),$(BUILD)/trapvisor.efi)
 
 .PHONY: check-linux check-linux-tools
-check-linux: $(LINUX_KERNEL) $(LINUX_INITRD) check-linux-tools
-	BUILD=$(BUILD) LINUX_RIGS="$(LINUX_RIGS)" tests/linux/check-linux.sh
+check-linux: $(LINUX_KERNEL) $(LINUX_INITRD) check-linux-tools $(LINUX_TRAPVISOR)
+	BUILD=$(BUILD) LINUX_RIGS="$(LINUX_RIGS)" LINUX_TRAPVISOR_EFI="$(LINUX_TRAPVISOR)" \
+	    tests/linux/check-linux.sh
 
 # The rig tools' own tests (no emulator): the MP table and the initramfs writer.
 check-linux-tools:

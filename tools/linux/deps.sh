@@ -66,10 +66,13 @@ kernel)
     fi
     tmp=$(mktemp -d "$dir/fetch.XXXXXX")
     trap 'rm -rf "$tmp"' EXIT
-    ( cd "$tmp" && apt-get download -q "linux-image-$ver" >/dev/null ) || {
+    chown _apt "$tmp" 2>/dev/null || true # apt-get download drops to user _apt when it can
+    if ! ( cd "$tmp" && apt-get download -q "linux-image-$ver" >/dev/null ); then
+        # A stale package list names a version the mirror no longer has: update, resolve again.
         apt_update_once
+        ver=$(kernel_version)
         ( cd "$tmp" && apt-get download -q "linux-image-$ver" >/dev/null )
-    }
+    fi
     dpkg -x "$tmp"/linux-image-*.deb "$tmp/x"
     cp "$tmp/x/boot/vmlinuz-$ver" "$dir/vmlinuz"
     echo "$ver" > "$dir/version"
