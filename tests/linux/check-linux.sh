@@ -12,7 +12,7 @@
 #   LINUX_TRAPVISOR_EFI (see above), LINUX_QEMU_TIMEOUT / LINUX_BOCHS_TIMEOUT (seconds),
 #   LINUX_UPDATE_REFERENCE=1 (rewrite tests/linux/edutest-reference.txt from the QEMU run).
 # Prints the time to userspace (kernel's /proc/uptime and wall clock from emulator start).
-# Transcripts: $BUILD/linux/<rig>.serial.
+# Transcripts: $BUILD/linux/<rig>.serial; the runners' output: $BUILD/linux/<rig>.log.
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -93,26 +93,30 @@ judge() {
     [ $ok = 1 ]
 }
 
-# Runs CMD... in the background and records when LINE first appears in SERIAL: sets
-# RUN_RC and RUN_TU (epoch seconds, empty if never).
+# run_watch WATCH CAPTURE PATTERN CMD...: runs CMD in the background with its output in
+# CAPTURE and records when PATTERN first appears in WATCH (the serial file, or CAPTURE when
+# the runner writes the serial file only at the end): sets RUN_RC and RUN_TU (epoch seconds,
+# empty if never).
 run_watch() {
-    local serial=$1 pattern=$2
-    shift 2
-    : >"$serial"
-    "$@" &
+    local watch=$1 capture=$2 pattern=$3
+    shift 3
+    : >"$capture"
+    : >"$watch" # a transcript of an earlier run must not count
+    "$@" >"$capture" 2>&1 &
     local pid=$!
     RUN_TU=""
     while kill -0 "$pid" 2>/dev/null; do
-        if [ -z "$RUN_TU" ] && grep -aq "$pattern" "$serial" 2>/dev/null; then
+        if [ -z "$RUN_TU" ] && grep -aq "$pattern" "$watch" 2>/dev/null; then
             RUN_TU=$(date +%s)
         fi
         sleep 0.5
     done
     wait "$pid"
     RUN_RC=$?
-    if [ -z "$RUN_TU" ] && grep -aq "$pattern" "$serial" 2>/dev/null; then
+    if [ -z "$RUN_TU" ] && grep -aq "$pattern" "$watch" 2>/dev/null; then
         RUN_TU=$(date +%s)
     fi
+    grep -aE '^(bochs|linux-qemu|qemu-system-x86_64): ' "$capture" | sed 's/^/  /'
 }
 
 for rig in $RIGS; do
@@ -123,7 +127,7 @@ for rig in $RIGS; do
         tools/rig/linux-image.sh "$img" --kernel "$KERNEL" --initrd "$INITRD" --rig qemu \
             --ops "$OPS" || { fail=1; continue; }
         t0=$(date +%s)
-        run_watch "$serial" '^linux: userspace' tools/rig/linux-qemu.sh --image "$img" \
+        run_watch "$serial" "$OUTDIR/qemu.log" '^linux: userspace' tools/rig/linux-qemu.sh --image "$img" \
             --serial "$serial" --cpus 2 --timeout "${LINUX_QEMU_TIMEOUT:-240}"
         say "qemu: run took $(($(date +%s) - t0)) s, QEMU exit status $RUN_RC"
         judge qemu "$serial" 1 "$t0" "$RUN_TU" || fail=1
@@ -141,7 +145,9 @@ for rig in $RIGS; do
             --cpus 2 --ops "$OPS" "${tv_args[@]}" || { fail=1; continue; }
         [ -x tools/rig/bochs.sh ] || { say "bochs: FAIL: tools/rig/bochs.sh is missing"; fail=1; continue; }
         t0=$(date +%s)
-        run_watch "$serial" '^linux: userspace' tools/rig/bochs.sh --image "$img" --serial "$serial" \
+        # bochs.sh writes the serial file when the run ends; --live streams it meanwhile.
+        run_watch "$OUTDIR/bochs.log" "$OUTDIR/bochs.log" '^linux: userspace' \
+            tools/rig/bochs.sh --image "$img" --serial "$serial" \
             --cpus 2 --bochs 3 --timeout "${LINUX_BOCHS_TIMEOUT:-600}" --live \
             --until '^linux: done at' --fail 'Kernel panic'
         say "bochs: run took $(($(date +%s) - t0)) s, bochs.sh exit status $RUN_RC"

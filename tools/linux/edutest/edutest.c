@@ -558,6 +558,17 @@ static void check_dma(int fd)
 static const volatile struct tv_stats *stats;
 static int stats_edu = -1;
 
+/* Exits of all CPUs so far (each CPU's seq counts its exits). */
+static uint64_t stats_exit_seq(void)
+{
+    uint64_t sum = 0;
+    uint32_t n = stats->hdr.ncpus < TV_STATS_MAX_CPUS ? stats->hdr.ncpus : TV_STATS_MAX_CPUS;
+
+    for (uint32_t c = 0; c < n; c++)
+        sum += stats->cpu[c].seq;
+    return sum;
+}
+
 static void find_stats(void)
 {
     char dir[512];
@@ -576,6 +587,21 @@ static void find_stats(void)
     for (unsigned i = 0; i < TV_STATS_DEVICES; i++)
         if (strncmp((const char *)stats->hdr.device_name[i], "edu", TV_STATS_NAME_LEN) == 0)
             stats_edu = (int)i;
+    check(stats_edu >= 0, "stats-names-edu");
+
+    /* The statistics pages are memory in the guest's map (only the control page after them
+     * is trapped): reading them must cost no exit. Every exit of every CPU bumps its seq, so
+     * 4096 loads that exited would move the sum by 4096; other CPUs' own exits meanwhile
+     * (timer, idle) stay far below the bound. */
+    const volatile uint64_t *q = (const volatile uint64_t *)stats;
+    size_t nq = TV_STATS_PAGES * 4096 / sizeof(uint64_t);
+    uint64_t seq0 = stats_exit_seq(), sink = 0, seq1;
+    for (size_t i = 0; i < 4096; i++)
+        sink += q[(i * 67) % nq];
+    seq1 = stats_exit_seq();
+    check(seq1 - seq0 < 64, "stats-read-without-exits");
+    if (seq1 - seq0 >= 64)
+        note("4096 loads, %" PRIu64 " exits meanwhile (sum %" PRIx64 ")", seq1 - seq0, sink);
 }
 
 static uint64_t stats_edu_mmio(void)
