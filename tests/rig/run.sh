@@ -90,9 +90,10 @@ if [ "$cpus" = 2 ]; then
     fi
 fi
 
-for leftover in /var/cache/trapvisor/bochs3/tmp/trapvisor-bochs.*; do
-    [ -e "$leftover" ] && [ -z "$(grep -lsz -- "[t]rapvisor-bochs.${leftover##*.}/" /proc/[0-9]*/cmdline)" ] &&
-        bad "run folder left behind: $leftover"
+# Each of this test's runs names its run folder; every one must be gone now (other engineers'
+# or CI's concurrent runs have folders of their own, which are none of this test's business).
+for leftover in $(sed -n 's/^bochs: run folder //p' "$OUT"/*.out | sort -u); do
+    [ -e "$leftover" ] && bad "run folder left behind: $leftover"
 done
 grep -q "trapvisor/bochs3/proc" /proc/mounts && echo "rig: note: /proc is mounted in the chroot (another run?)"
 

@@ -158,6 +158,7 @@ else
     BOCHS_DESC="Bochs $(dpkg-query -W -f='${Version}' bochs 2>/dev/null || echo 2.7) (host)"
 fi
 TAG=${RUN##*/}
+say "run folder $RUN"
 LAUNCHER_PID=""
 TAIL_PID=""
 KILLED_TICKS=0
