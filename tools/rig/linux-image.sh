@@ -15,7 +15,8 @@
 # The ESP holds \vmlinuz, \initrd.gz and \startup.nsh, which the UEFI shell runs unattended:
 #   [mm commands writing the MP table]                     (bochs)
 #   [\EFI\trapvisor\trapvisor.efi]                         (with --trapvisor)
-#   \vmlinuz initrd=\initrd.gz console=ttyS0,115200 quiet edurig=RIG eduops=N
+#   \vmlinuz initrd=\initrd.gz console=ttyS0,115200 quiet edurig=RIG eduops=N eduintx=0|1
+# (eduintx=1 on qemu: /init reloads the driver with msi=0 and runs edutest --intx)
 # The image is made by tools/image/mkimg.sh.
 set -euo pipefail
 
@@ -65,7 +66,10 @@ nsh=$tmp/startup.nsh
         echo "\\EFI\\trapvisor\\trapvisor.efi"
     fi
     echo "echo linux: starting the kernel"
-    echo "\\vmlinuz initrd=\\initrd.gz console=ttyS0,115200 quiet edurig=$RIG eduops=$OPS $APPEND"
+    # The INTx pass needs the legacy line routed: QEMU's ACPI does, the Bochs MP table not.
+    intx=0
+    [ "$RIG" = qemu ] && intx=1
+    echo "\\vmlinuz initrd=\\initrd.gz console=ttyS0,115200 quiet edurig=$RIG eduops=$OPS eduintx=$intx $APPEND"
 } >"$nsh"
 # The shell reads startup.nsh as text with CRLF or LF; CRLF is the safe choice.
 sed -i 's/$/\r/' "$nsh"

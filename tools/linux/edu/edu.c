@@ -59,6 +59,12 @@ struct edu_dev {
 
 static DEFINE_IDA(edu_ida);
 
+/* msi=0 forces the legacy INTx line, so the fallback path can be tested on a device that
+ * offers MSI (edutest --intx). */
+static bool use_msi = true;
+module_param_named(msi, use_msi, bool, 0444);
+MODULE_PARM_DESC(msi, "use MSI when the device offers it (default 1; 0: legacy INTx)");
+
 static u32 edu_read32(struct edu_dev *edu, unsigned int reg)
 {
     return ioread32(edu->bar + reg);
@@ -423,7 +429,7 @@ static int edu_probe(struct pci_dev *pdev, const struct pci_device_id *id)
     if (!edu->dma_cpu)
         return -ENOMEM;
 
-    nvec = pci_alloc_irq_vectors(pdev, 1, 1, PCI_IRQ_MSI);
+    nvec = use_msi ? pci_alloc_irq_vectors(pdev, 1, 1, PCI_IRQ_MSI) : -EINVAL;
     if (nvec == 1) {
         edu->irq_mode = EDU_IRQ_MODE_MSI;
     } else {

@@ -752,29 +752,102 @@ static void check_concurrent(int fd, const int *cpus, int ncpus, unsigned ops)
     }
 }
 
+/* --intx: the driver loaded with msi=0. Interrupts through the legacy line: the same raise,
+ * factorial and DMA completions, with MSI off and INTx enabled in config space. */
+static void check_intx(int fd, const char *dir, const int *cpus, int ncpus)
+{
+    char path[600], buf[64];
+    uint8_t cfg[256];
+    ssize_t n;
+    int cfd;
+
+    snprintf(path, sizeof(path), "%s/irq_mode", dir);
+    if (read_text(path, buf, sizeof(buf)) != 0)
+        buf[0] = '\0';
+    check(strcmp(buf, "intx") == 0, "intx-drv-irq-mode");
+
+    snprintf(path, sizeof(path), "%s/config", dir);
+    cfd = open(path, O_RDONLY);
+    n = cfd >= 0 ? pread(cfd, cfg, sizeof(cfg), 0) : -1;
+    if (cfd >= 0)
+        close(cfd);
+    bool msi_off = false;
+    if (n == 256 && (cfg[6] & 0x10)) {
+        unsigned ptr = cfg[0x34] & 0xfc;
+        for (int i = 0; i < 48 && ptr >= 0x40 && ptr < 0xff; i++) {
+            if (cfg[ptr] == PCI_CAP_ID_MSI) {
+                msi_off = !(cfg[ptr + 2] & 1);
+                break;
+            }
+            ptr = cfg[ptr + 1] & 0xfc;
+        }
+    }
+    check(msi_off, "intx-cfg-msi-off");
+    check(n >= 64 && !(cfg[5] & 0x04), "intx-cfg-interrupt-disable-clear"); /* COMMAND bit 10 */
+
+    for (int i = 0; i < ncpus; i++) {
+        struct edu_info info;
+        struct edu_raise r = {.value = 0x40u, .timeout_ms = 2000};
+        bool ok = pin_to_cpu(cpus[i]) && ioctl(fd, EDU_IOC_INFO, &info) == 0 &&
+                  ioctl(fd, EDU_IOC_RAISE_WAIT, &r) == 0;
+        check(ok && (r.seen & r.value) && r.irq_count == info.irq_count + 1 &&
+                  rd32(EDU_REG_IRQ_STATUS) == 0,
+              "intx-raise-ack-cpu%d", cpus[i]);
+    }
+    pin_to_cpu(cpus[0]);
+
+    struct edu_factorial f = {.n = 8, .flags = EDU_FACT_F_IRQ, .timeout_ms = 2000};
+    check(ioctl(fd, EDU_IOC_FACTORIAL, &f) == 0 && f.result == 40320 && (f.seen & EDU_IRQ_FACT),
+          "intx-factorial-irq");
+
+    static uint8_t out[256], in[256];
+    fill_pattern(out, sizeof(out), 9);
+    struct edu_dma d = {.user_buf = (uintptr_t)out,
+                        .len = sizeof(out),
+                        .dev_offset = 0x200,
+                        .flags = EDU_DMA_F_IRQ,
+                        .timeout_ms = 3000};
+    bool ok = ioctl(fd, EDU_IOC_DMA_TO_DEVICE, &d) == 0 && (d.seen & EDU_IRQ_DMA);
+    d.user_buf = (uintptr_t)in;
+    ok = ok && ioctl(fd, EDU_IOC_DMA_FROM_DEVICE, &d) == 0 && (d.seen & EDU_IRQ_DMA);
+    check(ok && memcmp(in, out, sizeof(out)) == 0, "intx-dma-roundtrip-irq");
+}
+
 int main(int argc, char **argv)
 {
     const char *devpath = "/dev/edu0";
     unsigned concurrent = 0;
+    bool intx = false;
     char dir[512], online[128];
     int cpus[MAX_CPUS], ncpus, fd;
 
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--dev") == 0 && i + 1 < argc) {
             devpath = argv[++i];
+        } else if (strcmp(argv[i], "--intx") == 0) {
+            intx = true;
         } else if (strcmp(argv[i], "--concurrent") == 0 && i + 1 < argc) {
             concurrent = (unsigned)strtoul(argv[++i], NULL, 0);
         } else {
-            fprintf(stderr, "usage: edutest [--dev /dev/edu0] [--concurrent OPS]\n");
+            fprintf(stderr, "usage: edutest [--dev /dev/edu0] [--concurrent OPS] [--intx]\n");
             return 2;
         }
     }
     setvbuf(stdout, NULL, _IOLBF, 0);
 
+    ncpus = online_cpus(cpus, MAX_CPUS);
+    if (intx) {
+        bool ok = find_pci(EDU_VENDOR, EDU_DEVICE, dir, sizeof(dir));
+        fd = ok ? open(devpath, O_RDWR) : -1;
+        bar0 = fd >= 0 ? map_resource(dir, 0, EDU_BAR0_SIZE, PROT_READ | PROT_WRITE) : NULL;
+        check(bar0 != NULL, "intx-setup");
+        if (bar0)
+            check_intx(fd, dir, cpus, ncpus);
+        goto out;
+    }
     if (read_text("/sys/devices/system/cpu/online", online, sizeof(online)) != 0)
         strcpy(online, "?");
     printf("linux: online cpus %s\n", online);
-    ncpus = online_cpus(cpus, MAX_CPUS);
 
     bool found = find_pci(EDU_VENDOR, EDU_DEVICE, dir, sizeof(dir));
     check(found, "found-edu");
