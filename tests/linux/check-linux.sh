@@ -162,7 +162,7 @@ for rig in $RIGS; do
             --cpus 2 --bochs 3 --timeout "${LINUX_BOCHS_TIMEOUT:-600}" --live \
             --until '^linux: done at' --fail 'Kernel panic'
         say "bochs: run took $(($(date +%s) - t0)) s, bochs.sh exit status $RUN_RC"
-        [ $need_all = 1 ] || say "bochs: without Trapvisor (set LINUX_TRAPVISOR_EFI): no edu device, edutest failures expected"
+        [ $need_all = 1 ] || say "bochs: without Trapvisor (make LINUX_TRAPVISOR=build/trapvisor.efi, or LINUX_TRAPVISOR_EFI for this script): no edu device, edutest failures expected"
         judge bochs "$serial" "$need_all" "$t0" "$RUN_TU" || fail=1
         ;;
     *)
