@@ -10,7 +10,8 @@
 # Environment: BUILD (default build), LINUX_OPS (MMIO operations per CPU, default 10000),
 #   LINUX_MIN_CHECKS (fewest edutest checks a full pass must have, default 50),
 #   LINUX_TRAPVISOR_EFI (see above), LINUX_QEMU_TIMEOUT / LINUX_BOCHS_TIMEOUT (seconds),
-#   LINUX_UPDATE_REFERENCE=1 (rewrite tests/linux/edutest-reference.txt from the QEMU run).
+#   LINUX_UPDATE_REFERENCE=1 (rewrite tests/linux/edutest-reference.txt from the QEMU run),
+#   LINUX_APPEND (more kernel command-line arguments, e.g. "nox2apic").
 # Prints the time to userspace (kernel's /proc/uptime and wall clock from emulator start).
 # Transcripts: $BUILD/linux/<rig>.serial; the runners' output: $BUILD/linux/<rig>.log.
 set -uo pipefail
@@ -136,7 +137,7 @@ for rig in $RIGS; do
         img=$OUTDIR/linux-qemu.img
         serial=$OUTDIR/qemu.serial
         tools/rig/linux-image.sh "$img" --kernel "$KERNEL" --initrd "$INITRD" --rig qemu \
-            --ops "$OPS" || { fail=1; continue; }
+            --ops "$OPS" --append "${LINUX_APPEND:-}" || { fail=1; continue; }
         t0=$(date +%s)
         run_watch "$serial" "$OUTDIR/qemu.log" '^linux: userspace' tools/rig/linux-qemu.sh --image "$img" \
             --serial "$serial" --cpus 2 --timeout "${LINUX_QEMU_TIMEOUT:-240}"
@@ -153,7 +154,7 @@ for rig in $RIGS; do
             need_all=1
         fi
         tools/rig/linux-image.sh "$img" --kernel "$KERNEL" --initrd "$INITRD" --rig bochs \
-            --cpus 2 --ops "$OPS" "${tv_args[@]}" || { fail=1; continue; }
+            --cpus 2 --ops "$OPS" --append "${LINUX_APPEND:-}" "${tv_args[@]}" || { fail=1; continue; }
         [ -x tools/rig/bochs.sh ] || { say "bochs: FAIL: tools/rig/bochs.sh is missing"; fail=1; continue; }
         t0=$(date +%s)
         # bochs.sh writes the serial file when the run ends; --live streams it meanwhile.
