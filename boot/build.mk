@@ -1,7 +1,8 @@
 # boot/: the UEFI entry of trapvisor.efi. The application itself is linked in vmx/build.mk
 # (included after every folder it links from). BOOT_SRCS is expanded there.
 BOOT_SRCS = boot/main.c boot/reloc.c boot/tv_main.c boot/host.c boot/mp.c boot/devices.c \
-            boot/plan.c boot/chainload.c boot/mmio.c $(wildcard boot/options.c)
+            boot/plan.c boot/chainload.c boot/mmio.c \
+            tools/edutest/acpi_mcfg.c $(wildcard boot/options.c)
 
 # --- make usb: the image users write to a USB stick ----------------------------------------
 # \EFI\BOOT\BOOTX64.EFI is Trapvisor (it launches, then starts `start =` from the config or

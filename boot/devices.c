@@ -5,6 +5,7 @@
 #include "devices/edu.h"
 #include "devices/statsdev.h"
 #include "lib/io.h"
+#include "tools/edutest/acpi_mcfg.h"
 #include "lib/fmt.h"
 #include "lib/log.h"
 #include "lib/spinlock.h"
@@ -22,13 +23,34 @@ static struct pci_function edu_fn, stats_fn;
 static struct edu edu_dev;
 static struct statsdev stats_dev;
 
-/* --- the real bus (PCI Local Bus 3.0, 3.2.2.3.2: configuration mechanism #1) ------------ */
+/* The ECAM window of segment 0 (from the MCFG), when the firmware publishes one. */
+struct ecam_window boot_ecam;
+bool boot_have_ecam;
+/* The owner tag of the trapped ECAM pages in the EPT region table. */
+char boot_ecam_owner;
+
+static volatile uint8_t *real_ecam(uint16_t bdf, uint16_t offset)
+{
+    unsigned bus = PCI_BDF_BUS(bdf);
+    if (!boot_have_ecam || bus < boot_ecam.start_bus || bus > boot_ecam.end_bus)
+        return 0;
+    return (volatile uint8_t *)(uintptr_t)(boot_ecam.base +
+                                           ((uint64_t)(bus - boot_ecam.start_bus) << 20) +
+                                           ((uint64_t)(bdf & 0xFF) << 12) + offset);
+}
+
+/* --- the real bus (PCI Local Bus 3.0, 3.2.2.3.2: configuration mechanism #1; ECAM, PCIe
+ * Base 7.2.2, for extended registers when there is an MCFG) -------------------------------- */
 
 static uint32_t real_cfg_read(void *ctx, uint16_t bdf, uint16_t offset, unsigned size)
 {
     (void)ctx;
-    if (offset >= 256)
-        return 0xFFFFFFFFu; /* no ECAM modelled on the real side here */
+    if (offset >= 256) {
+        volatile uint8_t *p = real_ecam(bdf, offset);
+        if (!p)
+            return 0xFFFFFFFFu;
+        return size == 1 ? *p : size == 2 ? *(volatile uint16_t *)p : *(volatile uint32_t *)p;
+    }
     outl(0xCF8, 0x80000000u | ((uint32_t)bdf << 8) | (offset & 0xFC));
     uint16_t port = 0xCFC + (offset & 3);
     return size == 1 ? inb(port) : size == 2 ? inw(port) : inl(port);
@@ -37,8 +59,18 @@ static uint32_t real_cfg_read(void *ctx, uint16_t bdf, uint16_t offset, unsigned
 static void real_cfg_write(void *ctx, uint16_t bdf, uint16_t offset, unsigned size, uint32_t value)
 {
     (void)ctx;
-    if (offset >= 256)
+    if (offset >= 256) {
+        volatile uint8_t *p = real_ecam(bdf, offset);
+        if (!p)
+            return;
+        if (size == 1)
+            *p = (uint8_t)value;
+        else if (size == 2)
+            *(volatile uint16_t *)p = (uint16_t)value;
+        else
+            *(volatile uint32_t *)p = value;
         return;
+    }
     outl(0xCF8, 0x80000000u | ((uint32_t)bdf << 8) | (offset & 0xFC));
     uint16_t port = 0xCFC + (offset & 3);
     if (size == 1)
@@ -277,12 +309,67 @@ static void reset_stats(void *ctx)
 static struct pci_place_fn place_fns[2];
 static unsigned n_place;
 
+static const void *acpi_map(void *ctx, uint64_t pa, size_t len)
+{
+    (void)ctx;
+    if (pa + len < pa || pa + len > boot.ept_limit)
+        return 0;
+    return (const void *)(uintptr_t)pa; /* identity */
+}
+
+/* Finds the MCFG through the ACPI tables in the UEFI configuration table. */
+static void find_ecam(void)
+{
+    static EFI_GUID acpi20 = {
+        0x8868e871, 0xe4f1, 0x11d3, {0xbc, 0x22, 0x00, 0x80, 0xc7, 0x3c, 0x88, 0x81}};
+    static EFI_GUID acpi10 = {
+        0xeb9d2d30, 0x2d88, 0x11d3, {0x9a, 0x16, 0x00, 0x90, 0x27, 0x3f, 0xc1, 0x4d}};
+    uint64_t rsdp = 0;
+    for (UINTN i = 0; i < boot.st->NumberOfTableEntries; i++) {
+        EFI_CONFIGURATION_TABLE *t = &boot.st->ConfigurationTable[i];
+        if (!memcmp(&t->VendorGuid, &acpi20, sizeof(EFI_GUID)))
+            rsdp = (uint64_t)(uintptr_t)t->VendorTable;
+        else if (!rsdp && !memcmp(&t->VendorGuid, &acpi10, sizeof(EFI_GUID)))
+            rsdp = (uint64_t)(uintptr_t)t->VendorTable;
+    }
+    struct ecam_window w[4];
+    size_t n = rsdp ? acpi_find_ecam(acpi_map, 0, rsdp, w, 4) : 0;
+    for (size_t i = 0; i < n; i++) {
+        if (w[i].segment == 0 && w[i].start_bus == 0) {
+            boot_ecam = w[i];
+            boot_have_ecam = true;
+            boot_bus.ecam_start_bus = 0;
+            boot_info("pci: ECAM at 0x%llx, buses %u-%u\n", (unsigned long long)w[i].base,
+                      w[i].start_bus, w[i].end_bus);
+            return;
+        }
+    }
+}
+
+/* Traps bus 0's part of the ECAM window (where the virtual functions live; accesses to the
+ * real functions there are forwarded by pci/ through the backend). */
+static bool trap_ecam(char *why, unsigned whylen)
+{
+    if (!boot_have_ecam)
+        return true;
+    int rc = ept_trap_range(&boot.ept, boot_ecam.base, 1u << 20, &boot_ecam_owner, 0);
+    if (rc) {
+        fmt_snprintf(why, whylen, "cannot trap the ECAM window: %s", ept_status_name(rc));
+        return false;
+    }
+    add_busy(boot_ecam.base, ((uint64_t)boot_ecam.end_bus - boot_ecam.start_bus + 1) << 20);
+    return true;
+}
+
 bool boot_place_devices(char *why, unsigned whylen)
 {
     pci_bus_init(&boot_bus, &real_backend, 0, map_changed, 0);
+    find_ecam();
     if (boot.opt_no_edu && boot.opt_no_stats)
         return true;
     n_busy = 0;
+    if (!trap_ecam(why, whylen))
+        return false;
     uint32_t taken = scan_real_bus();
     add_busy(0xFEC00000ull, 0x01400000ull); /* IOAPIC, LAPIC, firmware flash up to 4 GiB */
     uint64_t ram_top_4g = 0;
@@ -355,9 +442,9 @@ void boot_print_devices(void)
     for (unsigned i = 0; i < n_place; i++)
         for (unsigned s = 0; s < PCI_NUM_SLOTS; s++)
             if (place_fns[i].base[s])
-                log_printf("pci: %s at 00:%02x.0 BAR%u 0x%llx (%llu KiB)\n", place_fns[i].ops->name,
-                           place_fns[i].slot, s, (unsigned long long)place_fns[i].base[s],
-                           (unsigned long long)(place_fns[i].ops->bars[s].size >> 10));
+                boot_info("pci: %s at 00:%02x.0 BAR%u 0x%llx (%llu KiB)\n", place_fns[i].ops->name,
+                          place_fns[i].slot, s, (unsigned long long)place_fns[i].base[s],
+                          (unsigned long long)(place_fns[i].ops->bars[s].size >> 10));
 }
 
 static uint32_t cfg_port(uint16_t port, unsigned size, bool write, uint32_t value)

@@ -155,8 +155,8 @@ int boot_build_ept(void)
     }
     vmx.eptp = boot.ept.eptp;
     boot.ept.changed = false;
-    log_printf("ept: identity map of %llu MiB, %u tables\n", (unsigned long long)(limit >> 20),
-               boot.ept.tables);
+    boot_info("ept: identity map of %llu MiB, %u tables\n", (unsigned long long)(limit >> 20),
+              boot.ept.tables);
     return 0;
 }
 

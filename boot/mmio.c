@@ -11,11 +11,14 @@
 #include "lib/log.h"
 #include "lib/string.h"
 #include "pci/pci.h"
+#include "tools/edutest/acpi_mcfg.h"
 #include "vmx/arch.h"
 #include "vmx/exit.h"
 #include "vmx/vmcs.h"
 
 extern struct pci_bus boot_bus;
+extern char boot_ecam_owner;
+extern struct ecam_window boot_ecam;
 
 _Static_assert(__builtin_offsetof(struct vcpu, gpr) == __builtin_offsetof(struct x86_regs, gpr),
                "vcpu registers alias struct x86_regs");
@@ -89,6 +92,18 @@ static void phys_access(struct mmio_ctx *m, uint64_t gpa, void *buf, unsigned si
             return;
         }
         uint64_t val = 0;
+        if (r.owner == &boot_ecam_owner) { /* ECAM: a configuration access */
+            uint32_t v32 = 0xFFFFFFFFu;
+            if (write) {
+                memcpy(&val, buf, size);
+                pci_ecam_write(&boot_bus, gpa - boot_ecam.base, size, (uint32_t)val);
+            } else {
+                pci_ecam_read(&boot_bus, gpa - boot_ecam.base, size, &v32);
+                val = v32;
+                memcpy(buf, &val, size);
+            }
+            return;
+        }
         if (write) {
             memcpy(&val, buf, size);
             pci_mmio_write(&boot_bus, gpa, size, val);
@@ -149,8 +164,10 @@ static void xmm_read(void *ctx, unsigned reg, uint8_t out[16])
         break;
     switch (reg) {
         XR(0)
-        XR(1) XR(2) XR(3) XR(4) XR(5) XR(6) XR(7) XR(8) XR(9) XR(10) XR(11) XR(12) XR(13) XR(14)
-            XR(15) default : memset(tmp, 0, 16);
+        XR(1)
+        XR(2)
+        XR(3) XR(4) XR(5) XR(6) XR(7) XR(8) XR(9) XR(10) XR(11) XR(12) XR(13) XR(14) XR(15) default
+            : memset(tmp, 0, 16);
     }
 #undef XR
     memcpy(out, tmp, 16);
@@ -167,8 +184,10 @@ static void xmm_write(void *ctx, unsigned reg, const uint8_t in[16])
         break;
     switch (reg) {
         XW(0)
-        XW(1) XW(2) XW(3) XW(4) XW(5) XW(6) XW(7) XW(8) XW(9) XW(10) XW(11) XW(12) XW(13) XW(14)
-            XW(15) default : break;
+        XW(1)
+        XW(2)
+        XW(3) XW(4) XW(5) XW(6) XW(7) XW(8) XW(9) XW(10) XW(11) XW(12) XW(13) XW(14) XW(15) default
+            : break;
     }
 #undef XW
 }

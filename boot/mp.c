@@ -135,5 +135,5 @@ void boot_mp_report_signatures(void)
         else
             log_printf("boot: CPU %u does not report the Trapvisor signature\n", i);
     }
-    log_printf("boot: %u CPU(s) report the Trapvisor signature\n", ok);
+    boot_info("boot: %u CPU(s) report the Trapvisor signature\n", ok);
 }

@@ -103,33 +103,33 @@ void boot_loader_path(CHAR16 *out, unsigned n)
     if (n)
         out[i] = 0;
     if (i)
-        log_printf("boot: next: %s\n", opts.start);
+        boot_info("boot: next: %s\n", opts.start);
 }
 
 static const char *const mem_type_names[] = {"UC", "WC", "?", "?", "WT", "WP", "WB"};
 
 void boot_print_plan(void)
 {
-    log_printf("plan: %u CPU(s) (APIC IDs", boot.ncpus);
+    boot_info("plan: %u CPU(s) (APIC IDs", boot.ncpus);
     for (unsigned i = 0; i < boot.ncpus && i < VMX_MAX_CPUS; i++)
         log_printf(" %u", boot.apic_id[i]);
     log_printf(")%s\n", boot.opt_cpus && boot.opt_cpus < boot.ncpus ? ", limited by --cpus" : "");
-    log_printf("plan: %llu MiB of RAM in %u range(s), highest address 0x%llx\n",
-               (unsigned long long)(boot.ram_bytes >> 20), boot.n_ram,
-               (unsigned long long)boot.phys_top);
+    boot_info("plan: %llu MiB of RAM in %u range(s), highest address 0x%llx\n",
+              (unsigned long long)(boot.ram_bytes >> 20), boot.n_ram,
+              (unsigned long long)boot.phys_top);
     for (unsigned i = 0; i < boot.n_ram && (boot.opt_dry_run || log_level >= LOG_VERBOSE); i++)
-        log_printf("plan:   RAM 0x%llx-0x%llx\n", (unsigned long long)boot.ram[i].base,
-                   (unsigned long long)(boot.ram[i].base + boot.ram[i].size - 1));
-    log_printf("plan: hypervisor region 0x%llx-0x%llx (%llu KiB, image %llu KiB), hidden from "
-               "guests\n",
-               (unsigned long long)boot.region.base,
-               (unsigned long long)(boot.region.base + boot.region.size - 1),
-               (unsigned long long)(boot.region.size >> 10),
-               (unsigned long long)(boot.region.image_size >> 10));
+        boot_info("plan:   RAM 0x%llx-0x%llx\n", (unsigned long long)boot.ram[i].base,
+                  (unsigned long long)(boot.ram[i].base + boot.ram[i].size - 1));
+    boot_info("plan: hypervisor region 0x%llx-0x%llx (%llu KiB, image %llu KiB), hidden from "
+              "guests\n",
+              (unsigned long long)boot.region.base,
+              (unsigned long long)(boot.region.base + boot.region.size - 1),
+              (unsigned long long)(boot.region.size >> 10),
+              (unsigned long long)(boot.region.image_size >> 10));
     uint8_t t = (uint8_t)(boot.ept.mtrr.def_type & 7);
-    log_printf("plan: EPT identity map 0-0x%llx, %u table pages, MTRR default type %s\n",
-               (unsigned long long)(boot.ept_limit - 1), boot.ept.tables,
-               t < 7 ? mem_type_names[t] : "?");
+    boot_info("plan: EPT identity map 0-0x%llx, %u table pages, MTRR default type %s\n",
+              (unsigned long long)(boot.ept_limit - 1), boot.ept.tables,
+              t < 7 ? mem_type_names[t] : "?");
 }
 
 static uint64_t caps_rdmsr(void *ctx, uint32_t msr)

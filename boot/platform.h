@@ -8,6 +8,7 @@
 
 #include "boot/boot.h"
 #include "ept/ept.h"
+#include "lib/log.h"
 #include "pci/place.h"
 #include "vmx/vmx.h"
 
@@ -39,6 +40,14 @@ struct boot_state {
 };
 
 extern struct boot_state boot;
+
+/* An informational line: printed at normal verbosity and up, and always for --dry-run
+ * (refusals, failures and the final "running on" line use log_printf directly). */
+#define boot_info(...)                                                                             \
+    do {                                                                                           \
+        if (log_level >= LOG_NORMAL || boot.opt_dry_run)                                           \
+            log_printf(__VA_ARGS__);                                                               \
+    } while (0)
 
 void *boot_alloc(uint64_t bytes, uint64_t align);
 bool boot_is_guest_ram(uint64_t gpa, uint64_t len);

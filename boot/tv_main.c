@@ -201,8 +201,8 @@ EFI_STATUS tv_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *st, struct boot_region *r
         if (console_on_serial())
             log_remove_sink(console_sink, 0);
     }
-    log_printf("trapvisor: starting (hypercall ABI %u.%u)\n", TV_ABI_VERSION >> 16,
-               TV_ABI_VERSION & 0xFFFF);
+    boot_info("trapvisor: starting (hypercall ABI %u.%u)\n", TV_ABI_VERSION >> 16,
+              TV_ABI_VERSION & 0xFFFF);
     if (!opts_ok)
         return refuse("bad settings (see the line above)");
     boot_print_options();
@@ -256,7 +256,7 @@ EFI_STATUS tv_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *st, struct boot_region *r
         return refuse("VMLAUNCH failed on the BSP");
     r->launched = true;
     boot_cpu_online(bsp);
-    log_printf("vmx: CPU 0 (APIC %u) is a guest\n", bsp->apic_id);
+    boot_info("vmx: CPU 0 (APIC %u) is a guest\n", bsp->apic_id);
 
     /* APs, through MP Services. */
     unsigned want = boot.opt_cpus ? boot.opt_cpus : boot.ncpus;
@@ -269,7 +269,7 @@ EFI_STATUS tv_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *st, struct boot_region *r
         int arc = boot_mp_launch_ap(v);
         if (arc == 0) {
             boot_cpu_online(v);
-            log_printf("vmx: CPU %u (APIC %u) is a guest\n", i, v->apic_id);
+            boot_info("vmx: CPU %u (APIC %u) is a guest\n", i, v->apic_id);
         } else {
             log_printf("vmx: CPU %u (APIC %u) not virtualized (%d, VM-instruction error %llu)\n", i,
                        v->apic_id, arc, (unsigned long long)v->launch_error);
@@ -279,7 +279,7 @@ EFI_STATUS tv_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *st, struct boot_region *r
     boot_loader_path(r->loader, sizeof(r->loader) / sizeof(r->loader[0]));
     r->hand_back = boot.from_shell ? EFI_SUCCESS : EFI_NOT_STARTED;
     if (!r->loader[0] && !boot.from_shell)
-        log_printf("boot: started as a boot entry: handing back to the next boot entry\n");
+        boot_info("boot: started as a boot entry: handing back to the next boot entry\n");
     log_printf("trapvisor: running on %u of %u CPUs\n", vmx.ncpus, boot.ncpus);
     con_enabled = false;
     return EFI_SUCCESS;

@@ -77,6 +77,24 @@ void vmx_dump_state(struct vcpu *v, const char *why)
                (unsigned long long)vmread(VMCS_IDT_VECTORING_INFO),
                (unsigned long long)vmread(VMCS_GUEST_INTERRUPTIBILITY),
                (unsigned long long)vmread(VMCS_GUEST_ACTIVITY));
+    log_printf("vmx:  ds %llx es %llx fs %llx/%llx gs %llx/%llx tr %llx ldtr %llx\n",
+               (unsigned long long)vmread(VMCS_GUEST_DS_SEL),
+               (unsigned long long)vmread(VMCS_GUEST_ES_SEL),
+               (unsigned long long)vmread(VMCS_GUEST_FS_SEL),
+               (unsigned long long)vmread(VMCS_GUEST_FS_BASE),
+               (unsigned long long)vmread(VMCS_GUEST_GS_SEL),
+               (unsigned long long)vmread(VMCS_GUEST_GS_BASE),
+               (unsigned long long)vmread(VMCS_GUEST_TR_SEL),
+               (unsigned long long)vmread(VMCS_GUEST_LDTR_SEL));
+    log_printf(
+        "vmx:  gdtr 0x%llx/0x%llx idtr 0x%llx/0x%llx dr7 0x%llx cs-ar 0x%llx ss-ar 0x%llx "
+        "vm-instruction-error %llu\n",
+        (unsigned long long)vmread(VMCS_GUEST_GDTR_BASE),
+        (unsigned long long)vmread(VMCS_GUEST_GDTR_LIMIT),
+        (unsigned long long)vmread(VMCS_GUEST_IDTR_BASE),
+        (unsigned long long)vmread(VMCS_GUEST_IDTR_LIMIT),
+        (unsigned long long)vmread(VMCS_GUEST_DR7), (unsigned long long)vmread(VMCS_GUEST_CS_AR),
+        (unsigned long long)vmread(VMCS_GUEST_SS_AR), (unsigned long long)vmread(VMCS_INSTR_ERROR));
     static const char *const names[16] = {"rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi",
                                           "r8",  "r9",  "r10", "r11", "r12", "r13", "r14", "r15"};
     for (unsigned i = 0; i < 16; i += 4)
