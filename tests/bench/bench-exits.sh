@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Boots exitbench.efi under Trapvisor in Bochs 3.0 + OVMF (1 CPU), once with the exit
+# accounting and once with a build without it, and writes the table into the exitbench
+# section of docs/benchmarks.md (between <!-- exitbench:begin --> and <!-- exitbench:end -->).
+#
+#   tests/bench/bench-exits.sh IMG IMG_NOACCT OUTDIR BENCHMARKS_MD
+set -euo pipefail
+img=$1 img_noacct=$2 out=$3 md=$4
+mkdir -p "$out"
+
+boot() { # IMG SERIAL
+    tools/rig/bochs.sh --image "$1" --serial "$2" --cpus 1 --timeout 600 \
+        --until 'bench: done|exitbench: samples in' \
+        --fail 'vmx: CPU [0-9]+ stopped|hypervisor stopped|X64 Exception|not started' >"$2.run" 2>&1 || {
+        echo "bench-exits: the Bochs run failed; its output and the serial log's tail:"
+        tail -n 20 "$2.run"
+        tr -d '\r' <"$2" | tail -n 30
+        exit 1
+    }
+    tr -d '\r' <"$2" | grep -a '^exitbench: op=' >"$2.ops" || true
+    [ -s "$2.ops" ] || { echo "bench-exits: no exitbench lines in $2"; exit 1; }
+}
+
+boot "$img" "$out/exits-serial.txt"
+boot "$img_noacct" "$out/exits-noacct-serial.txt"
+
+field() { # FILE OP KEY
+    sed -n "s/^exitbench: op=$2 .*\b$3=\([0-9]*\).*/\1/p" "$1" | head -n 1
+}
+
+with=$out/exits-serial.txt.ops without=$out/exits-noacct-serial.txt.ops
+ops="cpuid vmcall pio-cfc mmio-read-edu mmio-write-edu ram-read stats-read"
+table="| operation | round trip (median) | min / p99 / max | in VMX root (hv_median) | round trip without accounting |
+|---|---|---|---|---|"
+for op in $ops; do
+    m=$(field "$with" "$op" median)
+    [ -n "$m" ] || continue
+    table+="
+| \`$op\` | $m | $(field "$with" "$op" min) / $(field "$with" "$op" p99) / $(field "$with" "$op" max) | $(field "$with" "$op" hv_median) | $(field "$without" "$op" median) |"
+done
+
+cpuid=$(field "$with" cpuid median)
+mmio=$(field "$with" mmio-read-edu median)
+mmio_hv=$(field "$with" mmio-read-edu hv_median)
+cpuid_hv=$(field "$with" cpuid hv_median)
+verdict() { if [ "$1" -le "$2" ]; then echo "met"; else echo "not met"; fi; }
+targets="- \`mmio-read-edu\` median <= 2x \`cpuid\` median: $mmio vs $((2 * cpuid)): $(verdict "$mmio" $((2 * cpuid)))
+- \`mmio-read-edu\` hv_median <= 200: $mmio_hv: $(verdict "$mmio_hv" 200)
+- \`cpuid\` hv_median <= 60: $cpuid_hv: $(verdict "$cpuid_hv" 60)"
+
+rev=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+section="Exit round trips timed by \`exitbench.efi -n 500 --warmup 50\` in the guest, under
+Trapvisor in **Bochs 3.0 + OVMF, 1 CPU** (\`tools/rig/bochs.sh\`, cpu model corei7_skylake_x,
+ips 50M). Bochs's guest TSC counts instructions, so these are **path lengths in
+instructions**, identical from run to run (min = median when nothing else happens); they are
+not times. \"In VMX root\" is Trapvisor's own accounting of the same exits (stub TSC at exit
+to stub TSC before VMRESUME); \"without accounting\" is the round trip with a hypervisor built
+with \`make ACCOUNTING=0\`.
+
+$table
+
+Targets (issue 5):
+$targets
+
+- Command: \`make bench-exits\` (part of \`make bench\`), commit $rev, $(date -u +%Y-%m-%d).
+- Host running Bochs: $(lscpu | sed -n 's/^Model name: *//p' | head -n 1), $(nproc) cores.
+- Real hardware and QEMU/KVM: not measured here (no VT-x on these machines); the procedure is
+  \`exitbench.efi\` from the USB image's \`\\EFI\\trapvisor\\\` (docs/hypervisor.md), and the same
+  binary in a KVM guest with \`-device edu\` for QEMU's userspace edu."
+
+python3 - "$md" "$section" <<'PY'
+import sys
+path, section = sys.argv[1], sys.argv[2]
+text = open(path).read()
+b, e = "<!-- exitbench:begin -->", "<!-- exitbench:end -->"
+i, j = text.index(b) + len(b), text.index(e)
+open(path, "w").write(text[:i] + "\n" + section + "\n" + text[j:])
+PY
+echo "bench-exits: written to $md"
+echo "$table"
+echo "$targets"
