@@ -1,9 +1,9 @@
 # tests/linux: Linux as a guest (issue 6). `make check-linux` builds the kernel image, the
 # edu driver, edutest and the initramfs (tools/linux/build.mk) and boots them on each rig in
-# LINUX_RIGS (default qemu). LINUX_RIGS="qemu bochs" adds the Bochs 3.0 run with 2 CPUs, on
+# LINUX_RIGS (default "qemu bochs"; LINUX_RIGS=qemu for QEMU alone). The Bochs 3.0 run has 2 CPUs, on
 # Trapvisor ($(BUILD)/trapvisor.efi started from the shell before the kernel; every check
 # must pass); LINUX_TRAPVISOR= (empty) runs Bochs without Trapvisor (boot and CPUs only).
-LINUX_RIGS ?= qemu
+LINUX_RIGS ?= qemu bochs
 LINUX_TRAPVISOR ?= $(if $(filter bochs,$(LINUX_RIGS)),$(BUILD)/trapvisor.efi)
 
 .PHONY: check-linux check-linux-tools
