@@ -6,11 +6,12 @@ ALL_TARGETS += $(BUILD)/tvtest.efi
 
 BOCHS_CHECK_IMG := $(BUILD)/bochs/check.img
 $(BOCHS_CHECK_IMG): $(BUILD)/trapvisor.efi $(BUILD)/tvtest.efi $(BUILD)/edutest.efi \
-                    tests/bochs/startup.nsh tools/image/mkimg.sh
+                    $(BUILD)/exitbench.efi tests/bochs/startup.nsh tools/image/mkimg.sh
 	@mkdir -p $(@D)
 	tools/image/mkimg.sh $@ $(BUILD)/trapvisor.efi=EFI/trapvisor/trapvisor.efi \
 	    $(BUILD)/tvtest.efi=EFI/trapvisor/tvtest.efi \
-	    $(BUILD)/edutest.efi=EFI/trapvisor/edutest.efi tests/bochs/startup.nsh=startup.nsh
+	    $(BUILD)/edutest.efi=EFI/trapvisor/edutest.efi \
+	    $(BUILD)/exitbench.efi=EFI/trapvisor/exitbench.efi tests/bochs/startup.nsh=startup.nsh
 
 # Two boots, one after the other (2 cores for the whole team): 2 CPUs, then 1 CPU.
 .PHONY: check-bochs

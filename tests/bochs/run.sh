@@ -15,6 +15,9 @@
 #   edutest    every check ok and the normalized transcript equals REFERENCE (default:
 #              tests/qemu/edutest-reference-pc.txt, QEMU's i440fx run: no MCFG, like Bochs)
 #   strict     the same transcript plus the three strict-* checks, all ok
+#   exitbench  exitbench.efi --all-cpus under Trapvisor: every operation on every CPU, the
+#              exits accounted (hv_median > 0 for cpuid, vmcall, pio-cfc, mmio-*), the
+#              statistics BAR and RAM read without an exit (hv_median 0), the CSV written
 #   relaunch   "already running under Trapvisor"
 #   shell      the shell still runs commands afterwards; no guest was stopped and the
 #              hypervisor took no exception
@@ -100,11 +103,25 @@ grep -v '^edutest: strict-' "$snorm" | sed -e 's/^edutest: start strict=on$/edut
     cat "$snorm.diff" >&2
 }
 
+s=$(section exitbench)
+echo "$s" | grep -q '^exitbench: hypervisor trapvisor' || bad "exitbench: Trapvisor not detected"
+echo "$s" | grep -q '^exitbench: statistics function found' || bad "exitbench: no statistics function"
+for op in cpuid vmcall pio-cfc mmio-read-edu mmio-write-edu ram-read stats-read; do
+    lines=$(echo "$s" | grep -E "^exitbench: op=$op n=20 min=[0-9]+ median=[0-9]+ p99=[0-9]+ max=[0-9]+ hv_median=[0-9]+$" || true)
+    [ "$(echo "$lines" | grep -c . || true)" -eq "$cpus" ] || bad "exitbench: $op not measured on each of $cpus CPUs"
+    hv=$(echo "$lines" | sed -n 's/.*hv_median=//p')
+    case $op in
+    ram-read | stats-read) echo "$hv" | grep -qv '^0$' && bad "exitbench: $op caused exits (hv_median $hv)" ;;
+    *) echo "$hv" | grep -q '^0$' && bad "exitbench: $op exits not accounted (hv_median 0)" ;;
+    esac
+done
+echo "$s" | grep -q 'exitbench: samples in' || bad "exitbench: the CSV was not written"
+
 section relaunch | grep -q 'already running under Trapvisor' ||
     bad "a second trapvisor.efi did not refuse"
 grep -q '^bochs-check: shell-alive' "$clean" || bad "the shell did not reach the end"
 
 if [ $fail -eq 0 ]; then
-    echo "bochs-check($tag): ok: $cpus CPU(s), tvtest $n checks, edutest and --strict equal the reference (${secs}s)"
+    echo "bochs-check($tag): ok: $cpus CPU(s), tvtest $n checks, edutest and --strict equal the reference, exitbench on every CPU (${secs}s)"
 fi
 exit $fail

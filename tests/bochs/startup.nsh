@@ -14,6 +14,8 @@ echo "bochs-check: edutest"
 \EFI\trapvisor\edutest.efi
 echo "bochs-check: edutest-strict"
 \EFI\trapvisor\edutest.efi --strict
+echo "bochs-check: exitbench"
+\EFI\trapvisor\exitbench.efi -n 20 --warmup 5 --all-cpus
 echo "bochs-check: relaunch"
 \EFI\trapvisor\trapvisor.efi
 echo "bochs-check: shell-alive"
