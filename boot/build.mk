@@ -50,7 +50,7 @@ run:
 	 else \
 	   tools/rig/bochs.sh --image $(RUN_IMG) --serial $$log --cpus $(RUN_CPUS) --timeout 600 \
 	     --live --until 'run: VERDICT' --fail 'vmx: CPU [0-9]+ stopped|hypervisor stopped' \
-	     >/dev/null || true; \
+	     || true; \
 	 fi; \
 	 v=$$(tr -d '\r' <$$log | grep -ao 'run: VERDICT.*' | tail -n 1); \
 	 cpus=$$(tr -d '\r' <$$log | grep -ao 'trapvisor: running on [0-9]* of [0-9]* CPUs' | tail -n 1); \
