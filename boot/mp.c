@@ -1,44 +1,11 @@
-/* The APs, through EFI_MP_SERVICES_PROTOCOL (UEFI PI Spec, Vol. 2, 13.4; not in gnu-efi's
- * headers, declared here). Each AP runs vmx_cpu_launch in its own MP procedure and comes
+/* The APs, through EFI_MP_SERVICES_PROTOCOL (UEFI PI Spec, Vol. 2, 13.4; declared in
+ * lib/efi_mp.h). Each AP runs vmx_cpu_launch in its own MP procedure and comes
  * back from it as a guest. AP procedures never print: UEFI services are BSP-only. */
 #include "boot/platform.h"
+#include "lib/efi_mp.h"
 #include "lib/log.h"
 #include "vmx/arch.h"
 #include "vmx/hypercall_abi.h"
-
-#define MP_SERVICES_GUID                                                                           \
-    {                                                                                              \
-        0x3fdda605, 0xa76e, 0x4f46,                                                                \
-        {                                                                                          \
-            0xad, 0x29, 0x12, 0xf4, 0x53, 0x1b, 0x3d, 0x08                                         \
-        }                                                                                          \
-    }
-
-struct mp_processor_info {
-    UINT64 processor_id; /* the APIC ID */
-    UINT32 status_flag;  /* bit 0 BSP, bit 1 enabled, bit 2 healthy */
-    UINT32 package, core, thread;
-    UINT32 extended[6]; /* EFI_CPU_PHYSICAL_LOCATION2 (newer PI versions) */
-};
-
-typedef VOID(EFIAPI *mp_procedure)(VOID *arg);
-
-struct mp_services {
-    EFI_STATUS(EFIAPI *get_number_of_processors)
-    (struct mp_services *self, UINTN *count, UINTN *enabled);
-    EFI_STATUS(EFIAPI *get_processor_info)
-    (struct mp_services *self, UINTN n, struct mp_processor_info *info);
-    EFI_STATUS(EFIAPI *startup_all_aps)
-    (struct mp_services *self, mp_procedure proc, BOOLEAN single_thread, EFI_EVENT wait,
-     UINTN timeout_us, VOID *arg, UINTN **failed);
-    EFI_STATUS(EFIAPI *startup_this_ap)
-    (struct mp_services *self, mp_procedure proc, UINTN n, EFI_EVENT wait, UINTN timeout_us,
-     VOID *arg, BOOLEAN *finished);
-    EFI_STATUS(EFIAPI *switch_bsp)(struct mp_services *self, UINTN n, BOOLEAN enable_old);
-    EFI_STATUS(EFIAPI *enable_disable_ap)
-    (struct mp_services *self, UINTN n, BOOLEAN enable, UINT32 *health);
-    EFI_STATUS(EFIAPI *who_am_i)(struct mp_services *self, UINTN *n);
-};
 
 static EFI_GUID mp_guid = MP_SERVICES_GUID;
 

@@ -21,6 +21,7 @@
 #include <efilib.h>
 #include <stdbool.h>
 
+#include "lib/efi_mp.h"
 #include "lib/fmt.h"
 #include "vmx/hypercall_abi.h"
 
@@ -152,18 +153,6 @@ static uint32_t cfg_read32(unsigned bus, unsigned dev, unsigned fn, unsigned off
 
 /* --- MP Services (PI Spec Vol. 2, 13.4) ----------------------------------------------- */
 
-typedef VOID(EFIAPI *mp_proc)(VOID *);
-struct mp_services {
-    EFI_STATUS(EFIAPI *get_number_of_processors)(struct mp_services *, UINTN *, UINTN *);
-    EFI_STATUS(EFIAPI *get_processor_info)(struct mp_services *, UINTN, VOID *);
-    EFI_STATUS(EFIAPI *startup_all_aps)
-    (struct mp_services *, mp_proc, BOOLEAN, EFI_EVENT, UINTN, VOID *, UINTN **);
-    EFI_STATUS(EFIAPI *startup_this_ap)
-    (struct mp_services *, mp_proc, UINTN, EFI_EVENT, UINTN, VOID *, BOOLEAN *);
-    VOID *switch_bsp, *enable_disable_ap;
-    EFI_STATUS(EFIAPI *who_am_i)(struct mp_services *, UINTN *);
-};
-
 static VOID EFIAPI read_sig(VOID *arg)
 {
     cpuid(TV_CPUID_LEAF_SIGNATURE, arg);
@@ -171,8 +160,7 @@ static VOID EFIAPI read_sig(VOID *arg)
 
 static struct mp_services *find_mp(UINTN *n, UINTN *self)
 {
-    static EFI_GUID mp_guid = {
-        0x3fdda605, 0xa76e, 0x4f46, {0xad, 0x29, 0x12, 0xf4, 0x53, 0x1b, 0x3d, 0x08}};
+    static EFI_GUID mp_guid = MP_SERVICES_GUID;
     struct mp_services *mp = 0;
     UINTN en = 1;
     *n = 1;
@@ -247,8 +235,7 @@ static void test_bar_move_every_cpu(void)
 
 static void test_signature_every_cpu(void)
 {
-    static EFI_GUID mp_guid = {
-        0x3fdda605, 0xa76e, 0x4f46, {0xad, 0x29, 0x12, 0xf4, 0x53, 0x1b, 0x3d, 0x08}};
+    static EFI_GUID mp_guid = MP_SERVICES_GUID;
     struct mp_services *mp = 0;
     UINTN n = 1, en = 1;
     if (!EFI_ERROR(uefi_call_wrapper(BS->LocateProtocol, 3, &mp_guid, NULL, (void **)&mp)) && mp)

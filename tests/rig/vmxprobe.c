@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "boot/options.h"
+#include "lib/efi_mp.h"
 #include "lib/fmt.h"
 #include "vmx/caps.h"
 
@@ -63,17 +64,10 @@ static void probe_msr(uint32_t msr, const char *name)
     probe_printf("vmxprobe: msr 0x%03x %s = 0x%016llx", (unsigned)msr, name, (unsigned long long)v);
 }
 
-/* EFI_MP_SERVICES_PROTOCOL (UEFI PI spec, Vol. 2, 13.4): not in gnu-efi's headers; only the
- * first member is used here. */
-struct probe_mp_services {
-    EFI_STATUS(EFIAPI *get_number_of_processors)
-    (struct probe_mp_services *self, UINTN *total, UINTN *enabled);
-};
-
 static void probe_cpus(EFI_SYSTEM_TABLE *st)
 {
-    EFI_GUID guid = {0x3fdda605, 0xa76e, 0x4f46, {0xad, 0x29, 0x12, 0xf4, 0x53, 0x1b, 0x3d, 0x08}};
-    struct probe_mp_services *mp = NULL;
+    EFI_GUID guid = MP_SERVICES_GUID;
+    struct mp_services *mp = NULL;
     EFI_STATUS s = st->BootServices->LocateProtocol(&guid, NULL, (void **)&mp);
     if (EFI_ERROR(s) || mp == NULL) {
         probe_printf("vmxprobe: cpus 1 (no MP Services protocol)");

@@ -17,6 +17,7 @@
 #include <efilib.h>
 #include <stdbool.h>
 
+#include "lib/efi_mp.h"
 #include "lib/fmt.h"
 #include "lib/io.h"
 #include "lib/string.h"
@@ -34,27 +35,6 @@
 #define MAX_SAMPLES      100000u
 #define MAX_CPUS         TV_STATS_MAX_CPUS
 #define AP_TIMEOUT_US    (60ull * 1000 * 1000)
-
-/* EFI_MP_SERVICES_PROTOCOL (UEFI PI spec Vol. 2, 13.4); gnu-efi does not declare it. */
-#define MP_SERVICES_GUID                                                                           \
-    {                                                                                              \
-        0x3fdda605, 0xa76e, 0x4f46,                                                                \
-        {                                                                                          \
-            0xad, 0x29, 0x12, 0xf4, 0x53, 0x1b, 0x3d, 0x08                                         \
-        }                                                                                          \
-    }
-typedef VOID(EFIAPI *ap_procedure)(VOID *arg);
-struct mp_services {
-    EFI_STATUS(EFIAPI *get_number_of_processors)(struct mp_services *, UINTN *, UINTN *);
-    VOID *get_processor_info;
-    VOID *startup_all_aps;
-    EFI_STATUS(EFIAPI *startup_this_ap)
-    (struct mp_services *, ap_procedure, UINTN cpu, EFI_EVENT, UINTN timeout_us, VOID *arg,
-     BOOLEAN *finished);
-    VOID *switch_bsp;
-    VOID *enable_disable_ap;
-    EFI_STATUS(EFIAPI *who_am_i)(struct mp_services *, UINTN *cpu);
-};
 
 enum op_id {
     OP_CPUID,
