@@ -61,6 +61,15 @@ struct mmio_ctx {
     struct guest_mem mem;
     struct ept_region region; /* the region the exit was for */
     int device;               /* statistics slot of the device, or -1 */
+    /* The translation the CPU itself made for the access that exited (SDM Vol. 3C, 28.2.1,
+     * Table 28-7: qualification bit 7 = guest linear address valid, bit 8 = the access was to
+     * that linear address, not to a paging-structure entry; bits 0/1 = read/write). While
+     * `exit_xlat_ok`, an access by the emulator to the same linear page goes to the same
+     * guest-physical page without a page walk: the guest paging already allowed this access. */
+    bool exit_xlat_ok;
+    bool exit_was_write;
+    uint64_t exit_gla;
+    uint64_t exit_gpa;
 };
 
 static enum x86_emu_status fault_from_walk(const struct walk_result *w, struct x86_exception *exc)
@@ -80,9 +89,11 @@ static enum x86_emu_status fault_from_walk(const struct walk_result *w, struct x
 /* One access of `size` bytes at guest-physical gpa (inside one page). */
 static void phys_access(struct mmio_ctx *m, uint64_t gpa, void *buf, unsigned size, bool write)
 {
-    (void)m;
     struct ept_region r;
-    if (ept_lookup_region(&boot.ept, gpa, &r)) {
+    bool in_exit_region = gpa - m->region.base < m->region.size; /* looked up at the exit */
+    if (in_exit_region)
+        r = m->region;
+    if (in_exit_region || ept_lookup_region(&boot.ept, gpa, &r)) {
         if (r.kind == EPT_REGION_HIDDEN) {
             log_once("ept: guest %s of the hypervisor's memory at 0x%llx: %s\n",
                      write ? "write" : "read", (unsigned long long)gpa,
@@ -124,6 +135,15 @@ static void phys_access(struct mmio_ctx *m, uint64_t gpa, void *buf, unsigned si
 static enum x86_emu_status mem_access(struct mmio_ctx *m, uint64_t la, void *buf, unsigned size,
                                       bool write, struct x86_exception *exc)
 {
+    if (m->exit_xlat_ok && ((la ^ m->exit_gla) >> 12) == 0 && (la & 4095) + size <= 4096 &&
+        (!write || m->exit_was_write)) {
+        phys_access(m, (m->exit_gpa & ~4095ull) | (la & 4095), buf, size, write);
+        return X86_EMU_OK;
+    }
+    /* A write through a walked translation may change guest page tables: from here on the
+     * exit's translation is not trusted any more (the walk sees the new tables). */
+    if (write)
+        m->exit_xlat_ok = false;
     unsigned done = 0;
     while (done < size) {
         struct walk_result w;
@@ -166,7 +186,8 @@ static void xmm_read(void *ctx, unsigned reg, uint8_t out[16])
         XR(0)
         XR(1)
         XR(2)
-        XR(3) XR(4) XR(5) XR(6) XR(7) XR(8) XR(9) XR(10) XR(11) XR(12) XR(13) XR(14) XR(15) default
+        XR(3)
+        XR(4) XR(5) XR(6) XR(7) XR(8) XR(9) XR(10) XR(11) XR(12) XR(13) XR(14) XR(15) default
             : memset(tmp, 0, 16);
     }
 #undef XR
@@ -186,7 +207,8 @@ static void xmm_write(void *ctx, unsigned reg, const uint8_t in[16])
         XW(0)
         XW(1)
         XW(2)
-        XW(3) XW(4) XW(5) XW(6) XW(7) XW(8) XW(9) XW(10) XW(11) XW(12) XW(13) XW(14) XW(15) default
+        XW(3)
+        XW(4) XW(5) XW(6) XW(7) XW(8) XW(9) XW(10) XW(11) XW(12) XW(13) XW(14) XW(15) default
             : break;
     }
 #undef XW
@@ -215,7 +237,6 @@ static void unsupported(struct vcpu *v, const struct fetch_result *f, const char
 
 bool boot_mmio_exit(struct vcpu *v, uint64_t gpa, uint64_t qual)
 {
-    (void)qual;
     struct mmio_ctx m;
     if (!ept_lookup_region(&boot.ept, gpa, &m.region)) {
         /* A translation another CPU just restored, still cached here: flush and retry. */
@@ -227,6 +248,10 @@ bool boot_mmio_exit(struct vcpu *v, uint64_t gpa, uint64_t qual)
         return false;
     }
     m.v = v;
+    m.exit_xlat_ok = (qual & (3u << 7)) == (3u << 7);
+    m.exit_was_write = (qual & 2) != 0;
+    m.exit_gla = m.exit_xlat_ok ? vmread(VMCS_GUEST_LINEAR_ADDR) : 0;
+    m.exit_gpa = gpa;
     m.device = m.region.kind == EPT_REGION_HIDDEN ? -1 : 0;
     m.mem.read_gpa = gpa_read;
     m.mem.write_gpa = gpa_write;
@@ -284,8 +309,11 @@ bool boot_mmio_exit(struct vcpu *v, uint64_t gpa, uint64_t qual)
     static const uint32_t seg_base_field[X86_SEG_COUNT] = {VMCS_GUEST_ES_BASE, VMCS_GUEST_CS_BASE,
                                                            VMCS_GUEST_SS_BASE, VMCS_GUEST_DS_BASE,
                                                            VMCS_GUEST_FS_BASE, VMCS_GUEST_GS_BASE};
+    /* 64-bit mode uses only the FS and GS bases (SDM Vol. 3A, 3.4.4): skip the other VMREADs. */
     for (unsigned s = 0; s < X86_SEG_COUNT; s++)
-        env.seg_base[s] = vmread(seg_base_field[s]);
+        env.seg_base[s] = mode != X86_MODE_64 || s == X86_SEG_FS || s == X86_SEG_GS
+                              ? vmread(seg_base_field[s])
+                              : 0;
     struct x86_regs *regs = (struct x86_regs *)(void *)v;
     v->rip = rip;
     v->rflags = m.pg.rflags;
