@@ -5,12 +5,29 @@
 
 #define WEAK __attribute__((weak))
 
+/* Unaligned, alias-anything word access: x86 loads and stores need no alignment (SDM Vol. 1,
+ * 4.1.1), so the copies below move 8 bytes per instruction instead of one (they run on the
+ * VM-exit path: instruction fetch, page-table reads, device values). */
+typedef uint64_t __attribute__((may_alias, aligned(1))) word64;
+typedef uint32_t __attribute__((may_alias, aligned(1))) word32;
+typedef uint16_t __attribute__((may_alias, aligned(1))) word16;
+
 WEAK void *memcpy(void *dst, const void *src, size_t n)
 {
     unsigned char *d = dst;
     const unsigned char *s = src;
-    while (n--)
-        *d++ = *s++;
+    for (; n >= 8; n -= 8, d += 8, s += 8)
+        *(word64 *)d = *(const word64 *)s;
+    if (n & 4) {
+        *(word32 *)d = *(const word32 *)s;
+        d += 4, s += 4;
+    }
+    if (n & 2) {
+        *(word16 *)d = *(const word16 *)s;
+        d += 2, s += 2;
+    }
+    if (n & 1)
+        *d = *s;
     return dst;
 }
 
@@ -32,8 +49,19 @@ WEAK void *memmove(void *dst, const void *src, size_t n)
 WEAK void *memset(void *dst, int c, size_t n)
 {
     unsigned char *d = dst;
-    while (n--)
-        *d++ = (unsigned char)c;
+    uint64_t w = 0x0101010101010101ull * (unsigned char)c;
+    for (; n >= 8; n -= 8, d += 8)
+        *(word64 *)d = w;
+    if (n & 4) {
+        *(word32 *)d = (uint32_t)w;
+        d += 4;
+    }
+    if (n & 2) {
+        *(word16 *)d = (uint16_t)w;
+        d += 2;
+    }
+    if (n & 1)
+        *d = (unsigned char)w;
     return dst;
 }
 
