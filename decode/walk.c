@@ -37,12 +37,20 @@ struct walk_path {
 
 static bool read_entry(const struct guest_mem *mem, uint64_t gpa, unsigned size, uint64_t *val)
 {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    /* Paging entries are little-endian like the host: read them straight into the value
+     * (no byte loop; this runs for every level of every walk on the exit path). */
+    uint64_t v = 0;
+    if (!mem->read_gpa(mem->ctx, gpa, &v, size))
+        return false;
+#else
     uint8_t b[8];
     if (!mem->read_gpa(mem->ctx, gpa, b, size))
         return false;
     uint64_t v = 0;
     for (unsigned i = 0; i < size; i++)
         v |= (uint64_t)b[i] << (8 * i);
+#endif
     *val = v;
     return true;
 }
