@@ -52,6 +52,26 @@ judge() {
         say "$rig: time to userspace: ${up} s after kernel start (uptime)"
     fi
     grep -qx 'linux: online cpus 0-1' <<<"$text" || { say "$rig: FAIL: want 'linux: online cpus 0-1'"; ok=0; }
+    # Under Trapvisor: the OS's memory map never offers Trapvisor's region as RAM (the region
+    # is the "plan: hypervisor region A-B" line Trapvisor printed before the kernel started).
+    local region rs re nram=0 a b
+    region=$(sed -n 's/^plan: hypervisor region \(0x[0-9a-f]*\)-\(0x[0-9a-f]*\) .*/\1 \2/p' <<<"$text" | head -n 1)
+    if [ -n "$region" ]; then
+        read -r rs re <<<"$region"
+        while read -r a b; do
+            nram=$((nram + 1))
+            if ((0x$a <= re && 0x$b >= rs)); then
+                say "$rig: FAIL: Linux uses Trapvisor's region $rs-$re as System RAM ($a-$b)"
+                ok=0
+            fi
+        done < <(sed -n 's/^linux: iomem: \([0-9a-f]*\)-\([0-9a-f]*\) : System RAM$/\1 \2/p' <<<"$text")
+        if [ "$nram" -gt 0 ]; then
+            say "$rig: Trapvisor's region $rs-$re is outside all $nram System RAM ranges of Linux"
+        else
+            say "$rig: FAIL: no System RAM lines from /proc/iomem"
+            ok=0
+        fi
+    fi
     # One summary per edutest pass (the main one, and --intx where it runs): add them up.
     summary=$(grep -E '^edutest: [0-9]+ passed, [0-9]+ failed$' <<<"$text")
     if [ -z "$summary" ]; then
