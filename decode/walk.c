@@ -255,7 +255,9 @@ static enum walk_status walk_64bit_entries(const struct guest_paging *pg,
         rsvd_common |= PTE_XD;
 
     struct walk_path path = {0};
-    bool writable = true, user_page = true, executable = true;
+    /* R/W and U/S must be 1 at every level, XD 0 at every level (SDM Vol. 3A, 4.6.1): one
+     * AND and one OR over the entries instead of three booleans per level. */
+    uint64_t all_and = ~0ull, all_or = 0;
     uint64_t table; /* guest-physical address of the table for `level` */
     int level;
 
@@ -311,16 +313,15 @@ static enum walk_status walk_64bit_entries(const struct guest_paging *pg,
         path.entry[path.count] = e;
         path.has_ad[path.count] = true;
         path.count++;
-        writable = writable && (e & PTE_RW);
-        user_page = user_page && (e & PTE_US);
-        if (nxe && (e & PTE_XD))
-            executable = false;
+        all_and &= e;
+        all_or |= e;
 
         if (level == 1 || ps) {
             const uint64_t page_size = 1ull << shift;
             const uint64_t base = e & addr_mask & ~(page_size - 1);
             return finish(pg, mem, la, access, flags, &path, base | (la & (page_size - 1)),
-                          page_size, writable, user_page, executable, out);
+                          page_size, (all_and & PTE_RW) != 0, (all_and & PTE_US) != 0,
+                          !(nxe && (all_or & PTE_XD)), out);
         }
         table = e & addr_mask;
     }
