@@ -18,6 +18,8 @@
 #   exitbench  exitbench.efi --all-cpus under Trapvisor: every operation on every CPU, the
 #              exits accounted (hv_median > 0 for cpuid, vmcall, pio-cfc, mmio-*), the
 #              statistics BAR and RAM read without an exit (hv_median 0), the CSV written
+#   x2apic     after tvtest --x2apic switched the BSP to x2APIC mode, edutest (MSI included)
+#              gives the same normalized transcript
 #   relaunch   "already running under Trapvisor"
 #   shell      the shell still runs commands afterwards; no guest was stopped and the
 #              hypervisor took no exception
@@ -117,11 +119,24 @@ for op in cpuid vmcall pio-cfc mmio-read-edu mmio-write-edu ram-read stats-read;
 done
 echo "$s" | grep -q 'exitbench: samples in' || bad "exitbench: the CSV was not written"
 
+# x2APIC: tvtest --x2apic switches the BSP's local APIC to x2APIC mode, then edutest must give
+# the same transcript (its MSI checks now go through Trapvisor's x2APIC delivery path).
+s=$(section x2apic)
+echo "$s" | grep -qx 'tvtest: x2apic-enabled ... ok' || bad "x2apic: the BSP did not switch to x2APIC mode"
+echo "$s" | grep -q '^edutest: msi vector=0x[0-9a-f]* apic-id=[0-9]* apic-mode=x2apic$' ||
+    bad "x2apic: edutest did not run its MSI checks in x2APIC mode"
+xnorm=$out/check-$tag.edutest-x2apic.txt
+echo "$s" | tools/rig/edutest-normalize.sh >"$xnorm"
+if ! diff -u "$ref" "$xnorm" >"$xnorm.diff"; then
+    bad "edutest in x2APIC mode differs from $ref:"
+    cat "$xnorm.diff" >&2
+fi
+
 section relaunch | grep -q 'already running under Trapvisor' ||
     bad "a second trapvisor.efi did not refuse"
 grep -q '^bochs-check: shell-alive' "$clean" || bad "the shell did not reach the end"
 
 if [ $fail -eq 0 ]; then
-    echo "bochs-check($tag): ok: $cpus CPU(s), tvtest $n checks, edutest and --strict equal the reference, exitbench on every CPU (${secs}s)"
+    echo "bochs-check($tag): ok: $cpus CPU(s), tvtest $n checks, edutest and --strict equal the reference (xAPIC and x2APIC), exitbench on every CPU (${secs}s)"
 fi
 exit $fail

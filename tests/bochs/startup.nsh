@@ -18,5 +18,8 @@ echo "bochs-check: exitbench"
 \EFI\trapvisor\exitbench.efi -n 20 --warmup 5 --all-cpus
 echo "bochs-check: relaunch"
 \EFI\trapvisor\trapvisor.efi
+echo "bochs-check: x2apic"
+\EFI\trapvisor\tvtest.efi --x2apic
+\EFI\trapvisor\edutest.efi
 echo "bochs-check: shell-alive"
 reset -s

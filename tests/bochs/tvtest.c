@@ -358,9 +358,64 @@ static void test_bar_unsupported(void)
     check("bar-unsupported-ud", ud == 1 && id == 0x010000edu && sig_ok(r), d);
 }
 
+/* --x2apic: switch this CPU's local APIC from xAPIC to x2APIC mode (IA32_APIC_BASE bit 10
+ * with bit 11 still set: the one legal direct transition, SDM Vol. 3A 11.12.5, Figure 11-27)
+ * so that a following edutest proves MSI delivery to an x2APIC guest. OVMF's local-APIC
+ * library reads the mode on every access, so the firmware keeps working. */
+#define MSR_IA32_APIC_BASE 0x1Bu
+#define APIC_BASE_ENABLE   (1ull << 11)
+#define APIC_BASE_X2APIC   (1ull << 10)
+
+static bool has_option(EFI_HANDLE image, const CHAR16 *opt)
+{
+    EFI_LOADED_IMAGE *li = NULL;
+    if (EFI_ERROR(
+            uefi_call_wrapper(BS->HandleProtocol, 3, image, &LoadedImageProtocol, (void **)&li)) ||
+        !li || !li->LoadOptions)
+        return false;
+    const CHAR16 *w = li->LoadOptions;
+    UINTN n = li->LoadOptionsSize / sizeof(CHAR16), len = StrLen((CHAR16 *)opt);
+    for (UINTN i = 0; i + len <= n; i++) {
+        UINTN k = 0;
+        while (k < len && w[i + k] == opt[k])
+            k++;
+        if (k == len)
+            return true;
+    }
+    return false;
+}
+
+static void switch_to_x2apic(void)
+{
+    uint32_t r[4];
+    cpuid(1, r);
+    if (!(r[2] & (1u << 21))) {
+        check("x2apic-enabled", false, "(CPUID.1:ECX.x2APIC is 0)");
+        return;
+    }
+    uint32_t lo, hi;
+    __asm__ volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(MSR_IA32_APIC_BASE));
+    uint64_t base = (uint64_t)hi << 32 | lo;
+    if (!(base & APIC_BASE_X2APIC)) {
+        base |= APIC_BASE_ENABLE | APIC_BASE_X2APIC;
+        __asm__ volatile("wrmsr"
+                         :
+                         : "c"(MSR_IA32_APIC_BASE), "a"((uint32_t)base),
+                           "d"((uint32_t)(base >> 32)));
+    }
+    __asm__ volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(MSR_IA32_APIC_BASE));
+    bool on = (lo & APIC_BASE_X2APIC) != 0;
+    check("x2apic-enabled", on, on ? "" : "(IA32_APIC_BASE.EXTD did not stick)");
+}
+
 EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *st)
 {
     InitializeLib(image, st);
+    if (has_option(image, L"--x2apic")) {
+        switch_to_x2apic();
+        out("tvtest: %u passed, %u failed\n", passed, failed);
+        return failed ? EFI_ABORTED : EFI_SUCCESS;
+    }
     out("tvtest: start\n");
     uint32_t r[4];
     cpuid(TV_CPUID_LEAF_SIGNATURE, r);
