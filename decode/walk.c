@@ -33,6 +33,7 @@ struct walk_path {
     uint64_t gpa[MAX_LEVELS];
     uint64_t entry[MAX_LEVELS];
     bool has_ad[MAX_LEVELS]; /* PAE PDPTEs have no accessed flag */
+    bool all_accessed;       /* every entry with has_ad already has A set (else: unknown) */
 };
 
 static bool read_entry(const struct guest_mem *mem, uint64_t gpa, unsigned size, uint64_t *val)
@@ -152,6 +153,10 @@ static bool set_accessed_dirty(const struct guest_mem *mem, const struct walk_pa
                                bool write, uint64_t *failed_gpa)
 {
     if (!mem->write_gpa)
+        return true;
+    /* The common case: the CPU or an earlier walk set every A already; only a write may
+     * still need the leaf's D. */
+    if (path->all_accessed && path->count && (!write || (path->entry[path->count - 1] & PTE_D)))
         return true;
     for (unsigned i = 0; i < path->count; i++) {
         if (!path->has_ad[i])
@@ -317,6 +322,7 @@ static enum walk_status walk_64bit_entries(const struct guest_paging *pg,
         all_or |= e;
 
         if (level == 1 || ps) {
+            path.all_accessed = (all_and & PTE_A) != 0;
             const uint64_t page_size = 1ull << shift;
             const uint64_t base = e & addr_mask & ~(page_size - 1);
             return finish(pg, mem, la, access, flags, &path, base | (la & (page_size - 1)),
