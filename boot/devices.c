@@ -42,6 +42,23 @@ static volatile uint8_t *real_ecam(uint16_t bdf, uint16_t offset)
 /* --- the real bus (PCI Local Bus 3.0, 3.2.2.3.2: configuration mechanism #1; ECAM, PCIe
  * Base 7.2.2, for extended registers when there is an MCFG) -------------------------------- */
 
+static uint32_t real_port_in(void *ctx, uint16_t port, unsigned size)
+{
+    (void)ctx;
+    return size == 1 ? inb(port) : size == 2 ? inw(port) : inl(port);
+}
+
+static void real_port_out(void *ctx, uint16_t port, unsigned size, uint32_t value)
+{
+    (void)ctx;
+    if (size == 1)
+        outb(port, (uint8_t)value);
+    else if (size == 2)
+        outw(port, (uint16_t)value);
+    else
+        outl(port, value);
+}
+
 static uint32_t real_cfg_read(void *ctx, uint16_t bdf, uint16_t offset, unsigned size)
 {
     (void)ctx;
@@ -52,8 +69,7 @@ static uint32_t real_cfg_read(void *ctx, uint16_t bdf, uint16_t offset, unsigned
         return size == 1 ? *p : size == 2 ? *(volatile uint16_t *)p : *(volatile uint32_t *)p;
     }
     outl(0xCF8, 0x80000000u | ((uint32_t)bdf << 8) | (offset & 0xFC));
-    uint16_t port = 0xCFC + (offset & 3);
-    return size == 1 ? inb(port) : size == 2 ? inw(port) : inl(port);
+    return real_port_in(ctx, 0xCFC + (offset & 3), size);
 }
 
 static void real_cfg_write(void *ctx, uint16_t bdf, uint16_t offset, unsigned size, uint32_t value)
@@ -72,30 +88,7 @@ static void real_cfg_write(void *ctx, uint16_t bdf, uint16_t offset, unsigned si
         return;
     }
     outl(0xCF8, 0x80000000u | ((uint32_t)bdf << 8) | (offset & 0xFC));
-    uint16_t port = 0xCFC + (offset & 3);
-    if (size == 1)
-        outb(port, (uint8_t)value);
-    else if (size == 2)
-        outw(port, (uint16_t)value);
-    else
-        outl(port, value);
-}
-
-static uint32_t real_port_in(void *ctx, uint16_t port, unsigned size)
-{
-    (void)ctx;
-    return size == 1 ? inb(port) : size == 2 ? inw(port) : inl(port);
-}
-
-static void real_port_out(void *ctx, uint16_t port, unsigned size, uint32_t value)
-{
-    (void)ctx;
-    if (size == 1)
-        outb(port, (uint8_t)value);
-    else if (size == 2)
-        outw(port, (uint16_t)value);
-    else
-        outl(port, value);
+    real_port_out(ctx, 0xCFC + (offset & 3), size, value);
 }
 
 static const struct pci_backend real_backend = {
