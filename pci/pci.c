@@ -276,6 +276,27 @@ static void map_seq_end(struct pci_bus *bus)
     __atomic_store_n(&bus->map_seq, bus->map_seq + 1, __ATOMIC_RELEASE);
 }
 
+/* Whether two mapped memory windows on the bus intersect (a guest may program overlapping
+ * BARs; PCI leaves the decode undefined, the search answers the first function in bus order).
+ * cfg_lock held, inside map_seq. */
+static bool any_mem_overlap(const struct pci_bus *bus)
+{
+    for (size_t i = 0; i < bus->n_fns; i++)
+        for (int s = 0; s < PCI_NUM_SLOTS; s++) {
+            const struct pci_bar_window *a = &bus->fns[i]->win[s];
+            if (!a->mapped || a->io)
+                continue;
+            for (size_t j = i; j < bus->n_fns; j++)
+                for (int t = j == i ? s + 1 : 0; t < PCI_NUM_SLOTS; t++) {
+                    const struct pci_bar_window *b = &bus->fns[j]->win[t];
+                    if (b->mapped && !b->io && a->base < b->base + b->size &&
+                        b->base < a->base + a->size)
+                        return true;
+                }
+        }
+    return false;
+}
+
 /* Re-decodes every BAR of fn and reports the ones whose mapped state or base changed.
  * cfg_lock held. */
 static void update_windows(struct pci_function *fn)
@@ -293,6 +314,7 @@ static void update_windows(struct pci_function *fn)
         }
         map_seq_begin(bus);
         fn->win[s] = now;
+        bus->mem_overlap = any_mem_overlap(bus);
         map_seq_end(bus);
         if (bus->map_changed)
             bus->map_changed(bus->map_ctx, fn, s, &old, &now);
@@ -686,6 +708,48 @@ enum pci_mmio_result pci_mmio_write(struct pci_bus *bus, uint64_t gpa, unsigned 
                                     uint64_t value)
 {
     return bar_write(bus, false, gpa, size, value);
+}
+
+/* Whether gpa..gpa+size lies in BAR `bar` of fn as published, with no overlapping window
+ * that the search could prefer; *offset is then gpa's offset in the BAR. Lock-free: a
+ * window republished meanwhile makes it false (the caller then searches). */
+static bool bar_guess_holds(struct pci_bus *bus, struct pci_function *fn, int bar, uint64_t gpa,
+                            unsigned size, uint64_t *offset)
+{
+    if (!fn || (unsigned)bar >= PCI_NUM_SLOTS || (size != 1 && size != 2 && size != 4 && size != 8))
+        return false;
+    uint32_t seq = __atomic_load_n(&bus->map_seq, __ATOMIC_ACQUIRE);
+    const struct pci_bar_window *w = &fn->win[bar];
+    uint64_t off = gpa - w->base;
+    bool holds = !(seq & 1) && w->mapped && !w->io && !bus->mem_overlap && off < w->size &&
+                 size <= w->size - off;
+    __atomic_thread_fence(__ATOMIC_ACQUIRE);
+    if (__atomic_load_n(&bus->map_seq, __ATOMIC_RELAXED) != seq)
+        return false;
+    *offset = off;
+    return holds;
+}
+
+enum pci_mmio_result pci_bar_read(struct pci_bus *bus, struct pci_function *fn, int bar,
+                                  uint64_t gpa, unsigned size, uint64_t *value)
+{
+    uint64_t offset;
+    if (!bar_guess_holds(bus, fn, bar, gpa, size, &offset))
+        return pci_mmio_read(bus, gpa, size, value);
+    uint64_t v = ~0ull;
+    fn->dev->ops->read(fn->dev, bar, offset, size, &v);
+    *value = v & ones64(size);
+    return PCI_MMIO_OK;
+}
+
+enum pci_mmio_result pci_bar_write(struct pci_bus *bus, struct pci_function *fn, int bar,
+                                   uint64_t gpa, unsigned size, uint64_t value)
+{
+    uint64_t offset;
+    if (!bar_guess_holds(bus, fn, bar, gpa, size, &offset))
+        return pci_mmio_write(bus, gpa, size, value);
+    fn->dev->ops->write(fn->dev, bar, offset, size, value & ones64(size));
+    return PCI_MMIO_OK;
 }
 
 enum pci_mmio_result pci_pio_read(struct pci_bus *bus, uint16_t port, unsigned size,

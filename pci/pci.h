@@ -97,6 +97,7 @@ struct pci_bus {
     uint32_t cf8_latch;
     uint8_t ecam_start_bus; /* bus number at offset 0 of the ECAM window (MCFG) */
     uint32_t map_seq;       /* even: stable; odd: a writer is updating win[] */
+    bool mem_overlap;       /* two mapped memory windows intersect (published with map_seq) */
 };
 
 void pci_bus_init(struct pci_bus *bus, const struct pci_backend *backend, void *backend_ctx,
@@ -158,6 +159,16 @@ enum pci_mmio_result pci_mmio_read(struct pci_bus *bus, uint64_t gpa, unsigned s
                                    uint64_t *value);
 enum pci_mmio_result pci_mmio_write(struct pci_bus *bus, uint64_t gpa, unsigned size,
                                     uint64_t value);
+
+/* pci_mmio_read/pci_mmio_write for a caller that already knows which BAR gpa is in (the MMIO
+ * path: the EPT region's owner and tag, DESIGN.md). The result is exactly pci_mmio_read's /
+ * pci_mmio_write's: the guess is checked against the published window under map_seq (mapped
+ * memory BAR, gpa..gpa+size inside it, no two mapped windows overlapping, so the search would
+ * find this BAR too) and anything else falls back to the search. fn may be NULL. */
+enum pci_mmio_result pci_bar_read(struct pci_bus *bus, struct pci_function *fn, int bar,
+                                  uint64_t gpa, unsigned size, uint64_t *value);
+enum pci_mmio_result pci_bar_write(struct pci_bus *bus, struct pci_function *fn, int bar,
+                                   uint64_t gpa, unsigned size, uint64_t value);
 
 /* The same for port I/O to mapped I/O BARs (size 1, 2 or 4; an I/O exit on a port that is
  * neither a config port nor in an I/O BAR gets PCI_MMIO_UNCLAIMED). */

@@ -286,6 +286,93 @@ static void pio_reaches_a_mapped_io_bar_only(void **state)
     assert_int_equal(pci_mmio_read(&bus, 0xC004, 4, &m), PCI_MMIO_UNCLAIMED);
 }
 
+/* pci_bar_read/write with a guessed BAR (the EPT region's owner and tag) must answer exactly
+ * as the search does: the same result, value and device access, also for wrong guesses, moved
+ * or disabled BARs, overlapping BARs of two functions, straddling and bad sizes. */
+static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
+static uint64_t rng(void)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return rng_state;
+}
+
+static void bar_access_with_a_guess_answers_as_the_search(void **state)
+{
+    (void)state;
+    static struct pci_function fn2;
+    static struct testdev td2;
+    testdev_init(&td2);
+    td2.ops.bars[0] = (struct pci_bar_decl){.size = 0x10000, .kind = PCI_BAR_MEM32};
+    assert_true(pci_bus_add(&bus, &fn2, &td2.dev, PCI_BDF(0, 4, 0)));
+    static const uint32_t bases[] = {0xC1000000, 0xC1100000, 0xC1008000, 0xC2000000, 0};
+    static const unsigned sizes[] = {1, 2, 3, 4, 8, 16, 0};
+    unsigned guessed_right = 0, overlaps = 0;
+    for (unsigned i = 0; i < 20000; i++) {
+        unsigned r = (unsigned)rng();
+        /* Reprogram a BAR of either function, or its decode. */
+        uint16_t bdf = (r & 1) ? PCI_BDF(0, 4, 0) : BDF;
+        switch ((r >> 1) % 4) {
+        case 0:
+            assert_true(pci_cfg_write(&bus, bdf, 0x10, 4, bases[(r >> 3) % 5]));
+            break;
+        case 1:
+            assert_true(pci_cfg_write(&bus, BDF, 0x14, 4, bases[(r >> 3) % 5] + 0x1000));
+            break;
+        case 2:
+            assert_true(
+                pci_cfg_write(&bus, bdf, PCI_COMMAND, 2, (r >> 3) & 1 ? PCI_COMMAND_MEMORY : 0));
+            break;
+        default:
+            break;
+        }
+        overlaps += bus.mem_overlap;
+        /* Addresses inside the windows and around every window size's end (straddling). */
+        static const uint64_t ends[] = {0, 0x1000, 0x4000, 0x10000, 0x100000};
+        uint64_t x = rng();
+        uint64_t gpa = bases[(r >> 5) % 4] +
+                       ((x & 1) ? x % 0x10008 - 4 : ends[(x >> 1) % 5] + (x >> 4) % 16 - 8);
+        unsigned size = sizes[(r >> 8) % 7];
+        /* Half the time the right BAR (as the EPT region would say), else any guess. */
+        struct pci_function *guess = (r >> 11) % 3 == 0 ? NULL : (r >> 11) % 3 == 1 ? &fn : &fn2;
+        int bar = (int)((r >> 13) % 9) - 1;
+        struct pci_function *found_fn;
+        int found_bar;
+        uint64_t found_off;
+        if (pci_mmio_find(&bus, gpa, &found_fn, &found_bar, &found_off) && ((r >> 18) & 1)) {
+            guess = found_fn;
+            bar = found_bar;
+            guessed_right++;
+        }
+        bool write = (r >> 17) & 1;
+        uint64_t wval = rng();
+        uint64_t v_search = 1, v_guess = 2;
+        td.n_log = td2.n_log = 0;
+        enum pci_mmio_result r_search = write ? pci_mmio_write(&bus, gpa, size, wval)
+                                              : pci_mmio_read(&bus, gpa, size, &v_search);
+        struct testdev_access a1 = td.log[0], b1 = td2.log[0];
+        unsigned n1 = td.n_log, m1 = td2.n_log;
+        td.n_log = td2.n_log = 0;
+        memset(td.log, 0, sizeof td.log);
+        memset(td2.log, 0, sizeof td2.log);
+        enum pci_mmio_result r_guess = write ? pci_bar_write(&bus, guess, bar, gpa, size, wval)
+                                             : pci_bar_read(&bus, guess, bar, gpa, size, &v_guess);
+        assert_int_equal(r_guess, r_search);
+        if (!write)
+            assert_int_equal(v_guess, v_search);
+        assert_int_equal(td.n_log, n1);
+        assert_int_equal(td2.n_log, m1);
+        if (n1)
+            assert_memory_equal(&td.log[0], &a1, sizeof a1);
+        if (m1)
+            assert_memory_equal(&td2.log[0], &b1, sizeof b1);
+    }
+    /* Not vacuous: right guesses (the fast route) and overlapping BARs both happened. */
+    assert_true(guessed_right > 500);
+    assert_true(overlaps > 500);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -303,6 +390,7 @@ int main(void)
         cmocka_unit_test_setup(mmio_bad_sizes_are_refused, setup),
         cmocka_unit_test_setup(mmio_follows_a_moved_bar, setup),
         cmocka_unit_test_setup(pio_reaches_a_mapped_io_bar_only, setup),
+        cmocka_unit_test_setup(bar_access_with_a_guess_answers_as_the_search, setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
