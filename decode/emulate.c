@@ -71,16 +71,17 @@ uint64_t x86_mem_linear(const struct x86_insn *insn, const struct x86_regs *regs
     return seg_linear(env, insn->mem.seg, effective_address(insn, regs, 0));
 }
 
+/* Values travel through the callbacks as their little-endian bytes: on an x86 host that is the
+ * integer's own memory, so no byte loops (this runs on every MMIO exit). */
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "operand bytes are the integer's bytes");
+
 static enum x86_emu_status mem_read(const struct x86_emu_env *env, uint64_t la, unsigned size,
                                     uint64_t *value, struct x86_exception *exc)
 {
-    uint8_t b[8] = {0};
-    enum x86_emu_status st = env->read(env->ctx, la, b, size, exc);
+    uint64_t v = 0;
+    enum x86_emu_status st = env->read(env->ctx, la, &v, size < 8 ? size : 8, exc);
     if (st != X86_EMU_OK)
         return st;
-    uint64_t v = 0;
-    for (unsigned i = 0; i < size && i < 8; i++)
-        v |= (uint64_t)b[i] << (8 * i);
     *value = v;
     return X86_EMU_OK;
 }
@@ -88,10 +89,7 @@ static enum x86_emu_status mem_read(const struct x86_emu_env *env, uint64_t la, 
 static enum x86_emu_status mem_write(const struct x86_emu_env *env, uint64_t la, unsigned size,
                                      uint64_t value, struct x86_exception *exc)
 {
-    uint8_t b[8];
-    for (unsigned i = 0; i < 8; i++)
-        b[i] = (uint8_t)(value >> (8 * i));
-    return env->write(env->ctx, la, b, size, exc);
+    return env->write(env->ctx, la, &value, size < 8 ? size : 8, exc);
 }
 
 static void advance_rip(const struct x86_insn *insn, struct x86_regs *regs,
