@@ -450,10 +450,17 @@ static uint32_t cfg_port(uint16_t port, unsigned size, bool write, uint32_t valu
     return v;
 }
 
+int boot_device_stats_slot(const void *owner)
+{
+    return owner == &edu_fn ? BOOT_STATS_SLOT_EDU : owner == &stats_fn ? BOOT_STATS_SLOT_STATS : -1;
+}
+
 void boot_install_hooks(void)
 {
     vmx_hooks.io = cfg_port;
     vmx_hooks.ept_violation = boot_mmio_exit;
-    if (!boot.opt_no_stats)
-        stats_name_device(vmx.stats, 0, "edu");
+    if (vmx.stats && !boot.opt_no_edu)
+        stats_name_device(vmx.stats, BOOT_STATS_SLOT_EDU, "edu");
+    if (vmx.stats && !boot.opt_no_stats)
+        stats_name_device(vmx.stats, BOOT_STATS_SLOT_STATS, "stats");
 }

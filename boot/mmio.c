@@ -55,6 +55,20 @@ static bool gpa_write(void *ctx, uint64_t gpa, const void *buf, size_t len)
     return true;
 }
 
+/* Guest-physical memory as the page walks see it (both paths). */
+static const struct guest_mem boot_guest_mem = {.read_gpa = gpa_read, .write_gpa = gpa_write};
+
+/* An emulated instruction is done: RIP past it, and the STI / MOV-SS blocking it ends (SDM
+ * Vol. 3C, 25.4.2, Table 25-3). */
+static void mmio_retire(struct vcpu *v, uint64_t next_rip)
+{
+    (void)v;
+    vmwrite(VMCS_GUEST_RIP, next_rip);
+    uint64_t intr = vmread(VMCS_GUEST_INTERRUPTIBILITY);
+    if (intr & 3)
+        vmwrite(VMCS_GUEST_INTERRUPTIBILITY, intr & ~3ull);
+}
+
 struct mmio_ctx {
     struct vcpu *v;
     struct guest_paging pg;
@@ -187,7 +201,8 @@ static void xmm_read(void *ctx, unsigned reg, uint8_t out[16])
         XR(1)
         XR(2)
         XR(3)
-        XR(4) XR(5) XR(6) XR(7) XR(8) XR(9) XR(10) XR(11) XR(12) XR(13) XR(14) XR(15) default
+        XR(4)
+        XR(5) XR(6) XR(7) XR(8) XR(9) XR(10) XR(11) XR(12) XR(13) XR(14) XR(15) default
             : memset(tmp, 0, 16);
     }
 #undef XR
@@ -208,8 +223,8 @@ static void xmm_write(void *ctx, unsigned reg, const uint8_t in[16])
         XW(1)
         XW(2)
         XW(3)
-        XW(4) XW(5) XW(6) XW(7) XW(8) XW(9) XW(10) XW(11) XW(12) XW(13) XW(14) XW(15) default
-            : break;
+        XW(4)
+        XW(5) XW(6) XW(7) XW(8) XW(9) XW(10) XW(11) XW(12) XW(13) XW(14) XW(15) default : break;
     }
 #undef XW
 }
@@ -235,24 +250,19 @@ static void unsupported(struct vcpu *v, const struct fetch_result *f, const char
     vmx_inject_ud(v);
 }
 
-bool boot_mmio_exit(struct vcpu *v, uint64_t gpa, uint64_t qual)
+/* The general path: any instruction the decoder knows, any mode, accesses through guest paging
+ * to the device, guest RAM or the hidden region. */
+static bool mmio_general(struct vcpu *v, uint64_t gpa, uint64_t qual,
+                         const struct ept_region *region)
 {
     struct mmio_ctx m;
-    if (!ept_lookup_region(&boot.ept, gpa, &m.region)) {
-        /* A translation another CPU just restored, still cached here: flush and retry. */
-        struct ept_leaf leaf;
-        if (ept_walk(&boot.ept, gpa, &leaf) && leaf.present) {
-            invept_all_context(vmx.ept_vpid_cap);
-            return true;
-        }
-        return false;
-    }
+    m.region = *region;
     m.v = v;
     m.exit_xlat_ok = (qual & (3u << 7)) == (3u << 7);
     m.exit_was_write = (qual & 2) != 0;
     m.exit_gla = m.exit_xlat_ok ? vmread(VMCS_GUEST_LINEAR_ADDR) : 0;
     m.exit_gpa = gpa;
-    m.device = m.region.kind == EPT_REGION_HIDDEN ? -1 : 0;
+    m.device = m.region.kind == EPT_REGION_HIDDEN ? -1 : boot_device_stats_slot(m.region.owner);
     m.mem.read_gpa = gpa_read;
     m.mem.write_gpa = gpa_write;
     m.mem.ctx = 0;
@@ -340,4 +350,91 @@ bool boot_mmio_exit(struct vcpu *v, uint64_t gpa, uint64_t qual)
         unsupported(v, &f, "instruction form not emulated");
         return true;
     }
+}
+
+/* The common case, without the general path's generality: a MOV load or store (also MOVZX and
+ * MOVSX loads) of a device register by 64-bit code, for which the exit itself gives the
+ * access's linear and guest-physical address (SDM Vol. 3C, 28.2.1, Table 28-7: qualification
+ * bits 7 and 8). Each step declines (returns false) before anything is changed when its case is
+ * not the simple one, and the general path then handles the exit from the start; what it does
+ * when it does not decline is what the general path would do (the fetch, decode and route
+ * shortcuts are each checked against their general code by host tests). */
+static bool mmio_mov_fast(struct vcpu *v, uint64_t gpa, uint64_t qual, const struct ept_region *r)
+{
+    if ((qual & (3u << 7)) != (3u << 7) || r->kind != EPT_REGION_TRAPPED ||
+        r->owner == &boot_ecam_owner)
+        return false;
+    struct guest_paging pg;
+    pg.efer = vmread(VMCS_GUEST_EFER);
+    struct fetch_cs cs = {.base = 0, .limit = 0, .ar = (uint32_t)vmread(VMCS_GUEST_CS_AR)};
+    if (!(pg.efer & X86_EFER_LMA) || !(cs.ar & SEG_AR_L))
+        return false; /* not 64-bit mode */
+    pg.cr0 = vmread(VMCS_GUEST_CR0);
+    pg.cr3 = vmread(VMCS_GUEST_CR3);
+    pg.cr4 = vmread(VMCS_GUEST_CR4);
+    pg.rflags = vmread(VMCS_GUEST_RFLAGS);
+    pg.cpl = vmx_guest_cpl();
+    pg.maxphyaddr = boot.ept.mtrr.maxphyaddr;
+    pg.no_1g_pages = false;
+    pg.pae_pdptes_valid = false;
+    uint64_t rip = vmread(VMCS_GUEST_RIP);
+    struct fetch_result f;
+    if (fetch_insn(&pg, &boot_guest_mem, &cs, rip, &f) != FETCH_OK)
+        return false;
+    struct x86_insn insn;
+    if (x86_decode(f.bytes, FETCH_MAX_BYTES, X86_MODE_64, &insn) != X86_DECODE_OK)
+        return false;
+    const bool store = insn.access == X86_ACCESS_WRITE;
+    if (insn.op == X86_OP_MOV) {
+        if (!store && insn.access != X86_ACCESS_READ)
+            return false;
+    } else if ((insn.op != X86_OP_MOVZX && insn.op != X86_OP_MOVSX) ||
+               insn.access != X86_ACCESS_READ) {
+        return false;
+    }
+    /* The operand's linear address must be the one that exited, as an access of the kind that
+     * exited (bit 1: write), within one page: then it is exactly at gpa. */
+    if (store != ((qual & 2) != 0) || (gpa & 4095) + insn.access_size > 4096)
+        return false;
+    struct x86_regs *regs = (struct x86_regs *)(void *)v;
+    v->rip = rip;
+    struct x86_emu_env env;
+    env.mode = X86_MODE_64;
+    if (insn.mem.seg == X86_SEG_FS)
+        env.seg_base[X86_SEG_FS] = vmread(VMCS_GUEST_FS_BASE);
+    else if (insn.mem.seg == X86_SEG_GS)
+        env.seg_base[X86_SEG_GS] = vmread(VMCS_GUEST_GS_BASE);
+    if (x86_mem_linear(&insn, regs, &env) != vmread(VMCS_GUEST_LINEAR_ADDR))
+        return false;
+
+    struct pci_function *fn = r->owner;
+    const int bar = (int)(r->tag & 0xFF);
+    if (store) {
+        uint64_t value = insn.src == X86_SRC_IMM
+                             ? insn.imm
+                             : x86_reg_read(regs, insn.reg, insn.reg_high8, insn.operand_size);
+        pci_bar_write(&boot_bus, fn, bar, gpa, insn.access_size, value);
+    } else {
+        uint64_t value = 0;
+        pci_bar_read(&boot_bus, fn, bar, gpa, insn.access_size, &value);
+        x86_load_result(&insn, regs, value);
+    }
+    v->last_device = boot_device_stats_slot(fn);
+    mmio_retire(v, rip + insn.len);
+    return true;
+}
+
+bool boot_mmio_exit(struct vcpu *v, uint64_t gpa, uint64_t qual)
+{
+    struct ept_region region;
+    if (!ept_lookup_region(&boot.ept, gpa, &region)) {
+        /* A translation another CPU just restored, still cached here: flush and retry. */
+        struct ept_leaf leaf;
+        if (ept_walk(&boot.ept, gpa, &leaf) && leaf.present) {
+            invept_all_context(vmx.ept_vpid_cap);
+            return true;
+        }
+        return false;
+    }
+    return mmio_mov_fast(v, gpa, qual, &region) || mmio_general(v, gpa, qual, &region);
 }

@@ -51,6 +51,12 @@ extern struct boot_state boot;
 
 void *boot_alloc(uint64_t bytes, uint64_t align);
 bool boot_is_guest_ram(uint64_t gpa, uint64_t len);
+
+/* The statistics slot (struct tv_stats_cpu.mmio_device[]) of the virtual device that owns an
+ * EPT region (its struct pci_function), or -1 for other owners (ECAM). */
+#define BOOT_STATS_SLOT_EDU   0
+#define BOOT_STATS_SLOT_STATS 1
+int boot_device_stats_slot(const void *owner);
 void boot_cpu_online(struct vcpu *v);
 
 /* boot/host.c */

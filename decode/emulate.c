@@ -40,6 +40,22 @@ void x86_reg_write(struct x86_regs *regs, unsigned reg, bool high8, unsigned siz
         *r = (*r & ~size_mask(size)) | (value & size_mask(size));
 }
 
+void x86_load_result(const struct x86_insn *insn, struct x86_regs *regs, uint64_t value)
+{
+    switch (insn->op) {
+    case X86_OP_MOVZX:
+        x86_reg_write(regs, insn->reg, false, insn->operand_size, value);
+        break;
+    case X86_OP_MOVSX:
+        x86_reg_write(regs, insn->reg, false, insn->operand_size,
+                      sign_extend(value, insn->access_size));
+        break;
+    default: /* MOV */
+        x86_reg_write(regs, insn->reg, insn->reg_high8, insn->operand_size, value);
+        break;
+    }
+}
+
 /* Linear address of seg:offset (SDM Vol. 3A, 3.4.4: in 64-bit mode only FS and GS have a
  * base; elsewhere linear addresses are 32 bits). Segment limits are not checked. */
 static uint64_t seg_linear(const struct x86_emu_env *env, unsigned seg, uint64_t offset)
@@ -239,16 +255,13 @@ enum x86_emu_status x86_emulate(const struct x86_insn *insn, struct x86_regs *re
             TRY(mem_write(env, la, size, src_value(insn, regs), exc));
         } else {
             TRY(mem_read(env, la, size, &m, exc));
-            x86_reg_write(regs, insn->reg, insn->reg_high8, osz, m);
+            x86_load_result(insn, regs, m);
         }
         break;
     case X86_OP_MOVZX:
-        TRY(mem_read(env, la, size, &m, exc));
-        x86_reg_write(regs, insn->reg, false, osz, m);
-        break;
     case X86_OP_MOVSX:
         TRY(mem_read(env, la, size, &m, exc));
-        x86_reg_write(regs, insn->reg, false, osz, sign_extend(m, size));
+        x86_load_result(insn, regs, m);
         break;
     case X86_OP_ALU:
         TRY(mem_read(env, la, size, &m, exc));

@@ -86,4 +86,10 @@ uint64_t x86_mem_linear(const struct x86_insn *insn, const struct x86_regs *regs
 uint64_t x86_reg_read(const struct x86_regs *regs, unsigned reg, bool high8, unsigned size);
 void x86_reg_write(struct x86_regs *regs, unsigned reg, bool high8, unsigned size, uint64_t value);
 
+/* A MOV, MOVZX or MOVSX load's destination register takes `value`, the `access_size` bytes read
+ * from memory (zero-extended), with the extension and partial-register rules of the form (SDM
+ * Vol. 2B, MOV / MOVZX / MOVSX). x86_emulate uses it; so does a caller that did the access
+ * itself. */
+void x86_load_result(const struct x86_insn *insn, struct x86_regs *regs, uint64_t value);
+
 #endif
