@@ -202,7 +202,8 @@ static void xmm_read(void *ctx, unsigned reg, uint8_t out[16])
         XR(2)
         XR(3)
         XR(4)
-        XR(5) XR(6) XR(7) XR(8) XR(9) XR(10) XR(11) XR(12) XR(13) XR(14) XR(15) default
+        XR(5)
+        XR(6) XR(7) XR(8) XR(9) XR(10) XR(11) XR(12) XR(13) XR(14) XR(15) default
             : memset(tmp, 0, 16);
     }
 #undef XR
@@ -424,10 +425,15 @@ static bool mmio_mov_fast(struct vcpu *v, uint64_t gpa, uint64_t qual, const str
     return true;
 }
 
+/* The region each CPU's last MMIO exit was for: consecutive exits mostly hit the same BAR.
+ * Zeroed = empty (a region of size 0 holds no address). */
+static struct ept_region_cache region_cache[VMX_MAX_CPUS];
+
 bool boot_mmio_exit(struct vcpu *v, uint64_t gpa, uint64_t qual)
 {
     struct ept_region region;
-    if (!ept_lookup_region(&boot.ept, gpa, &region)) {
+    struct ept_region_cache *cache = &region_cache[v->index % VMX_MAX_CPUS];
+    if (!ept_region_lookup_cached(&boot.ept.regions, gpa, &region, cache)) {
         /* A translation another CPU just restored, still cached here: flush and retry. */
         struct ept_leaf leaf;
         if (ept_walk(&boot.ept, gpa, &leaf) && leaf.present) {

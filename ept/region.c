@@ -168,7 +168,9 @@ int ept_region_move(struct ept_region_table *t, uint64_t old_base, uint64_t new_
     return EPT_OK;
 }
 
-bool ept_region_lookup(const struct ept_region_table *t, uint64_t gpa, struct ept_region *out)
+/* One consistent lookup; *seq_out is the (even) table sequence number it was made under. */
+static bool lookup_at_seq(const struct ept_region_table *t, uint64_t gpa, struct ept_region *out,
+                          uint32_t *seq_out)
 {
     for (;;) {
         uint32_t seq = __atomic_load_n(&t->seq, __ATOMIC_ACQUIRE);
@@ -191,6 +193,38 @@ bool ept_region_lookup(const struct ept_region_table *t, uint64_t gpa, struct ep
             continue;
         if (hit && out)
             *out = r;
+        *seq_out = seq;
         return hit;
     }
+}
+
+bool ept_region_lookup(const struct ept_region_table *t, uint64_t gpa, struct ept_region *out)
+{
+    uint32_t seq;
+    return lookup_at_seq(t, gpa, out, &seq);
+}
+
+void ept_region_cache_init(struct ept_region_cache *c)
+{
+    c->seq = 1; /* odd: never equal to a stable table's sequence number */
+}
+
+bool ept_region_lookup_cached(const struct ept_region_table *t, uint64_t gpa,
+                              struct ept_region *out, struct ept_region_cache *c)
+{
+    /* Writers make seq odd before they change anything and bump it again after: an equal
+     * (even) seq means the table is the one the cached region was read from. */
+    if (__atomic_load_n(&t->seq, __ATOMIC_ACQUIRE) == c->seq &&
+        gpa - c->region.base < c->region.size) {
+        *out = c->region;
+        return true;
+    }
+    uint32_t seq;
+    struct ept_region r;
+    if (!lookup_at_seq(t, gpa, &r, &seq))
+        return false;
+    c->region = r;
+    c->seq = seq;
+    *out = r;
+    return true;
 }

@@ -57,6 +57,21 @@ int ept_region_move(struct ept_region_table *t, uint64_t old_base, uint64_t new_
 /* Finds the region containing gpa and copies it to *out. Safe against concurrent writers. */
 bool ept_region_lookup(const struct ept_region_table *t, uint64_t gpa, struct ept_region *out);
 
+/* A one-entry cache of the last region found, for a lookup that runs on every exit (the MMIO
+ * path keeps one per CPU; a cache is used by one CPU at a time). */
+struct ept_region_cache {
+    uint32_t seq; /* table seq the region was read under; odd = empty (so is all zeroes:
+                     a region of size 0 holds no address) */
+    struct ept_region region;
+};
+
+void ept_region_cache_init(struct ept_region_cache *c);
+
+/* ept_region_lookup with the cache: the same answer (tests/ept check it), without the search
+ * while the table is unchanged since the cached region was found and gpa is in it. */
+bool ept_region_lookup_cached(const struct ept_region_table *t, uint64_t gpa,
+                              struct ept_region *out, struct ept_region_cache *c);
+
 /* Whether any region intersects [base, base + size); the first one found goes to *out
  * (may be NULL). */
 bool ept_region_find_overlap(const struct ept_region_table *t, uint64_t base, uint64_t size,

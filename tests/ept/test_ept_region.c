@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 #include <cmocka.h>
 
 #include "ept/region.h"
@@ -261,6 +262,55 @@ static void test_region_lookup_agrees_with_linear_scan_under_random_changes(void
     }
 }
 
+/* The cached lookup answers as the search does after every kind of change (a move that keeps
+ * the base but changes the owner's tag, removal, a move elsewhere), and it does hit. */
+static void test_region_cached_lookup_agrees_with_search_under_random_changes(void **state)
+{
+    (void)state;
+    struct ept_region_table t;
+    ept_region_table_init(&t);
+    struct ept_region_cache c;
+    ept_region_cache_init(&c);
+    srand(17);
+    unsigned cache_hits = 0;
+    for (int step = 0; step < 3000; step++) {
+        uint64_t base = (uint64_t)(rand() % 64) << 12;
+        uint64_t size = (uint64_t)(1 + rand() % 4) << 12;
+        int op = rand() % 8; /* mostly lookups between changes, as on the exit path */
+        if (op == 0) {
+            struct ept_region r = region(base, size, EPT_REGION_TRAPPED, &owner_a, (uint32_t)step);
+            ept_region_insert(&t, &r);
+        } else if (op == 1 && t.count > 0) {
+            ept_region_remove(&t, t.regions[rand() % t.count].base);
+        } else if (op == 2 && t.count > 0) {
+            ept_region_move(&t, t.regions[rand() % t.count].base, base);
+        } else if (op == 3 && t.count > 0) {
+            /* Remove and re-insert at the same place with another tag and kind. */
+            struct ept_region r = t.regions[rand() % t.count];
+            ept_region_remove(&t, r.base);
+            r.tag ^= 0x55;
+            r.kind = r.kind == EPT_REGION_TRAPPED ? EPT_REGION_HIDDEN : EPT_REGION_TRAPPED;
+            ept_region_insert(&t, &r);
+        }
+        for (int probe = 0; probe < 6; probe++) {
+            uint64_t gpa = probe < 3 && c.region.size
+                               ? c.region.base + (uint64_t)rand() % (c.region.size + 8192) - 4096
+                               : (uint64_t)rand() % (70ull << 12);
+            struct ept_region want, got;
+            memset(&want, 0, sizeof want);
+            memset(&got, 0, sizeof got);
+            uint32_t seq_before = c.seq;
+            bool want_hit = ept_region_lookup(&t, gpa, &want);
+            bool hit = ept_region_lookup_cached(&t, gpa, &got, &c);
+            cache_hits += hit && c.seq == seq_before;
+            assert_int_equal(hit, want_hit);
+            if (hit)
+                assert_memory_equal(&got, &want, sizeof got);
+        }
+    }
+    assert_true(cache_hits > 1000);
+}
+
 /* A lookup racing with a writer never returns a torn or wrong region: one thread keeps
  * inserting, moving and removing regions around a fixed one while another looks up the
  * fixed region (always a hit, always its own owner) and a never-covered address (always a
@@ -333,6 +383,7 @@ int main(void)
         cmocka_unit_test(test_region_move_reorders_and_rejects_collisions),
         cmocka_unit_test(test_region_lookup_agrees_with_linear_scan_under_random_changes),
         cmocka_unit_test(test_region_lookup_is_consistent_under_a_concurrent_writer),
+        cmocka_unit_test(test_region_cached_lookup_agrees_with_search_under_random_changes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
