@@ -203,8 +203,8 @@ static void xmm_read(void *ctx, unsigned reg, uint8_t out[16])
         XR(3)
         XR(4)
         XR(5)
-        XR(6) XR(7) XR(8) XR(9) XR(10) XR(11) XR(12) XR(13) XR(14) XR(15) default
-            : memset(tmp, 0, 16);
+        XR(6)
+        XR(7) XR(8) XR(9) XR(10) XR(11) XR(12) XR(13) XR(14) XR(15) default : memset(tmp, 0, 16);
     }
 #undef XR
     memcpy(out, tmp, 16);
@@ -431,9 +431,9 @@ static struct ept_region_cache region_cache[VMX_MAX_CPUS];
 
 bool boot_mmio_exit(struct vcpu *v, uint64_t gpa, uint64_t qual)
 {
-    struct ept_region region;
-    struct ept_region_cache *cache = &region_cache[v->index % VMX_MAX_CPUS];
-    if (!ept_region_lookup_cached(&boot.ept.regions, gpa, &region, cache)) {
+    const struct ept_region *region =
+        ept_region_lookup_cached(&boot.ept.regions, gpa, &region_cache[v->index % VMX_MAX_CPUS]);
+    if (!region) {
         /* A translation another CPU just restored, still cached here: flush and retry. */
         struct ept_leaf leaf;
         if (ept_walk(&boot.ept, gpa, &leaf) && leaf.present) {
@@ -442,5 +442,5 @@ bool boot_mmio_exit(struct vcpu *v, uint64_t gpa, uint64_t qual)
         }
         return false;
     }
-    return mmio_mov_fast(v, gpa, qual, &region) || mmio_general(v, gpa, qual, &region);
+    return mmio_mov_fast(v, gpa, qual, region) || mmio_general(v, gpa, qual, region);
 }

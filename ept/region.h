@@ -68,9 +68,10 @@ struct ept_region_cache {
 void ept_region_cache_init(struct ept_region_cache *c);
 
 /* ept_region_lookup with the cache: the same answer (tests/ept check it), without the search
- * while the table is unchanged since the cached region was found and gpa is in it. */
-bool ept_region_lookup_cached(const struct ept_region_table *t, uint64_t gpa,
-                              struct ept_region *out, struct ept_region_cache *c);
+ * while the table is unchanged since the cached region was found and gpa is in it. Returns the
+ * cache's copy of the region (valid until the next lookup with this cache), NULL for none. */
+const struct ept_region *ept_region_lookup_cached(const struct ept_region_table *t, uint64_t gpa,
+                                                  struct ept_region_cache *c);
 
 /* Whether any region intersects [base, base + size); the first one found goes to *out
  * (may be NULL). */
