@@ -50,6 +50,8 @@
 #define X86_EFER_LME    (1ull << 8)
 #define X86_EFER_LMA    (1ull << 10)
 #define RFLAGS_CF_BIT   (1ull << 0)
+#define RFLAGS_TF_BIT   (1ull << 8)
+#define DEBUGCTL_BTF    (1ull << 1) /* single-step on branches (SDM Vol. 3B, 18.4.1) */
 #define RFLAGS_ZF_BIT   (1ull << 6)
 
 struct __attribute__((packed)) dtr {
@@ -169,6 +171,13 @@ static inline bool vmwrite(uint64_t field, uint64_t v)
     uint8_t bad;
     __asm__ volatile("vmwrite %2, %1; setbe %0" : "=q"(bad) : "r"(field), "rm"(v) : "cc");
     return !bad;
+}
+
+/* VMWRITE without the success check, for fields the exit path writes with values that are
+ * valid by construction (guest RIP): one instruction less on every exit. */
+static inline void vmwrite_unchecked(uint64_t field, uint64_t v)
+{
+    __asm__ volatile("vmwrite %1, %0" : : "r"(field), "rm"(v) : "cc");
 }
 
 static inline void vmx_invept_all(void)

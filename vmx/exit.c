@@ -1,8 +1,16 @@
-/* VM-exit dispatch and the handlers that need no device knowledge.
+/* VM-exit handling: the three entries stub.asm calls, and the handlers that need no device
+ * knowledge.
  *
- * vmx_exit_dispatch() is called by stub.asm with the guest GPRs saved in v->gpr. It looks the
- * basic exit reason up in a table; handlers advance RIP or inject an event; the stub then
- * resumes the guest. Paths that run often (CPUID, I/O, EPT violation, INIT/SIPI) do not log. */
+ * stub.asm reads the exit reason once and picks the entry:
+ *   - vmx_exit_cpuid: CPUID, the most frequent exit (firmware timer code, OS TSC calibration);
+ *   - vmx_exit_light(v, reason): the exits in vmx_light_exits, whose handlers touch only RAX,
+ *     RBX, RCX and RDX of the guest (the stub saved only ten GPRs for these two entries);
+ *   - vmx_exit_dispatch(v, reason): everything else, all fifteen GPRs saved.
+ * Per-exit work that every exit needs is only the end-of-exit EPT generation check
+ * (exit_finish). IDT-vectoring re-injection is done only for the exits that can happen during
+ * event delivery (SDM Vol. 3C, 28.2.4); CPUID, VMCALL, I/O and the other instruction exits
+ * cannot. The guest RSP is read only by handlers that need it (vmx_load_guest_rsp).
+ * Paths that run often (CPUID, I/O, EPT violation, INIT/SIPI) do not log. */
 #include "vmx/exit.h"
 
 #include "lib/io.h"
@@ -17,14 +25,77 @@ struct vmx_hooks vmx_hooks;
 
 /* --- helpers ------------------------------------------------------------------------- */
 
+_Static_assert(__builtin_offsetof(struct vcpu, exit_tsc) == 144, "stub.asm VCPU_EXIT_TSC");
+_Static_assert(__builtin_offsetof(struct vcpu, resume_tsc) == 152, "stub.asm VCPU_RESUME_TSC");
+/* The stub's record reads vcpu + 160 as a struct stats_record_ctx (vmx/stats_record.inc). */
+_Static_assert(__builtin_offsetof(struct vcpu, last_reason) ==
+                   160 + __builtin_offsetof(struct stats_record_ctx, reason),
+               "stub.asm VCPU_REC");
+_Static_assert(__builtin_offsetof(struct vcpu, last_device) ==
+                   160 + __builtin_offsetof(struct stats_record_ctx, device),
+               "record device");
+_Static_assert(__builtin_offsetof(struct vcpu, stats_cpu) ==
+                   160 + __builtin_offsetof(struct stats_record_ctx, cpu),
+               "record cpu");
+_Static_assert(__builtin_offsetof(struct vcpu, stats_lock) ==
+                   160 + __builtin_offsetof(struct stats_record_ctx, lock),
+               "record lock");
+_Static_assert(sizeof(int) == sizeof(int32_t), "last_device is the record's int32_t device");
+
+/* Blocking to end or a single-step trap to raise: both rare (vmx_retire_instruction). */
+__attribute__((noinline, cold)) static void retire_slow(uint64_t intr, uint64_t rflags)
+{
+    if (intr & INTERRUPTIBILITY_STI_MOVSS)
+        vmwrite(VMCS_GUEST_INTERRUPTIBILITY, intr & ~INTERRUPTIBILITY_STI_MOVSS);
+    /* TF with BTF single-steps on branches only (SDM Vol. 3B, 18.4.3); no instruction retired
+     * here is a branch. DEBUGCTL in the VMCS is the guest's only when it is saved at exit. */
+    if ((rflags & RFLAGS_TF_BIT) &&
+        !((vmx.ctl.exit & EXIT_SAVE_DEBUG) && (vmread(VMCS_GUEST_DEBUGCTL) & DEBUGCTL_BTF)))
+        vmwrite(VMCS_GUEST_PENDING_DBG, vmread(VMCS_GUEST_PENDING_DBG) | PENDING_DBG_BS);
+}
+
+__attribute__((always_inline)) static inline void retire(uint64_t next_rip, uint64_t rflags)
+{
+    vmwrite_unchecked(VMCS_GUEST_RIP, next_rip);
+    uint64_t intr = vmread(VMCS_GUEST_INTERRUPTIBILITY);
+    /* Two tests and two branches (the compiler merges the conditions into more). */
+    __asm__ goto("test %2, %0\n\t"
+                 "jnz %l[slow]\n\t"
+                 "test %3, %1\n\t"
+                 "jnz %l[slow]"
+                 :
+                 : "r"(intr), "r"(rflags), "i"(INTERRUPTIBILITY_STI_MOVSS), "i"(RFLAGS_TF_BIT)
+                 : "cc"
+                 : slow);
+    return;
+slow:
+    retire_slow(intr, rflags);
+}
+
+__attribute__((always_inline)) static inline void skip_instruction(void)
+{
+    uint64_t rip = vmread(VMCS_GUEST_RIP);
+    uint64_t len = vmread(VMCS_EXIT_INSTR_LEN);
+    retire(rip + len, vmread(VMCS_GUEST_RFLAGS));
+}
+
+void vmx_retire_instruction(struct vcpu *v, uint64_t next_rip, uint64_t rflags)
+{
+    (void)v;
+    retire(next_rip, rflags);
+}
+
+void vmx_retire_instruction_set_rflags(struct vcpu *v, uint64_t next_rip, uint64_t rflags)
+{
+    (void)v;
+    vmwrite_unchecked(VMCS_GUEST_RFLAGS, rflags);
+    retire(next_rip, rflags);
+}
+
 void vmx_skip_instruction(struct vcpu *v)
 {
     (void)v;
-    vmwrite(VMCS_GUEST_RIP, vmread(VMCS_GUEST_RIP) + vmread(VMCS_EXIT_INSTR_LEN));
-    /* An emulated instruction ends STI and MOV-SS blocking (SDM Vol. 3C, 25.4.2, Table 25-3). */
-    uint64_t intr = vmread(VMCS_GUEST_INTERRUPTIBILITY);
-    if (intr & 3)
-        vmwrite(VMCS_GUEST_INTERRUPTIBILITY, intr & ~3ull);
+    skip_instruction();
 }
 
 void vmx_inject_exception(struct vcpu *v, unsigned vector, bool has_error, uint32_t error)
@@ -56,6 +127,7 @@ unsigned vmx_guest_cpl(void)
 
 void vmx_dump_state(struct vcpu *v, const char *why)
 {
+    vmx_load_guest_rsp(v);
     log_printf("vmx: CPU %u %s: exit reason %llu qual 0x%llx\n", v->index, why,
                (unsigned long long)vmread(VMCS_EXIT_REASON),
                (unsigned long long)vmread(VMCS_EXIT_QUALIFICATION));
@@ -115,7 +187,8 @@ static void stop_guest(struct vcpu *v, const char *why)
 
 /* --- handlers ------------------------------------------------------------------------ */
 
-static void handle_cpuid(struct vcpu *v)
+/* CPUID leaves the hypervisor changes: 1 and 0x40000000-0x4FFFFFFF. */
+__attribute__((noinline, cold)) static void cpuid_special(struct vcpu *v)
 {
     uint32_t leaf = (uint32_t)v->gpr[GPR_RAX], sub = (uint32_t)v->gpr[GPR_RCX];
     uint32_t r[4];
@@ -143,7 +216,30 @@ static void handle_cpuid(struct vcpu *v)
     v->gpr[GPR_RBX] = r[1];
     v->gpr[GPR_RCX] = r[2];
     v->gpr[GPR_RDX] = r[3];
-    vmx_skip_instruction(v);
+}
+
+__attribute__((always_inline)) static inline void handle_cpuid_inline(struct vcpu *v)
+{
+    uint32_t leaf = (uint32_t)v->gpr[GPR_RAX];
+    if (__builtin_expect(leaf - 0x40000000u <= 0x0FFFFFFFu, 0) || __builtin_expect(leaf == 1, 0)) {
+        cpuid_special(v);
+    } else {
+        /* CPUID writes 32-bit registers, which zero-extends them (SDM Vol. 1, 3.4.1.1). */
+        uint64_t a, b, c, d;
+        __asm__ volatile("cpuid"
+                         : "=a"(a), "=b"(b), "=c"(c), "=d"(d)
+                         : "a"(leaf), "c"((uint32_t)v->gpr[GPR_RCX]));
+        v->gpr[GPR_RAX] = a;
+        v->gpr[GPR_RBX] = b;
+        v->gpr[GPR_RCX] = c;
+        v->gpr[GPR_RDX] = d;
+    }
+    skip_instruction();
+}
+
+static void handle_cpuid(struct vcpu *v)
+{
+    handle_cpuid_inline(v);
 }
 
 static void handle_ud(struct vcpu *v)
@@ -427,6 +523,9 @@ static void handle_ept_violation(struct vcpu *v)
 {
     uint64_t gpa = vmread(VMCS_GUEST_PHYS_ADDR);
     uint64_t q = vmread(VMCS_EXIT_QUALIFICATION);
+    v->last_device = -1; /* the MMIO path names the device for the statistics */
+    if (!vmx_hooks.ept_violation_loads_rsp)
+        vmx_load_guest_rsp(v);
     if (vmx_hooks.ept_violation && vmx_hooks.ept_violation(v, gpa, q))
         return;
     stop_guest(v, "EPT violation outside any trapped region");
@@ -490,9 +589,9 @@ void vmx_ept_changed(void)
 {
     uint64_t gen = __atomic_add_fetch(&vmx.ept_generation, 1, __ATOMIC_SEQ_CST);
     vmx_invept_all();
-    struct vcpu *v = vmx_this_cpu();
-    v->ept_generation = gen;
-    v->sync_generation = gen;
+    /* v->ept_generation stays behind: exit_finish() then takes its slow path at the end of
+     * this exit, which publishes the generation and waits for the other CPUs. */
+    vmx_this_cpu()->sync_generation = gen;
 }
 
 /* Waits until every other CPU that runs a guest has flushed generation `gen` (SDM Vol. 3C,
@@ -517,25 +616,67 @@ static void wait_for_flush(struct vcpu *self, uint64_t gen)
     }
 }
 
-void vmx_exit_dispatch(struct vcpu *v)
+/* The EPT changed since this CPU last flushed: invalidate before running the guest again
+ * (SDM Vol. 3C, 29.4.3.1 "Operations that Invalidate Cached Mappings"); publish it; and if this
+ * exit changed the EPT itself, wait until every other CPU has flushed. */
+__attribute__((noinline, cold)) static void ept_catch_up(struct vcpu *v)
 {
-    /* The previous exit's root-mode time is complete now (the stub took resume_tsc just
-     * before its VMRESUME); account it here, off the timed path of the exit being handled. */
-    if (vmx.stats && v->prev_exit_tsc && v->resume_tsc > v->prev_exit_tsc)
-        stats_record_exit(vmx.stats, v->index, v->last_reason, v->resume_tsc - v->prev_exit_tsc,
-                          v->last_device);
-    v->last_device = -1;
-    uint32_t reason_full = (uint32_t)vmread(VMCS_EXIT_REASON);
-    unsigned reason = reason_full & 0xFFFF;
-    v->gpr[GPR_RSP] = vmread(VMCS_GUEST_RSP);
-    uint64_t rsp = v->gpr[GPR_RSP];
-
-    if (reason_full & (1u << 31)) {
-        stop_guest(v, "VM-entry failure");
-        return;
+    uint64_t gen = __atomic_load_n(&vmx.ept_generation, __ATOMIC_ACQUIRE);
+    vmx_invept_all();
+    __atomic_store_n(&v->ept_generation, gen, __ATOMIC_RELEASE);
+    if (v->sync_generation) {
+        wait_for_flush(v, v->sync_generation);
+        v->sync_generation = 0;
     }
-    /* An exit during event delivery: deliver the event again on the next entry unless the
-     * handler injects something else (SDM Vol. 3C, 28.2.4 and 29.2.1.1). */
+}
+
+/* The only work every exit does after its handler: one load and one compare (x86 loads have
+ * acquire semantics, SDM Vol. 3A, 10.2.3.2). */
+__attribute__((always_inline)) static inline void exit_finish(struct vcpu *v)
+{
+    /* A plain (non-volatile) read lets the compiler compare straight from memory; the
+     * handler's calls order it after any EPT change this exit made. */
+    uint64_t gen = *(const uint64_t *)(const void *)&vmx.ept_generation;
+    if (__builtin_expect(v->ept_generation != gen, 0))
+        ept_catch_up(v);
+}
+
+#define EXIT_BIT(r) (1ull << (r))
+
+const uint64_t vmx_light_exits =
+    EXIT_BIT(EXIT_CPUID) | EXIT_BIT(EXIT_GETSEC) | EXIT_BIT(EXIT_INVD) | EXIT_BIT(EXIT_VMCALL) |
+    EXIT_BIT(EXIT_VMCLEAR) | EXIT_BIT(EXIT_VMLAUNCH) | EXIT_BIT(EXIT_VMPTRLD) |
+    EXIT_BIT(EXIT_VMPTRST) | EXIT_BIT(EXIT_VMREAD) | EXIT_BIT(EXIT_VMRESUME) |
+    EXIT_BIT(EXIT_VMWRITE) | EXIT_BIT(EXIT_VMXOFF) | EXIT_BIT(EXIT_VMXON) | EXIT_BIT(EXIT_IO) |
+    EXIT_BIT(EXIT_RDMSR) | EXIT_BIT(EXIT_WRMSR) | EXIT_BIT(EXIT_INVEPT) |
+    EXIT_BIT(EXIT_PREEMPT_TIMER) | EXIT_BIT(EXIT_INVVPID) | EXIT_BIT(EXIT_XSETBV) |
+    EXIT_BIT(EXIT_VMFUNC);
+
+/* Exits that can happen during the delivery of an event, which then has to be delivered again
+ * (SDM Vol. 3C, 28.2.4 "Information for VM Exits During Event Delivery"). */
+#define EVENT_DELIVERY_EXITS                                                                       \
+    (EXIT_BIT(EXIT_EXCEPTION_NMI) | EXIT_BIT(EXIT_TRIPLE_FAULT) | EXIT_BIT(EXIT_TASK_SWITCH) |     \
+     EXIT_BIT(EXIT_APIC_ACCESS) | EXIT_BIT(EXIT_EPT_VIOLATION) | EXIT_BIT(EXIT_EPT_MISCONFIG) |    \
+     EXIT_BIT(EXIT_PML_FULL))
+
+void vmx_exit_cpuid(struct vcpu *v)
+{
+    handle_cpuid_inline(v);
+    exit_finish(v);
+}
+
+void vmx_exit_light(struct vcpu *v, uint32_t reason)
+{
+    /* stub.asm calls this only for reason < 64 with its bit in vmx_light_exits, each of
+     * which has a handler. */
+    handlers[reason](v);
+    exit_finish(v);
+}
+
+/* An exit during event delivery: deliver the event again on the next entry unless the
+ * handler injects something else (SDM Vol. 3C, 28.2.4 and 29.2.1.1). */
+static void reinject_event(void)
+{
     uint32_t idt = (uint32_t)vmread(VMCS_IDT_VECTORING_INFO);
     if (idt & INTR_INFO_VALID) {
         vmwrite(VMCS_ENTRY_INTR_INFO, idt & ~(1u << 12));
@@ -543,28 +684,29 @@ void vmx_exit_dispatch(struct vcpu *v)
             vmwrite(VMCS_ENTRY_EXC_ERRCODE, vmread(VMCS_IDT_VECTORING_ERRCODE));
         vmwrite(VMCS_ENTRY_INSTR_LEN, vmread(VMCS_EXIT_INSTR_LEN));
     }
+}
 
-    exit_handler *h = reason < EXIT_REASON_COUNT ? handlers[reason] : 0;
-    if (h)
-        h(v);
+void vmx_exit_dispatch(struct vcpu *v, uint32_t reason_full)
+{
+    unsigned reason = reason_full & 0xFFFF;
+    v->rsp_valid = false;
+    if (reason_full & (1u << 31)) {
+        stop_guest(v, "VM-entry failure");
+        return;
+    }
+    if (reason < 64 && ((EVENT_DELIVERY_EXITS >> reason) & 1))
+        reinject_event();
+
+    if (reason == EXIT_EPT_VIOLATION)
+        handle_ept_violation(v);
+    else if (reason < EXIT_REASON_COUNT && handlers[reason])
+        handlers[reason](v);
     else
         handle_unknown(v);
 
-    if (v->gpr[GPR_RSP] != rsp)
+    if (v->rsp_valid && v->gpr[GPR_RSP] != v->rsp_loaded)
         vmwrite(VMCS_GUEST_RSP, v->gpr[GPR_RSP]);
-    /* EPT changed since this CPU last flushed: invalidate before running the guest again
-     * (SDM Vol. 3C, 29.4.3.1 "Operations that Invalidate Cached Mappings"). */
-    uint64_t gen = __atomic_load_n(&vmx.ept_generation, __ATOMIC_ACQUIRE);
-    if (v->ept_generation != gen) {
-        vmx_invept_all();
-        __atomic_store_n(&v->ept_generation, gen, __ATOMIC_RELEASE);
-    }
-    if (v->sync_generation) {
-        wait_for_flush(v, v->sync_generation);
-        v->sync_generation = 0;
-    }
-    v->last_reason = reason;
-    v->prev_exit_tsc = v->exit_tsc;
+    exit_finish(v);
 }
 
 void vmx_resume_failed(struct vcpu *v)

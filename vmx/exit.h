@@ -5,6 +5,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "vmx/arch.h"
+#include "vmx/vmcs.h"
 #include "vmx/vmx.h"
 
 /* What boot/ plugs into the exit handlers (vmx/ knows no devices, EPT layout or PCI). */
@@ -12,6 +14,9 @@ struct vmx_hooks {
     /* EPT violation at `gpa` with exit qualification `qual`; true when handled (RIP advanced
      * or an event injected). */
     bool (*ept_violation)(struct vcpu *v, uint64_t gpa, uint64_t qual);
+    /* Set when ept_violation calls vmx_load_guest_rsp() itself before it uses gpr[GPR_RSP];
+     * while false the dispatcher loads RSP for it before every call. */
+    bool ept_violation_loads_rsp;
     /* An intercepted I/O port access (only the PCI configuration ports are intercepted). */
     uint32_t (*io)(uint16_t port, unsigned size, bool write, uint32_t value);
     /* [gpa, gpa+len) is wholly guest RAM (not hidden, not MMIO). */
@@ -20,7 +25,36 @@ struct vmx_hooks {
 };
 extern struct vmx_hooks vmx_hooks;
 
+/* Exit reasons (bit n = basic reason n) whose handlers read and write only the guest's RAX,
+ * RBX, RCX and RDX: stub.asm saves and restores ten GPRs for them instead of fifteen. */
+extern const uint64_t vmx_light_exits __attribute__((visibility("hidden")));
+
+/* The guest's RSP is not saved by the stub (it is in the VMCS). A handler that needs it calls
+ * this: it reads it once per exit into v->gpr[GPR_RSP]; if the handler then changes
+ * gpr[GPR_RSP], the dispatcher writes it back before VM entry. Exits through the full
+ * dispatcher only (not CPUID or the light exits). */
+static inline uint64_t vmx_load_guest_rsp(struct vcpu *v)
+{
+    if (!v->rsp_valid) {
+        v->rsp_loaded = vmread(VMCS_GUEST_RSP);
+        v->gpr[GPR_RSP] = v->rsp_loaded;
+        v->rsp_valid = true;
+    }
+    return v->gpr[GPR_RSP];
+}
+
+/* Retires an emulated instruction (every handler and the MMIO path end with this): guest RIP
+ * = next_rip, STI and MOV-SS blocking ended (SDM Vol. 3C, 25.4.2, Table 25-3), and when
+ * RFLAGS.TF is set (and IA32_DEBUGCTL.BTF clear) the single-step trap the instruction would
+ * have raised: BS in the pending debug exceptions field, delivered after VM entry (SDM Vol.
+ * 3C, 25.4.2 and 27.3.1.5). `rflags` is the guest's RFLAGS (the caller has it already; none of
+ * the instructions emulated changes TF). RFLAGS in the VMCS is not written. */
+void vmx_retire_instruction(struct vcpu *v, uint64_t next_rip, uint64_t rflags);
+/* The same, for an instruction that changed RFLAGS: also writes `rflags` into the VMCS. */
+void vmx_retire_instruction_set_rflags(struct vcpu *v, uint64_t next_rip, uint64_t rflags);
+/* Retires the instruction that exited: next_rip = RIP + the exit's instruction length. */
 void vmx_skip_instruction(struct vcpu *v);
+
 void vmx_inject_exception(struct vcpu *v, unsigned vector, bool has_error, uint32_t error);
 void vmx_inject_ud(struct vcpu *v);
 void vmx_inject_gp(struct vcpu *v);

@@ -4,6 +4,23 @@
 #include "lib/string.h"
 #include "lib/tsc.h"
 
+/* vmx/stats_record.inc addresses these fields by number. */
+_Static_assert(__builtin_offsetof(struct stats_record_ctx, reason) == 0, "REC_REASON");
+_Static_assert(__builtin_offsetof(struct stats_record_ctx, device) == 4, "REC_DEVICE");
+_Static_assert(__builtin_offsetof(struct stats_record_ctx, cpu) == 8, "REC_CPU");
+_Static_assert(__builtin_offsetof(struct stats_record_ctx, lock) == 16, "REC_LOCK");
+_Static_assert(__builtin_offsetof(struct tv_stats_cpu, last_reason) == 8, "CPU_LAST_REASON");
+_Static_assert(__builtin_offsetof(struct tv_stats_cpu, last_ticks) == 16, "CPU_LAST_TICKS");
+_Static_assert(__builtin_offsetof(struct tv_stats_cpu, seq) == 24, "CPU_SEQ");
+_Static_assert(__builtin_offsetof(struct tv_stats_cpu, reason) == 32, "CPU_REASON");
+_Static_assert(__builtin_offsetof(struct tv_stats_cpu, mmio_device) == 32 + 80 * 288, "CPU_DEVICE");
+_Static_assert(sizeof(struct tv_exit_stat) == 288, "STAT_SIZE");
+_Static_assert(__builtin_offsetof(struct tv_exit_stat, min) == 16, "STAT_MIN");
+_Static_assert(__builtin_offsetof(struct tv_exit_stat, max) == 24, "STAT_MAX");
+_Static_assert(__builtin_offsetof(struct tv_exit_stat, hist) == 32, "STAT_HIST");
+_Static_assert(TV_STATS_REASONS == 80 && TV_STATS_DEVICES == 4 && TV_STATS_BUCKETS == 32,
+               "stats_record.inc constants");
+
 static void lock_cpu(struct stats_state *st, unsigned cpu)
 {
     while (__atomic_exchange_n(&st->lock[cpu], 1, __ATOMIC_ACQUIRE))
@@ -146,10 +163,30 @@ uint64_t stats_snapshot(struct stats_state *st, void *dst, uint64_t size)
     return need;
 }
 
-uint64_t stats_measure_overhead(struct stats_state *st, unsigned cpu, unsigned rounds)
+/* Where exits go when there are no statistics pages, or for a CPU without a block. */
+static struct tv_stats_cpu stats_sink_cpu;
+static volatile int stats_sink_lock;
+
+void stats_record_ctx_init(struct stats_state *st, unsigned cpu, struct stats_record_ctx *ctx)
 {
-    if (cpu >= TV_STATS_MAX_CPUS || rounds == 0)
+    ctx->reason = 0;
+    ctx->device = -1;
+    if (st && cpu < TV_STATS_MAX_CPUS) {
+        ctx->cpu = &st->pub->cpu[cpu];
+        ctx->lock = &st->lock[cpu];
+    } else {
+        ctx->cpu = &stats_sink_cpu;
+        ctx->lock = &stats_sink_lock;
+    }
+}
+
+uint64_t stats_measure_overhead(struct stats_state *st, unsigned cpu, unsigned rounds,
+                                void (*record)(struct stats_record_ctx *, uint64_t))
+{
+    if (cpu >= TV_STATS_MAX_CPUS || rounds == 0 || !record)
         return 0;
+    struct stats_record_ctx ctx;
+    stats_record_ctx_init(st, cpu, &ctx);
     uint64_t empty = UINT64_MAX, full = UINT64_MAX;
     for (unsigned i = 0; i < rounds; i++) {
         uint64_t t0 = tsc_read_ordered();
@@ -157,7 +194,7 @@ uint64_t stats_measure_overhead(struct stats_state *st, unsigned cpu, unsigned r
         if (t1 - t0 < empty)
             empty = t1 - t0;
         t0 = tsc_read_ordered();
-        stats_record_exit(st, cpu, 0, i, -1);
+        record(&ctx, i);
         t1 = tsc_read_ordered();
         if (t1 - t0 < full)
             full = t1 - t0;

@@ -1,6 +1,7 @@
 /* Per-CPU VM-exit accounting (issue 5): fills the guest-visible struct tv_stats
  * (vmx/stats_abi.h). The exit stub reads the TSC at exit and just before VMRESUME; the
- * dispatcher calls stats_record_exit() with the difference of the previous exit.
+ * stub then records the exit itself (stats_record_fast's instructions) after its last TSC
+ * read; stats_record_exit() is the reference in C that the record is tested against.
  *
  * Each CPU updates only its own block, under its own lock word: uncontended except while
  * another CPU resets the counters, so a reset never tears a record and counts stay exact.
@@ -49,9 +50,29 @@ unsigned stats_bucket(uint64_t ticks);
  * if `size` is too small. Each CPU block is copied under its lock, so it is consistent. */
 uint64_t stats_snapshot(struct stats_state *st, void *dst, uint64_t size);
 
-/* Measures the accounting's own cost on this CPU (TSC ticks of one stats_record_exit,
- * minimum over `rounds` after subtracting the cost of the TSC reads), stores it in
+/* What the exit stub's record (vmx/stats_record.inc) reads: the exit being recorded and where
+ * its CPU's counters are. struct vcpu holds the same four fields at the same relative offsets
+ * (vmx/exit.c checks it), so the stub records straight from the vcpu. */
+struct stats_record_ctx {
+    uint32_t reason;          /* exit reason as VMREAD gave it; the basic reason is bits 15:0 */
+    int32_t device;           /* MMIO device slot of this exit, or -1; reset to -1 once used */
+    struct tv_stats_cpu *cpu; /* this CPU's block (never NULL: see stats_record_ctx_init) */
+    volatile int *lock;       /* this CPU's lock word */
+};
+
+/* Points `ctx` at CPU `cpu`'s block and lock, or at a private sink block when `st` is NULL or
+ * `cpu` is out of range (the record then writes where no reader looks); reason 0, device -1. */
+void stats_record_ctx_init(struct stats_state *st, unsigned cpu, struct stats_record_ctx *ctx);
+
+/* The exit stub's record as a callable function (vmx/stats_record.asm, the same instructions
+ * as the stub's inline copy): one exit of `ticks` into ctx->cpu under ctx->lock, exactly what
+ * stats_record_exit() records for (reason & 0xFFFF, ticks, device). The SysV ABI. */
+void stats_record_fast(struct stats_record_ctx *ctx, uint64_t ticks);
+
+/* Measures the accounting's own cost on this CPU: TSC ticks of one `record` call (minimum
+ * over `rounds`, after subtracting the cost of the TSC reads), stores it in
  * hdr.overhead_ticks, and clears the samples it made. Call before any real exit is counted. */
-uint64_t stats_measure_overhead(struct stats_state *st, unsigned cpu, unsigned rounds);
+uint64_t stats_measure_overhead(struct stats_state *st, unsigned cpu, unsigned rounds,
+                                void (*record)(struct stats_record_ctx *, uint64_t));
 
 #endif

@@ -3,8 +3,8 @@
 ; vmx_launch_here: VMLAUNCH with the guest continuing right after it, on the same stack,
 ;   so the caller gets 0 back as a guest (SDM Vol. 3C, 27.8 "Loading Guest State": RSP, RIP
 ;   and RFLAGS come from the VMCS, the other GPRs are left as they are).
-; vmx_exit_stub: HOST_RIP. HOST_RSP points at a slot holding the vcpu pointer; the guest
-;   GPRs go into vcpu->gpr[0..15] (ModRM order), vmx_exit_dispatch runs, then VMRESUME.
+; vmx_exit_stub: HOST_RIP; the guest GPRs go into vcpu->gpr[] (ModRM order), a handler in
+;   vmx/exit.c runs, then VMRESUME (details below).
 ; vmx_host_isr_table: 32 host exception entry points, 16 bytes apart.
 
 bits 64
@@ -53,54 +53,82 @@ vmx_launch_here:
     pop rbx
     ret
 
+; The exit stub (HOST_RIP). HOST_GS_BASE is the vcpu (vmx/vmx.c), so the guest's RAX and RDX
+; go straight into vcpu->gpr before anything else; HOST_RSP points at a slot holding the
+; vcpu pointer too. VM exit leaves RFLAGS = 2 (SDM Vol. 3C, 28.5.3): DF is clear for C.
+;
+; Three ways through (vmx/exit.c): CPUID, the "light" exits, and the rest. CPUID and light
+; exits have handlers that read and write only RAX, RBX, RCX and RDX of the guest and call
+; only C, which keeps RBP and R12-R15 intact (SysV ABI): so only the other ten GPRs are saved
+; and restored for them. Every other exit saves and restores all fifteen (RSP stays in the
+; VMCS: vmx_load_guest_rsp).
+;
+; Accounting (TRAPVISOR_ACCOUNTING, docs/stats.md): the window runs from the RDTSC right
+; after the RAX/RDX saves to the RDTSC after the last register restore that the record does
+; not need; the record (stats_record.inc) follows it, then RCX, R8, RAX and RDX are loaded
+; and VMRESUME. Without accounting there is no RDTSC and no record.
+
+%ifndef TRAPVISOR_ACCOUNTING
+%define TRAPVISOR_ACCOUNTING 1
+%endif
+
+%include "vmx/stats_record.inc"
+
+extern vmx_exit_cpuid
+extern vmx_exit_light
+extern vmx_light_exits
+
+VMCS_EXIT_REASON  equ 0x4402
+EXIT_CPUID        equ 10
+VCPU_EXIT_TSC     equ 144
+VCPU_RESUME_TSC   equ 152
+VCPU_REC          equ 160       ; last_reason: struct stats_record_ctx (vmx/vmx.h)
+
+%define G(r) [gs:8*(r)]         ; vcpu->gpr[r]
+
 global vmx_exit_stub
 vmx_exit_stub:
-    push rax                    ; [rsp+8] = vcpu pointer
-    mov rax, [rsp + 8]
-    mov [rax + 8*1], rcx
-    mov [rax + 8*2], rdx
-    mov [rax + 8*3], rbx
-    mov [rax + 8*5], rbp
-    mov [rax + 8*6], rsi
-    mov [rax + 8*7], rdi
-    mov [rax + 8*8], r8
-    mov [rax + 8*9], r9
-    mov [rax + 8*10], r10
-    mov [rax + 8*11], r11
-    mov [rax + 8*12], r12
-    mov [rax + 8*13], r13
-    mov [rax + 8*14], r14
-    mov [rax + 8*15], r15
-    pop qword [rax]             ; guest RAX; RSP is back at HOST_RSP (16-byte aligned)
-    mov rcx, rax
-    rdtsc
+    mov G(0), rax
+    mov G(2), rdx
+%if TRAPVISOR_ACCOUNTING
+    rdtsc                       ; window start
+    mov [gs:VCPU_EXIT_TSC], eax
+    mov [gs:VCPU_EXIT_TSC + 4], edx
+%endif
+    mov G(1), rcx
+    mov G(3), rbx
+    mov G(6), rsi
+    mov G(7), rdi
+    mov G(8), r8
+    mov G(9), r9
+    mov G(10), r10
+    mov G(11), r11
+    mov eax, VMCS_EXIT_REASON
+    vmread rax, rax
+    mov rdi, [rsp]
+    mov [rdi + VCPU_REC], eax
+    cmp eax, EXIT_CPUID
+    jne .not_cpuid
+    call vmx_exit_cpuid wrt ..plt
+.resume_light:
+    mov rbx, G(3)
+    mov rsi, G(6)
+    mov rdi, G(7)
+    mov r9, G(9)
+    mov r10, G(10)
+    mov r11, G(11)
+%if TRAPVISOR_ACCOUNTING
+    rdtsc                       ; window end
     shl rdx, 32
     or rax, rdx
-    mov [rcx + 144], rax        ; vcpu->exit_tsc
-    mov rdi, rcx
-    cld
-    call vmx_exit_dispatch wrt ..plt
-    mov rcx, [rsp]
-    rdtsc
-    shl rdx, 32
-    or rax, rdx
-    mov [rcx + 152], rax        ; vcpu->resume_tsc
-    mov rax, rcx
-    mov rcx, [rax + 8*1]
-    mov rdx, [rax + 8*2]
-    mov rbx, [rax + 8*3]
-    mov rbp, [rax + 8*5]
-    mov rsi, [rax + 8*6]
-    mov rdi, [rax + 8*7]
-    mov r8,  [rax + 8*8]
-    mov r9,  [rax + 8*9]
-    mov r10, [rax + 8*10]
-    mov r11, [rax + 8*11]
-    mov r12, [rax + 8*12]
-    mov r13, [rax + 8*13]
-    mov r14, [rax + 8*14]
-    mov r15, [rax + 8*15]
-    mov rax, [rax]
+    mov [gs:VCPU_RESUME_TSC], rax
+    sub rax, [gs:VCPU_EXIT_TSC]
+    STATS_RECORD_HOT gs:VCPU_REC, rec
+%endif
+    mov rcx, G(1)
+    mov r8, G(8)
+    mov rax, G(0)
+    mov rdx, G(2)
     vmresume
     mov rdi, [rsp]
     call vmx_resume_failed wrt ..plt
@@ -108,6 +136,33 @@ vmx_exit_stub:
     cli
     hlt
     jmp .hang
+
+.not_cpuid:
+    mov esi, eax
+    cmp eax, 63
+    ja .full
+    mov rdx, [rel vmx_light_exits]
+    bt rdx, rax
+    jnc .full
+    call vmx_exit_light wrt ..plt
+    jmp .resume_light
+.full:
+    mov G(5), rbp
+    mov G(12), r12
+    mov G(13), r13
+    mov G(14), r14
+    mov G(15), r15
+    call vmx_exit_dispatch wrt ..plt
+    mov rbp, G(5)
+    mov r12, G(12)
+    mov r13, G(13)
+    mov r14, G(14)
+    mov r15, G(15)
+    jmp .resume_light
+
+%if TRAPVISOR_ACCOUNTING
+    STATS_RECORD_COLD gs:VCPU_REC, rec
+%endif
 
 ; Host exceptions: push a dummy error code where the CPU pushes none (SDM Vol. 3A, 6.3.1,
 ; Table 6-1), then the vector, then all GPRs; vmx_host_exception(frame) prints and stops.

@@ -175,6 +175,13 @@
 #define ACTIVITY_SHUTDOWN  2u
 #define ACTIVITY_WAIT_SIPI 3u
 
+/* Pending debug exceptions field (SDM Vol. 3C, 25.4.2, Table 25-4): BS, a pending
+ * single-step trap. */
+#define PENDING_DBG_BS (1ull << 14)
+
+/* Interruptibility state (SDM Vol. 3C, 25.4.2, Table 25-3): blocking by STI and by MOV SS. */
+#define INTERRUPTIBILITY_STI_MOVSS 3ull
+
 /* VM-entry interruption information (SDM Vol. 3C, Table 25-17). */
 #define INTR_INFO_VALID       (1u << 31)
 #define INTR_INFO_DELIVER_ERR (1u << 11)

@@ -393,6 +393,17 @@ int vmx_cpu_launch(struct vcpu *v, bool verbose)
                        v->index);
         return -6;
     }
+    /* The exit stub's record of this CPU's exits (vmx/stats_record.inc). The cost of one
+     * record is measured once, on the BSP, before any exit is counted. */
+    struct stats_record_ctx rec;
+    stats_record_ctx_init(vmx.stats, v->index, &rec);
+    v->last_reason = 0;
+    v->last_device = -1;
+    v->stats_cpu = rec.cpu;
+    v->stats_lock = rec.lock;
+    v->rsp_valid = false;
+    if (TRAPVISOR_ACCOUNTING && vmx.stats && v->index == 0)
+        stats_measure_overhead(vmx.stats, 0, 64, stats_record_fast);
     v->launched = true;
     v->ept_generation = vmx.ept_generation;
     int rc = vmx_launch_here();

@@ -54,24 +54,29 @@ struct __attribute__((packed)) tss64 {
 #define HOST_SEL_TSS  0x18
 
 struct vcpu {
-    uint64_t gpr[16];     /* offset 0: stub.asm stores the guest's GPRs here (RSP from the VMCS) */
+    uint64_t gpr[16];     /* offset 0: the guest's GPRs as stub.asm saved them (ModRM order);
+                           * gpr[GPR_RSP] only after vmx_load_guest_rsp() */
     uint64_t rip, rflags; /* filled by the MMIO path only (decode/'s struct x86_regs layout) */
-    uint64_t exit_tsc;    /* offset 144: TSC at the exit stub's first instructions */
-    uint64_t resume_tsc;  /* offset 152: TSC just before VMRESUME */
-    uint64_t prev_exit_tsc; /* exit_tsc of the exit that resume_tsc closed */
-    uint32_t index;         /* 0 = BSP */
+    uint64_t exit_tsc;    /* offset 144: the stub's first TSC read of this exit */
+    uint64_t resume_tsc;  /* offset 152: its last TSC read, just before VMRESUME */
+    /* Offsets 160-183: the exit stub's record reads these as a struct stats_record_ctx. */
+    uint32_t last_reason;           /* exit reason of the exit being handled (VMREAD value) */
+    int last_device;                /* its device slot for the MMIO counters, or -1 */
+    struct tv_stats_cpu *stats_cpu; /* this CPU's statistics block (or a sink) */
+    volatile int *stats_lock;       /* its lock word */
+    uint64_t ept_generation;        /* the EPT generation this CPU last flushed for */
+    uint64_t rsp_loaded;            /* guest RSP as vmx_load_guest_rsp read it; see rsp_valid */
+    bool rsp_valid;                 /* gpr[GPR_RSP] holds the guest's RSP for this exit */
+    uint32_t index;                 /* 0 = BSP */
     uint32_t apic_id;
     uint8_t *vmxon; /* 4 KiB, page aligned */
     uint8_t *vmcs;  /* 4 KiB, page aligned */
     uint8_t *stack; /* VMX_STACK_SIZE bytes, the host stack of this CPU */
     uint64_t gdt[5] __attribute__((aligned(16)));
     struct tss64 tss __attribute__((aligned(16)));
-    uint64_t ept_generation; /* the EPT generation this CPU last flushed for */
-    unsigned last_reason;    /* basic exit reason of the exit being handled / just handled */
-    int last_device;         /* its device slot for the MMIO counters, or -1 */
-    int launch_rc;           /* vmx_cpu_launch's result, for APs */
-    uint64_t launch_error;   /* VM-instruction error of a failed launch */
-    uint32_t sig[4];         /* CPUID 0x40000000 as this CPU's guest saw it (boot check) */
+    int launch_rc;         /* vmx_cpu_launch's result, for APs */
+    uint64_t launch_error; /* VM-instruction error of a failed launch */
+    uint32_t sig[4];       /* CPUID 0x40000000 as this CPU's guest saw it (boot check) */
     bool launched;
     bool stopped;             /* the guest was stopped (unhandled exit, triple fault) */
     volatile bool in_init;    /* between INIT and SIPI (wait-for-SIPI) */
@@ -102,7 +107,9 @@ struct vmx_global {
     uint64_t ept_vpid_cap;
 };
 
-extern struct vmx_global vmx;
+/* Hidden: one module, so code reaches it RIP-relative, without a GOT load (the exit path
+ * reads vmx.ept_generation at every exit). */
+extern struct vmx_global vmx __attribute__((visibility("hidden")));
 
 /* Checks the CPU (DESIGN step 2). On failure writes one line naming what is missing into
  * `why` and returns false, having changed nothing. Sets IA32_FEATURE_CONTROL's lock with VMX
@@ -125,8 +132,11 @@ uint64_t vmx_host_paging_build(uint64_t *pages, uint64_t limit);
  * `verbose`. */
 int vmx_cpu_launch(struct vcpu *v, bool verbose);
 
-/* Called from stub.asm on each exit; returns when the guest should be resumed. */
-void vmx_exit_dispatch(struct vcpu *v);
+/* Called from stub.asm (vmx/exit.c explains the three entries); each returns when the guest
+ * should be resumed. `reason` is the exit-reason field as VMREAD gave it. */
+void vmx_exit_cpuid(struct vcpu *v);
+void vmx_exit_light(struct vcpu *v, uint32_t reason);
+void vmx_exit_dispatch(struct vcpu *v, uint32_t reason);
 void vmx_resume_failed(struct vcpu *v);
 
 /* stub.asm */

@@ -1,2 +1,7 @@
-# Host unit tests for the per-CPU exit accounting (vmx/stats.c).
+# Host unit tests for the per-CPU exit accounting (vmx/stats.c) and the exit stub's record
+# (vmx/stats_record.asm, assembled for the host: the same instructions the stub runs).
+$(BUILD)/host/vmx/stats_record.o: vmx/stats_record.asm vmx/stats_record.inc
+	@mkdir -p $(@D)
+	$(NASM) -f elf64 -g $< -o $@
 $(eval $(call host_test,test_vmx_stats,tests/stats/test_vmx_stats.c vmx/stats.c lib/string.c,-lpthread))
+$(BUILD)/tests/test_vmx_stats: $(BUILD)/host/vmx/stats_record.o

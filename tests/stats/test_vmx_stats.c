@@ -1,7 +1,9 @@
 /* vmx/stats: exit accounting is exact (count, total, min, max, log2 histogram, per device),
  * a reset racing with another CPU's exits never tears a record, snapshots are consistent,
- * bad indices are refused. */
+ * bad indices are refused; the exit stub's record in assembly (stats_record_fast, the same
+ * instructions as vmx/stub.asm's inline copy) records exactly what the C reference does. */
 #include <pthread.h>
+#include <stdbool.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -107,20 +109,29 @@ static void stats_snapshot_needs_room_and_copies_everything(void **state)
 struct hammer {
     unsigned cpu;
     unsigned n;
+    bool fast; /* record through stats_record_fast (the stub's record) */
 };
 
 static void *hammer_exits(void *arg)
 {
     struct hammer *h = arg;
-    for (unsigned i = 0; i < h->n; i++)
-        stats_record_exit(&st, h->cpu, 48, 100 + (i & 63), 1);
+    struct stats_record_ctx ctx;
+    stats_record_ctx_init(&st, h->cpu, &ctx);
+    for (unsigned i = 0; i < h->n; i++) {
+        if (h->fast) {
+            ctx.reason = 48;
+            ctx.device = 1;
+            stats_record_fast(&ctx, 100 + (i & 63));
+        } else {
+            stats_record_exit(&st, h->cpu, 48, 100 + (i & 63), 1);
+        }
+    }
     return NULL;
 }
 
-static void stats_reset_racing_with_exits_never_tears_a_record(void **state)
+static void reset_races_with(bool fast)
 {
-    (void)state;
-    struct hammer h = {.cpu = 1, .n = 400000};
+    struct hammer h = {.cpu = 1, .n = 400000, .fast = fast};
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, hammer_exits, &h), 0);
     uint64_t gen0 = pub.hdr.generation;
@@ -142,18 +153,105 @@ static void stats_reset_racing_with_exits_never_tears_a_record(void **state)
     h.n = 12345;
     hammer_exits(&h);
     assert_int_equal(pub.cpu[1].reason[48].count, 12345); /* exact after a reset */
+    assert_int_equal(pub.cpu[1].mmio_device[1].count, 12345);
+}
+
+static void stats_reset_racing_with_exits_never_tears_a_record(void **state)
+{
+    (void)state;
+    reset_races_with(false);
+}
+
+static void stats_reset_racing_with_stub_records_never_tears_a_record(void **state)
+{
+    (void)state;
+    reset_races_with(true);
+}
+
+static struct tv_stats ref_pub;
+static struct stats_state ref_st;
+
+static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
+static uint64_t rng(void)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return rng_state;
+}
+
+/* Differential: the same random exits through stats_record_fast and through the C
+ * stats_record_exit leave identical CPU blocks (every counter, min/max, bucket, last_*, seq). */
+static void stats_record_fast_matches_the_c_record(void **state)
+{
+    (void)state;
+    stats_init(&ref_st, &ref_pub);
+    static const uint64_t edge_ticks[] = {
+        0, 1, 2, 3, 59, 60, 1ull << 31, (1ull << 32) - 1, 1ull << 32, UINT64_MAX, 1ull << 63};
+    static const int32_t devices[] = {-1, 0, 1, 2, 3, 4, 7, INT32_MIN, INT32_MAX};
+    struct stats_record_ctx ctx;
+    stats_record_ctx_init(&st, 3, &ctx);
+    assert_ptr_equal(ctx.cpu, &pub.cpu[3]);
+    assert_int_equal(ctx.device, -1);
+    for (unsigned i = 0; i < 200000; i++) {
+        uint64_t r = rng();
+        uint32_t reason = (r & 3) == 0   ? (uint32_t)(r >> 8) /* any value, bit 31 too */
+                          : (r & 3) == 1 ? (uint32_t)((r >> 8) % 100)
+                                         : (uint32_t)((r >> 8) % 80);
+        uint64_t ticks = (r & 0x30) == 0      ? edge_ticks[(r >> 40) % 11]
+                         : (r & 0x30) == 0x10 ? rng()
+                                              : (r >> 20) % 5000;
+        int32_t device = devices[(r >> 50) % 9];
+        ctx.reason = reason;
+        ctx.device = device;
+        stats_record_fast(&ctx, ticks);
+        stats_record_exit(&ref_st, 3, reason & 0xFFFF, ticks, device);
+        /* The slot is consumed when it named a device, else left as it was. */
+        assert_int_equal(ctx.device,
+                         device >= 0 && device < (int32_t)TV_STATS_DEVICES ? -1 : device);
+        if ((i & 1023) == 0)
+            assert_memory_equal(&pub.cpu[3], &ref_pub.cpu[3], sizeof pub.cpu[3]);
+    }
+    assert_memory_equal(&pub.cpu[3], &ref_pub.cpu[3], sizeof pub.cpu[3]);
+    assert_int_equal(pub.cpu[3].seq, 200000);
+    assert_int_equal(st.lock[3], 0); /* released */
+    for (unsigned c = 0; c < TV_STATS_MAX_CPUS; c++)
+        if (c != 3)
+            assert_int_equal(pub.cpu[c].seq, 0); /* other CPUs untouched */
+}
+
+/* Without statistics pages, or for a CPU beyond the last block, the record still has
+ * somewhere to write and touches no real block. */
+static void stats_record_without_a_block_goes_to_the_sink(void **state)
+{
+    (void)state;
+    struct stats_record_ctx a, b;
+    stats_record_ctx_init(NULL, 0, &a);
+    stats_record_ctx_init(&st, TV_STATS_MAX_CPUS, &b);
+    assert_non_null(a.cpu);
+    assert_non_null(a.lock);
+    assert_ptr_equal(a.cpu, b.cpu);
+    a.reason = 10;
+    stats_record_fast(&a, 55);
+    b.reason = 48;
+    b.device = 0;
+    stats_record_fast(&b, 66);
+    for (unsigned c = 0; c < TV_STATS_MAX_CPUS; c++)
+        assert_int_equal(pub.cpu[c].seq, 0);
+    assert_int_equal(a.cpu->seq, b.cpu->seq); /* the one sink */
 }
 
 static void stats_overhead_is_measured_and_leaves_no_samples(void **state)
 {
     (void)state;
     uint64_t seq = pub.cpu[2].seq;
-    uint64_t o = stats_measure_overhead(&st, 2, 1000);
+    uint64_t o = stats_measure_overhead(&st, 2, 1000, stats_record_fast);
     assert_int_equal(pub.hdr.overhead_ticks, o);
     assert_true(o < 100000); /* sanity: a few counter updates, not a stall */
     assert_int_equal(pub.cpu[2].reason[0].count, 0);
     assert_int_equal(pub.cpu[2].seq, seq);
-    assert_int_equal(stats_measure_overhead(&st, TV_STATS_MAX_CPUS, 10), 0);
+    assert_int_equal(pub.cpu[2].reason[0].min, UINT64_MAX);
+    assert_int_equal(stats_measure_overhead(&st, TV_STATS_MAX_CPUS, 10, stats_record_fast), 0);
 }
 
 int main(void)
@@ -165,6 +263,9 @@ int main(void)
         cmocka_unit_test_setup(stats_refuses_out_of_range_indices, setup),
         cmocka_unit_test_setup(stats_snapshot_needs_room_and_copies_everything, setup),
         cmocka_unit_test_setup(stats_reset_racing_with_exits_never_tears_a_record, setup),
+        cmocka_unit_test_setup(stats_reset_racing_with_stub_records_never_tears_a_record, setup),
+        cmocka_unit_test_setup(stats_record_fast_matches_the_c_record, setup),
+        cmocka_unit_test_setup(stats_record_without_a_block_goes_to_the_sink, setup),
         cmocka_unit_test_setup(stats_overhead_is_measured_and_leaves_no_samples, setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
