@@ -2,7 +2,10 @@
  * knowledge.
  *
  * stub.asm reads the exit reason once and picks the entry:
- *   - vmx_exit_cpuid: CPUID, the most frequent exit (firmware timer code, OS TSC calibration);
+ *   - vmx_exit_cpuid: CPUID, the most frequent exit (firmware timer code, OS TSC calibration),
+ *     when the stub's own CPUID route declines it (STI/MOV-SS blocking, RFLAGS.TF, an EPT
+ *     generation to catch up, leaf 1 or a hypervisor leaf); otherwise the stub does what this
+ *     function would do for it, without the call;
  *   - vmx_exit_light(v, reason): the exits in vmx_light_exits, whose handlers touch only RAX,
  *     RBX, RCX and RDX of the guest (the stub saved only ten GPRs for these two entries);
  *   - vmx_exit_dispatch(v, reason): everything else, all fifteen GPRs saved.
@@ -40,6 +43,10 @@ _Static_assert(__builtin_offsetof(struct vcpu, stats_cpu) ==
 _Static_assert(__builtin_offsetof(struct vcpu, stats_lock) ==
                    160 + __builtin_offsetof(struct stats_record_ctx, lock),
                "record lock");
+_Static_assert(__builtin_offsetof(struct vcpu, ept_generation) == 184,
+               "stub.asm VCPU_EPT_GENERATION");
+_Static_assert(__builtin_offsetof(struct vmx_global, ept_generation) == 864,
+               "stub.asm VMX_EPT_GENERATION");
 _Static_assert(sizeof(int) == sizeof(int32_t), "last_device is the record's int32_t device");
 
 /* Blocking to end or a single-step trap to raise: both rare (vmx_retire_instruction). */

@@ -57,11 +57,18 @@ vmx_launch_here:
 ; go straight into vcpu->gpr before anything else; HOST_RSP points at a slot holding the
 ; vcpu pointer too. VM exit leaves RFLAGS = 2 (SDM Vol. 3C, 28.5.3): DF is clear for C.
 ;
-; Three ways through (vmx/exit.c): CPUID, the "light" exits, and the rest. CPUID and light
-; exits have handlers that read and write only RAX, RBX, RCX and RDX of the guest and call
-; only C, which keeps RBP and R12-R15 intact (SysV ABI): so only the other ten GPRs are saved
-; and restored for them. Every other exit saves and restores all fifteen (RSP stays in the
-; VMCS: vmx_load_guest_rsp).
+; Routes (vmx/exit.c):
+; - CPUID, the most frequent exit, runs here without a call when nothing is unusual: no STI or
+;   MOV-SS blocking, RFLAGS.TF clear, the EPT generation current, and a leaf the hypervisor
+;   does not change (not 1, not 0x40000000-0x4FFFFFFF). It then does exactly what
+;   vmx_exit_cpuid does in that case: RIP += exit instruction length, the host CPUID's answer
+;   into the guest's EAX/EBX/ECX/EDX. Every check comes before the first change, so when one
+;   fails the exit goes to vmx_exit_cpuid from the start.
+; - The "light" exits (vmx_light_exits, and CPUID when it is unusual) have handlers that read
+;   and write only RAX, RBX, RCX and RDX of the guest and call only C, which keeps RBP and
+;   R12-R15 intact (SysV ABI): ten GPRs are saved and restored for them.
+; - Every other exit saves and restores all fifteen (RSP stays in the VMCS:
+;   vmx_load_guest_rsp).
 ;
 ; Accounting (TRAPVISOR_ACCOUNTING, docs/stats.md): the window runs from the RDTSC right
 ; after the RAX/RDX saves to the RDTSC after the last register restore that the record does
@@ -77,14 +84,45 @@ vmx_launch_here:
 extern vmx_exit_cpuid
 extern vmx_exit_light
 extern vmx_light_exits
+extern vmx
 
-VMCS_EXIT_REASON  equ 0x4402
-EXIT_CPUID        equ 10
-VCPU_EXIT_TSC     equ 144
-VCPU_RESUME_TSC   equ 152
-VCPU_REC          equ 160       ; last_reason: struct stats_record_ctx (vmx/vmx.h)
+VMCS_EXIT_REASON      equ 0x4402
+VMCS_EXIT_INSTR_LEN   equ 0x440C
+VMCS_INTERRUPTIBILITY equ 0x4824
+EXIT_CPUID            equ 10
+VCPU_EXIT_TSC         equ 144
+VCPU_RESUME_TSC       equ 152
+VCPU_REC              equ 160   ; last_reason: struct stats_record_ctx (vmx/vmx.h)
+VCPU_EPT_GENERATION   equ 184
+VMX_EPT_GENERATION    equ 864   ; offsetof(struct vmx_global, ept_generation)
 
 %define G(r) [gs:8*(r)]         ; vcpu->gpr[r]
+
+; The end of every route: the window's last RDTSC, the record, the last four loads, VMRESUME.
+%macro EXIT_TAIL 1
+%if TRAPVISOR_ACCOUNTING
+    rdtsc                       ; window end
+    shl rdx, 32
+    or rax, rdx
+    mov [gs:VCPU_RESUME_TSC], rax
+    sub rax, [gs:VCPU_EXIT_TSC]
+    STATS_RECORD_HOT gs:VCPU_REC, %1
+%endif
+    mov rcx, G(1)
+    mov r8, G(8)
+    mov rax, G(0)
+    mov rdx, G(2)
+    vmresume
+    mov rdi, [rsp]
+    call vmx_resume_failed wrt ..plt
+%%hang:
+    cli
+    hlt
+    jmp %%hang
+%if TRAPVISOR_ACCOUNTING
+    STATS_RECORD_COLD gs:VCPU_REC, %1
+%endif
+%endmacro
 
 global vmx_exit_stub
 vmx_exit_stub:
@@ -95,6 +133,56 @@ vmx_exit_stub:
     mov [gs:VCPU_EXIT_TSC], eax
     mov [gs:VCPU_EXIT_TSC + 4], edx
 %endif
+    mov eax, VMCS_EXIT_REASON
+    vmread rax, rax
+    mov [gs:VCPU_REC], eax
+    cmp eax, EXIT_CPUID
+    jne .not_cpuid
+    ; CPUID: guest RBX, RCX, RSI, RDI and R9-R15 are still live in their registers.
+    mov G(8), r8
+    mov r8d, VMCS_INTERRUPTIBILITY
+    vmread rdx, r8
+    test dl, 3                  ; blocking by STI / MOV SS (SDM Vol. 3C, Table 25-3)
+    jnz .cpuid_in_c
+    mov r8d, VMCS_GUEST_RFLAGS
+    vmread rdx, r8
+    test dh, 1                  ; RFLAGS.TF (bit 8): a single-step trap to raise
+    jnz .cpuid_in_c
+    mov rdx, [gs:VCPU_EPT_GENERATION]
+    cmp rdx, [rel vmx + VMX_EPT_GENERATION]
+    jne .cpuid_in_c
+    mov eax, G(0)               ; the leaf
+    lea edx, [rax - 0x40000000]
+    cmp edx, 0x0FFFFFFF
+    jbe .cpuid_in_c             ; hypervisor leaves
+    cmp eax, 1
+    je .cpuid_in_c              ; leaf 1 is edited
+    mov r8d, VMCS_GUEST_RIP
+    vmread rdx, r8
+    mov r8d, VMCS_EXIT_INSTR_LEN
+    vmread r8, r8
+    add rdx, r8
+    mov r8d, VMCS_GUEST_RIP
+    vmwrite r8, rdx
+    cpuid                       ; EAX = leaf, ECX = the guest's subleaf; RBX is the answer
+    mov G(0), rax
+    mov G(1), rcx
+    mov G(2), rdx
+    EXIT_TAIL cpuid
+
+.cpuid_in_c:
+    mov G(1), rcx
+    mov G(3), rbx
+    mov G(6), rsi
+    mov G(7), rdi
+    mov G(9), r9
+    mov G(10), r10
+    mov G(11), r11
+    mov rdi, [rsp]
+    call vmx_exit_cpuid wrt ..plt
+    jmp .resume_light
+
+.not_cpuid:
     mov G(1), rcx
     mov G(3), rbx
     mov G(6), rsi
@@ -103,41 +191,7 @@ vmx_exit_stub:
     mov G(9), r9
     mov G(10), r10
     mov G(11), r11
-    mov eax, VMCS_EXIT_REASON
-    vmread rax, rax
     mov rdi, [rsp]
-    mov [rdi + VCPU_REC], eax
-    cmp eax, EXIT_CPUID
-    jne .not_cpuid
-    call vmx_exit_cpuid wrt ..plt
-.resume_light:
-    mov rbx, G(3)
-    mov rsi, G(6)
-    mov rdi, G(7)
-    mov r9, G(9)
-    mov r10, G(10)
-    mov r11, G(11)
-%if TRAPVISOR_ACCOUNTING
-    rdtsc                       ; window end
-    shl rdx, 32
-    or rax, rdx
-    mov [gs:VCPU_RESUME_TSC], rax
-    sub rax, [gs:VCPU_EXIT_TSC]
-    STATS_RECORD_HOT gs:VCPU_REC, rec
-%endif
-    mov rcx, G(1)
-    mov r8, G(8)
-    mov rax, G(0)
-    mov rdx, G(2)
-    vmresume
-    mov rdi, [rsp]
-    call vmx_resume_failed wrt ..plt
-.hang:
-    cli
-    hlt
-    jmp .hang
-
-.not_cpuid:
     mov esi, eax
     cmp eax, 63
     ja .full
@@ -145,7 +199,15 @@ vmx_exit_stub:
     bt rdx, rax
     jnc .full
     call vmx_exit_light wrt ..plt
-    jmp .resume_light
+.resume_light:
+    mov rbx, G(3)
+    mov rsi, G(6)
+    mov rdi, G(7)
+    mov r9, G(9)
+    mov r10, G(10)
+    mov r11, G(11)
+    EXIT_TAIL light
+
 .full:
     mov G(5), rbp
     mov G(12), r12
@@ -159,10 +221,6 @@ vmx_exit_stub:
     mov r14, G(14)
     mov r15, G(15)
     jmp .resume_light
-
-%if TRAPVISOR_ACCOUNTING
-    STATS_RECORD_COLD gs:VCPU_REC, rec
-%endif
 
 ; Host exceptions: push a dummy error code where the CPU pushes none (SDM Vol. 3A, 6.3.1,
 ; Table 6-1), then the vector, then all GPRs; vmx_host_exception(frame) prints and stops.
