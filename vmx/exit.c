@@ -696,7 +696,6 @@ static void reinject_event(void)
 void vmx_exit_dispatch(struct vcpu *v, uint32_t reason_full)
 {
     unsigned reason = reason_full & 0xFFFF;
-    v->rsp_valid = false;
     if (reason_full & (1u << 31)) {
         stop_guest(v, "VM-entry failure");
         return;
@@ -711,8 +710,11 @@ void vmx_exit_dispatch(struct vcpu *v, uint32_t reason_full)
     else
         handle_unknown(v);
 
-    if (v->rsp_valid && v->gpr[GPR_RSP] != v->rsp_loaded)
-        vmwrite(VMCS_GUEST_RSP, v->gpr[GPR_RSP]);
+    if (v->rsp_valid) {
+        if (v->gpr[GPR_RSP] != v->rsp_loaded)
+            vmwrite(VMCS_GUEST_RSP, v->gpr[GPR_RSP]);
+        v->rsp_valid = false; /* every exit starts with RSP not loaded */
+    }
     exit_finish(v);
 }
 
