@@ -84,4 +84,16 @@ struct fetch_result {
 enum fetch_status fetch_insn(const struct guest_paging *pg, const struct guest_mem *mem,
                              const struct fetch_cs *cs, uint64_t rip, struct fetch_result *out);
 
+/* The common case of fetch_insn, fast: IA-32e 64-bit mode (CR0.PE/PG, CR4.PAE, EFER.LME/LMA,
+ * CS.L) with 4-level or 5-level paging, all FETCH_MAX_BYTES bytes inside one 4 KiB page, every
+ * paging-structure entry and the code bytes read through mem's direct view (guest_mem.direct).
+ * Returns true only when it has put all FETCH_MAX_BYTES bytes in `out` and fetch_insn would
+ * have returned FETCH_OK with the same bytes without writing guest memory (every entry used
+ * already has its accessed flag, or mem->write_gpa is NULL). Returns false ("use fetch_insn")
+ * for anything else: another mode, a non-canonical RIP, a fetch reaching into the next page,
+ * a fault, an A flag to set, an entry or the code outside the view. Never writes guest memory;
+ * `out` is unspecified after false. */
+bool fetch_insn_fast(const struct guest_paging *pg, const struct guest_mem *mem,
+                     const struct fetch_cs *cs, uint64_t rip, uint8_t out[FETCH_MAX_BYTES]);
+
 #endif

@@ -56,11 +56,25 @@ typedef bool guest_read_fn(void *ctx, uint64_t gpa, void *buf, size_t len);
 /* Writes `len` bytes to guest-physical memory; false when not writable RAM. */
 typedef bool guest_write_fn(void *ctx, uint64_t gpa, const void *buf, size_t len);
 
-/* The guest's physical memory, as the walk sees it. */
+/* The guest's physical memory, as the walk sees it.
+ *
+ * Optionally also a direct view, for fast paths (fetch_insn_fast): when `direct` is true, a
+ * read of [gpa, gpa + len) with gpa + len <= direct_limit (no wrap) that does not overlap
+ * [hole_base, hole_base + hole_size) may be done as a plain load from direct_va + gpa, and
+ * gives exactly what read_gpa would give for it. (In the hypervisor: direct_va 0, the
+ * identity map; direct_limit the EPT-mapped limit; the hole the hypervisor's hidden region.)
+ * The general code (walk_*, fetch_insn) never uses the view: all-zero fields = no view, so
+ * existing users are unchanged. A fast path may decline more than the view strictly needs
+ * (e.g. a read ending just below a zero-sized hole at hole_base != 0), never less. */
 struct guest_mem {
     guest_read_fn *read_gpa;   /* required */
     guest_write_fn *write_gpa; /* optional: NULL leaves accessed/dirty bits alone */
     void *ctx;
+    bool direct;           /* the fields below describe a direct view */
+    uintptr_t direct_va;   /* host virtual address of guest-physical 0 */
+    uint64_t direct_limit; /* reads must end at or below this guest-physical address */
+    uint64_t hole_base;    /* guest-physical range the view must not be used for */
+    uint64_t hole_size;    /* 0: no hole */
 };
 
 /* The guest CPU state that decides how a linear address translates. */

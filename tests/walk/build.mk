@@ -11,3 +11,5 @@ $(BUILD)/tools/bench_walk: $(call tool_objs,$(BENCH_WALK_SRCS))
 bench-walk: $(BUILD)/tools/bench_walk
 	$(BUILD)/tools/bench_walk
 BENCH_TARGETS += bench-walk
+# fetch_insn_fast against fetch_insn on random page-table trees.
+$(eval $(call host_test,test_fetch_fast,tests/walk/test_fetch_fast.c $(WALK_TEST_SUPPORT) decode/walk.c decode/fetch.c))

@@ -1,0 +1,580 @@
+/* decode/fetch: fetch_insn_fast against fetch_insn.
+ *
+ * The contract: fetch_insn_fast returns true only when fetch_insn returns FETCH_OK with the
+ * same 15 bytes and writes nothing to guest memory; it never writes guest memory itself. The
+ * random test builds many thousands of 4-level/5-level page-table trees (guest_tables.c) with
+ * random present/RW/US/PS/A/D/XD/PAT/ignored/reserved bits at every level, random CR0.WP,
+ * CR4.SMEP/SMAP/LA57/PSE, EFER.NXE/LME/LMA, CS.L/D, CPL and MAXPHYADDR, RIPs at page ends and
+ * non-canonical, code and tables in the hole or beyond the direct view's limit, and checks the
+ * contract on each; it also proves the fast path accepts every kind of plain case it covers,
+ * so the check is not vacuous. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "decode/fetch.h"
+#include "tests/walk/guest_tables.h"
+
+/* Guest memory with a direct view: read_gpa answers exactly as the view promises (refuses
+ * beyond `limit` and anything overlapping the hole), so the view is faithful. */
+struct view {
+    struct guest_ram ram;
+    struct guest_mem ram_mem; /* guest_ram's own callbacks */
+    uint64_t limit, hole_base, hole_size;
+    unsigned reads, writes;
+};
+
+static bool view_allows(const struct view *v, uint64_t gpa, size_t len)
+{
+    if (gpa + len < gpa || gpa + len > v->limit)
+        return false;
+    if (v->hole_size && gpa < v->hole_base + v->hole_size && v->hole_base < gpa + len)
+        return false;
+    return true;
+}
+
+static bool view_read(void *ctx, uint64_t gpa, void *buf, size_t len)
+{
+    struct view *v = ctx;
+    v->reads++;
+    return view_allows(v, gpa, len) && v->ram_mem.read_gpa(v->ram_mem.ctx, gpa, buf, len);
+}
+
+static bool view_write(void *ctx, uint64_t gpa, const void *buf, size_t len)
+{
+    struct view *v = ctx;
+    if (!view_allows(v, gpa, len))
+        return false;
+    v->writes++;
+    return v->ram_mem.write_gpa(v->ram_mem.ctx, gpa, buf, len);
+}
+
+static struct view view;
+
+static struct guest_mem view_mem(bool writable)
+{
+    return (struct guest_mem){.read_gpa = view_read,
+                              .write_gpa = writable ? view_write : NULL,
+                              .ctx = &view,
+                              .direct = true,
+                              .direct_va = (uintptr_t)view.ram.bytes,
+                              .direct_limit = view.limit,
+                              .hole_base = view.hole_base,
+                              .hole_size = view.hole_size};
+}
+
+/* Deterministic pseudo-random numbers (xorshift64*), so a failure repeats. */
+static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
+static uint64_t rnd(void)
+{
+    rng_state ^= rng_state >> 12;
+    rng_state ^= rng_state << 25;
+    rng_state ^= rng_state >> 27;
+    return rng_state * 0x2545F4914F6CDD1Dull;
+}
+static uint64_t below(uint64_t n)
+{
+    return rnd() % n;
+}
+static bool chance(unsigned percent)
+{
+    return below(100) < percent;
+}
+
+static int setup_view(void **state)
+{
+    (void)state;
+    view.ram_mem = guest_ram_init(&view.ram, true);
+    for (uint64_t a = 0; a < GUEST_RAM_SIZE; a += 8) {
+        const uint64_t r = rnd();
+        memcpy(view.ram.bytes + a, &r, 8);
+    }
+    view.limit = GUEST_RAM_SIZE;
+    view.hole_base = view.hole_size = 0;
+    return 0;
+}
+
+static int teardown_view(void **state)
+{
+    (void)state;
+    guest_ram_free(&view.ram);
+    return 0;
+}
+
+static const struct fetch_cs cs64 = {.base = 0, .limit = 0, .ar = 0xA09B}; /* OVMF's CS */
+
+static struct guest_paging paging64(uint64_t cr3, bool la57)
+{
+    return (struct guest_paging){.cr0 = CR0_PE | CR0_PG | CR0_WP,
+                                 .cr3 = cr3,
+                                 .cr4 = CR4_PAE | (la57 ? CR4_LA57 : 0),
+                                 .efer = EFER_LME | EFER_LMA | EFER_NXE,
+                                 .maxphyaddr = 39};
+}
+
+/* Runs both and checks the contract; returns whether the fast path accepted. */
+static bool check_fast_against_general(const struct guest_paging *pg, const struct guest_mem *mem,
+                                       const struct fetch_cs *cs, uint64_t rip, uint64_t tables_lo,
+                                       uint64_t tables_hi)
+{
+    /* Memory the fast path could conceivably touch: the tables and the code around rip's
+     * translation are what the walk reads; keep a copy of the tables to prove no writes. */
+    static uint8_t before[1u << 20];
+    const size_t tables_len = (size_t)(tables_hi - tables_lo);
+    assert_true(tables_len <= sizeof before);
+    memcpy(before, view.ram.bytes + tables_lo, tables_len);
+    const unsigned writes0 = view.writes, reads0 = view.reads;
+
+    uint8_t fast[FETCH_MAX_BYTES];
+    memset(fast, 0xCC, sizeof fast);
+    const bool ok = fetch_insn_fast(pg, mem, cs, rip, fast);
+    /* The fast path never writes guest memory (and never needs read_gpa). */
+    assert_int_equal(view.writes, writes0);
+    assert_int_equal(view.reads, reads0);
+    assert_memory_equal(before, view.ram.bytes + tables_lo, tables_len);
+
+    struct fetch_result general;
+    fetch_insn(pg, mem, cs, rip, &general);
+    if (ok) {
+        if (general.status != FETCH_OK)
+            fail_msg("fast accepted rip %#llx but fetch_insn stopped after %u bytes (fault %d, "
+                     "walk %d, err %#x)",
+                     (unsigned long long)rip, general.len, general.fault, general.walk.status,
+                     general.walk.error_code);
+        assert_int_equal(general.len, FETCH_MAX_BYTES);
+        assert_memory_equal(fast, general.bytes, FETCH_MAX_BYTES);
+        if (view.writes != writes0)
+            fail_msg("fast accepted rip %#llx but fetch_insn wrote guest memory",
+                     (unsigned long long)rip);
+    }
+    return ok;
+}
+
+static uint64_t tables_start(void)
+{
+    return 1u << 20; /* guest_ram_init's bump allocator */
+}
+
+/* New tables from `start` on (guest_ram_table zeroes each one it hands out). */
+static void reset_tables(uint64_t start)
+{
+    view.ram.next_table = start;
+}
+
+/* --- plain cases: the fast path must take them ----------------------------------------- */
+
+struct plain {
+    bool la57;
+    uint64_t page_size;
+    unsigned cpl;
+    uint64_t cr4_extra;
+    uint64_t rip;
+    uint64_t gpa; /* of the page */
+};
+
+static void fast_accepts_plain_64_bit_fetches(void **state)
+{
+    (void)state;
+    static const struct plain cases[] = {
+        {false, 4096, 0, 0, 0xFFFFFFFF80001234ull, 0x9000},
+        {false, 4096, 0, 0, 0xFFFFFFFF80001FF1ull, 0x9000}, /* last byte at the page end */
+        {false, 4096, 0, 0, 0x0000000000400000ull, 0x5000},
+        {false, 4096, 0, 0, 0x00007FFFFFFFF000ull, 0xA000}, /* top of the lower half */
+        {false, 4096, 0, 0, 0xFFFF800000000000ull, 0xB000}, /* bottom of the upper half */
+        {false, 4096, 3, CR4_SMEP | CR4_SMAP, 0x0000000000401000ull, 0xC000},
+        {false, 4096, 0, CR4_SMEP, 0xFFFFFFFF80002000ull, 0xD000},
+        {false, 1ull << 21, 0, 0, 0xFFFFFFFF80200ABCull, 0x400000},
+        {false, 1ull << 30, 0, 0, 0x0000004000123456ull, 0},
+        {true, 4096, 0, 0, 0xFF00000000001234ull, 0x9000},
+        {true, 4096, 3, 0, 0x00FFFFFFFFFFF000ull, 0x9000}, /* top of the 57-bit lower half */
+        {true, 1ull << 21, 0, CR4_SMEP, 0x0001000000200FF0ull, 0x600000},
+        {true, 1ull << 30, 3, 0, 0x0000000040ABCDEFull, 0},
+    };
+    for (unsigned i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const struct plain *c = &cases[i];
+        const enum paging_mode mode = c->la57 ? PAGING_5LEVEL : PAGING_4LEVEL;
+        reset_tables(tables_start());
+        const uint64_t cr3 = guest_tables_root(&view.ram);
+        const uint64_t user = c->cpl == 3 ? E_US : 0;
+        guest_map(&view.ram, mode, cr3, c->rip, c->gpa, c->page_size, E_P | E_RW | user | E_A);
+        const unsigned leaf = c->page_size == 4096 ? 1 : c->page_size == (1ull << 21) ? 2 : 3;
+        for (unsigned l = leaf + 1; l <= (c->la57 ? 5u : 4u); l++)
+            guest_entry_change(&view.ram, mode, cr3, c->rip, l, E_A, user ? 0 : E_US);
+        struct guest_paging pg = paging64(cr3, c->la57);
+        pg.cpl = c->cpl;
+        pg.cr4 |= c->cr4_extra;
+        const struct guest_mem mem = view_mem(true);
+        if (!check_fast_against_general(&pg, &mem, &cs64, c->rip, tables_start(),
+                                        view.ram.next_table))
+            fail_msg("case %u (rip %#llx) declined", i, (unsigned long long)c->rip);
+        /* And the bytes are the ones at the translated address. */
+        uint8_t out[FETCH_MAX_BYTES];
+        assert_true(fetch_insn_fast(&pg, &mem, &cs64, c->rip, out));
+        const uint64_t gpa = c->gpa + (c->rip & (c->page_size - 1));
+        assert_memory_equal(out, view.ram.bytes + gpa, FETCH_MAX_BYTES);
+    }
+}
+
+/* Each reason to decline, one at a time, on an otherwise plain 4-level fetch; the same setup
+ * without that one change is accepted, so the change is what declined it. */
+enum decline_reason {
+    NO_VIEW,
+    COMPAT_MODE,
+    PAGING_OFF_LMA,
+    NOT_ACCESSED,
+    PAGE_END,
+    NON_CANONICAL,
+    NOT_PRESENT,
+    XD_WITH_NXE,
+    XD_WITHOUT_NXE,
+    SMEP_USER_PAGE,
+    USER_ON_SUPERVISOR,
+    RESERVED_ADDRESS_BIT,
+    RESERVED_2M_BIT,
+    PS_IN_PML4E,
+    TABLE_IN_HOLE,
+    TABLE_BEYOND_LIMIT,
+    CODE_IN_HOLE,
+    CODE_BEYOND_LIMIT,
+    NO_1G_PAGES,
+    REASON_COUNT
+};
+
+static bool fast_with(enum decline_reason why, bool apply)
+{
+    const enum paging_mode mode = PAGING_4LEVEL;
+    const uint64_t code_gpa = 0xF00000; /* above the tables (1 MiB up) */
+    reset_tables(tables_start());
+    const uint64_t cr3 = guest_tables_root(&view.ram);
+    uint64_t rip = 0xFFFFFFFF80001234ull;
+    uint64_t page_size = 4096;
+    if (why == NO_1G_PAGES)
+        page_size = 1ull << 30;
+    else if (why == RESERVED_2M_BIT)
+        page_size = 1ull << 21;
+    const uint64_t page_gpa = page_size == 4096 ? code_gpa : 0;
+    guest_map(&view.ram, mode, cr3, rip, page_gpa, page_size, E_P | E_RW | E_A);
+    if (page_size == 4096)
+        guest_map(&view.ram, mode, cr3, rip + 0x1000, code_gpa + 0x1000, 4096, E_P | E_RW | E_A);
+    const unsigned leaf = page_size == 4096 ? 1 : page_size == (1ull << 21) ? 2 : 3;
+    for (unsigned l = leaf + 1; l <= 4; l++)
+        guest_entry_change(&view.ram, mode, cr3, rip, l, E_A, E_US);
+    const uint64_t code = page_gpa + (rip & (page_size - 1)); /* 15 bytes here */
+    struct guest_paging pg = paging64(cr3, false);
+    struct fetch_cs cs = cs64;
+    view.limit = GUEST_RAM_SIZE;
+    view.hole_base = view.hole_size = 0;
+    bool direct = true;
+    if (apply) {
+        switch (why) {
+        case NO_VIEW:
+            direct = false;
+            break;
+        case COMPAT_MODE:
+            cs.ar = 0xC09B;
+            break;
+        case PAGING_OFF_LMA:
+            pg.cr0 &= ~CR0_PG;
+            break;
+        case NOT_ACCESSED:
+            guest_entry_change(&view.ram, mode, cr3, rip, 3, 0, E_A);
+            break;
+        case PAGE_END:
+            rip = (rip & ~0xFFFull) + 0xFF2;
+            break;
+        case NON_CANONICAL:
+            rip ^= 1ull << 50;
+            break;
+        case NOT_PRESENT:
+            guest_entry_change(&view.ram, mode, cr3, rip, 2, 0, E_P);
+            break;
+        case XD_WITH_NXE:
+            guest_entry_change(&view.ram, mode, cr3, rip, 4, E_XD, 0);
+            break;
+        case XD_WITHOUT_NXE:
+            guest_entry_change(&view.ram, mode, cr3, rip, 1, E_XD, 0);
+            pg.efer &= ~EFER_NXE;
+            break;
+        case SMEP_USER_PAGE:
+            for (unsigned l = 1; l <= 4; l++)
+                guest_entry_change(&view.ram, mode, cr3, rip, l, E_US, 0);
+            pg.cr4 |= CR4_SMEP;
+            break;
+        case USER_ON_SUPERVISOR:
+            pg.cpl = 3;
+            break;
+        case RESERVED_ADDRESS_BIT:
+            guest_entry_change(&view.ram, mode, cr3, rip, 1, 1ull << 45, 0);
+            break;
+        case RESERVED_2M_BIT:
+            guest_entry_change(&view.ram, mode, cr3, rip, 2, 1ull << 13, 0);
+            break;
+        case PS_IN_PML4E:
+            guest_entry_change(&view.ram, mode, cr3, rip, 4, E_PS, 0);
+            break;
+        case TABLE_IN_HOLE:
+            view.hole_base = guest_entry_gpa(&view.ram, mode, cr3, rip, 2) + 7;
+            view.hole_size = 1;
+            break;
+        case TABLE_BEYOND_LIMIT:
+            view.limit = guest_entry_gpa(&view.ram, mode, cr3, rip, 1) + 7;
+            break;
+        case CODE_IN_HOLE:
+            view.hole_base = code + FETCH_MAX_BYTES - 1;
+            view.hole_size = 0x100;
+            break;
+        case CODE_BEYOND_LIMIT:
+            view.limit = code + FETCH_MAX_BYTES - 1;
+            break;
+        case NO_1G_PAGES:
+            pg.no_1g_pages = true;
+            break;
+        case REASON_COUNT:
+            break;
+        }
+    }
+    struct guest_mem mem = view_mem(true);
+    mem.direct = direct;
+    uint8_t out[FETCH_MAX_BYTES];
+    const bool ok = fetch_insn_fast(&pg, &mem, &cs, rip, out);
+    if (ok)
+        assert_memory_equal(out, view.ram.bytes + code, FETCH_MAX_BYTES);
+    /* Whatever it answered, it is the contract's answer. */
+    assert_int_equal(
+        check_fast_against_general(&pg, &mem, &cs, rip, tables_start(), view.ram.next_table), ok);
+    view.limit = GUEST_RAM_SIZE;
+    view.hole_base = view.hole_size = 0;
+    return ok;
+}
+
+static void fast_declines_each_uncovered_case_alone(void **state)
+{
+    (void)state;
+    for (unsigned why = 0; why < REASON_COUNT; why++) {
+        if (!fast_with(why, false))
+            fail_msg("reason %u: the plain setup is declined", why);
+        if (fast_with(why, true))
+            fail_msg("reason %u: fast path accepted", why);
+    }
+}
+
+/* --- random trees ------------------------------------------------------------------------ */
+
+static uint64_t random_canonical_page(bool la57)
+{
+    const unsigned bits = la57 ? 57 : 48;
+    uint64_t la = rnd() & ((1ull << bits) - 1) & ~0xFFFull;
+    if (la & (1ull << (bits - 1)))
+        la |= ~((1ull << bits) - 1); /* sign-extend */
+    return la;
+}
+
+static uint64_t random_page_offset(void)
+{
+    switch (below(6)) {
+    case 0:
+        return 0;
+    case 1:
+        return 0xFF1; /* last byte exactly at the page end */
+    case 2:
+        return 0xFF2 + below(14); /* crosses into the next page */
+    case 3:
+        return 0xFF0;
+    default:
+        return below(4096);
+    }
+}
+
+/* Random bits on one paging-structure entry at `level` (1 = PTE) of a `levels`-deep tree. */
+static void perturb_entry(enum paging_mode mode, uint64_t cr3, uint64_t la, unsigned level,
+                          bool leaf, uint64_t page_size, unsigned m)
+{
+    uint64_t set = 0, clear = 0;
+    if (chance(88))
+        set |= E_A;
+    if (chance(3))
+        clear |= E_P;
+    if (chance(8))
+        clear |= E_US;
+    if (chance(10))
+        clear |= E_RW;
+    if (chance(8))
+        set |= E_XD;
+    if (chance(30))
+        set |= (rnd() & 0xF00) | (rnd() & 0x7FF0000000000000ull); /* G, ignored, 62:52 */
+    if (chance(30))
+        set |= E_D;
+    if (!leaf && level >= 4 && chance(2))
+        set |= E_PS;
+    if (leaf && page_size > 4096 && chance(30))
+        set |= 1ull << 12; /* PAT */
+    if (chance(3)) {
+        /* A reserved bit: above MAXPHYADDR, or in a large page's 20:13 / 29:13. */
+        if (leaf && page_size > 4096 && chance(50))
+            set |= 1ull << (13 + below(page_size == (1ull << 21) ? 8 : 17));
+        else if (m < 52)
+            set |= 1ull << (m + below(52 - m));
+    }
+    guest_entry_change(&view.ram, mode, cr3, la, level, set, clear & ~set);
+}
+
+static unsigned effective_m(unsigned m)
+{
+    return (m == 0 || m > 52) ? 52 : m < 32 ? 32 : m;
+}
+
+static void fast_agrees_with_fetch_insn_on_random_trees(void **state)
+{
+    (void)state;
+    enum { ITERATIONS = 300000 };
+    /* accepted[la57][leaf level 1..3][cpl 3]: every kind the fast path covers is seen. */
+    unsigned accepted[2][4][2] = {{{0}}};
+    unsigned total_accepted = 0;
+    static const unsigned maxphyaddrs[] = {0, 20, 32, 36, 39, 40, 46, 48, 52, 57};
+    static const uint32_t cs_ars[] = {0xA09B, 0xA09B, 0xA09B, 0xA09B, 0xA09B,
+                                      0xA09B, 0xE09B, 0xC09B, 0x809B, 0x9B};
+
+    for (unsigned it = 0; it < ITERATIONS; it++) {
+        /* Tables somewhere in the 16 MiB, so the hole and the limit can meet them. */
+        const uint64_t tstart = (1u << 20) + below(14u << 8) * 4096;
+        reset_tables(tstart);
+        const bool la57 = chance(40);
+        const enum paging_mode mode = la57 ? PAGING_5LEVEL : PAGING_4LEVEL;
+        const unsigned levels = la57 ? 5 : 4;
+        const uint64_t cr3 = guest_tables_root(&view.ram);
+        const unsigned m_raw = maxphyaddrs[below(10)], m = effective_m(m_raw);
+
+        const unsigned size_pick = (unsigned)below(10);
+        const uint64_t page_size = size_pick < 6 ? 4096 : size_pick < 8 ? 1ull << 21 : 1ull << 30;
+        const unsigned leaf_level = page_size == 4096 ? 1 : page_size == (1ull << 21) ? 2 : 3;
+        uint64_t rip = random_canonical_page(la57);
+        uint64_t gpa;
+        if (page_size == 4096) {
+            gpa = below(chance(95) ? GUEST_RAM_SIZE / 4096 : 1u << 20) * 4096;
+            rip |= random_page_offset();
+        } else if (page_size == (1ull << 21)) {
+            gpa = below(chance(95) ? 8 : 1u << 10) << 21;
+            rip = (rip & ~(page_size - 1)) | (below(512) << 12) | random_page_offset();
+        } else {
+            gpa = chance(95) ? 0 : below(64) << 30;
+            rip = (rip & ~(page_size - 1)) | (below(chance(90) ? 4096 : 1u << 18) << 12) |
+                  random_page_offset();
+        }
+        const uint64_t leaf_flags = E_P | (chance(90) ? E_RW : 0) | (chance(60) ? E_US : 0);
+        guest_map(&view.ram, mode, cr3, rip, gpa, page_size, leaf_flags);
+        /* The next page too, so fetches that cross pages can complete in fetch_insn. */
+        const uint64_t next = (rip & ~(page_size - 1)) + page_size;
+        if ((rip & (page_size - 1)) + FETCH_MAX_BYTES > page_size && next != 0 && page_size == 4096)
+            guest_map(&view.ram, mode, cr3, next, below(GUEST_RAM_SIZE / 4096) * 4096, 4096,
+                      E_ALL | E_A);
+        for (unsigned l = leaf_level; l <= levels; l++)
+            perturb_entry(mode, cr3, rip, l, l == leaf_level, page_size, m);
+        if (chance(2))
+            rip ^= 1ull << (la57 ? 57 + below(7) : 48 + below(16)); /* non-canonical */
+
+        struct guest_paging pg = {.cr0 = CR0_PE | CR0_PG | (chance(50) ? CR0_WP : 0),
+                                  .cr3 = cr3 | (chance(10) ? (rnd() & 0xFFF) : 0),
+                                  .cr4 = CR4_PAE | (la57 ? CR4_LA57 : 0),
+                                  .efer = EFER_LME | EFER_LMA | (chance(75) ? EFER_NXE : 0),
+                                  .rflags = chance(50) ? RFLAGS_AC_BIT : 0,
+                                  .cpl = (unsigned)below(4),
+                                  .maxphyaddr = m_raw,
+                                  .no_1g_pages = chance(10)};
+        if (m < 52 && chance(3))
+            pg.cr3 |= 1ull << (m + below(52 - m)); /* CR3 bits above MAXPHYADDR */
+        if (chance(30))
+            pg.cr4 |= CR4_SMEP;
+        if (chance(30))
+            pg.cr4 |= CR4_SMAP;
+        if (chance(10))
+            pg.cr4 |= CR4_PSE;
+        if (chance(2))
+            pg.cr4 ^= CR4_LA57; /* the tables were built for the other depth */
+        switch (below(60)) {
+        case 0:
+            pg.cr0 &= ~CR0_PG;
+            break;
+        case 1:
+            pg.cr0 &= ~CR0_PE;
+            break;
+        case 2:
+            pg.cr4 &= ~CR4_PAE;
+            break;
+        case 3:
+            pg.efer &= ~EFER_LME;
+            break;
+        case 4:
+            pg.efer &= ~EFER_LMA;
+            break;
+        default:
+            break;
+        }
+        struct fetch_cs cs = {
+            .base = rnd() & 0xFFFFF000u, .limit = (uint32_t)rnd(), .ar = cs_ars[below(10)]};
+
+        /* The view: limit and hole, sometimes right at a table or at the code. */
+        view.limit = GUEST_RAM_SIZE;
+        view.hole_base = view.hole_size = 0;
+        switch (below(8)) {
+        case 0: /* limit somewhere in the tables */
+            view.limit = tstart + below(view.ram.next_table - tstart + 8);
+            break;
+        case 1: /* limit near the code */
+            view.limit = gpa + (rip & (page_size - 1) & 0x3FFFFFFF) + below(32);
+            if (view.limit > GUEST_RAM_SIZE)
+                view.limit = GUEST_RAM_SIZE;
+            break;
+        case 2: /* hole over part of the tables */
+            view.hole_base = tstart + below(view.ram.next_table - tstart);
+            view.hole_size = 1 + below(chance(50) ? 16 : 8192);
+            break;
+        case 3: /* hole near the code */
+            view.hole_base = gpa + (rip & (page_size - 1) & 0x3FFFFFFF) - 16 + below(48);
+            view.hole_size = 1 + below(32);
+            break;
+        case 4: /* a hole elsewhere, zero-sized or not */
+            view.hole_base = below(GUEST_RAM_SIZE);
+            view.hole_size = below(4) * 4096;
+            break;
+        default:
+            break;
+        }
+        struct guest_mem mem = view_mem(chance(85));
+        if (chance(3))
+            mem.direct = false;
+
+        const bool ok =
+            check_fast_against_general(&pg, &mem, &cs, rip, tstart, view.ram.next_table);
+        if (ok) {
+            total_accepted++;
+            accepted[la57][leaf_level][pg.cpl == 3]++;
+            assert_true(mem.direct);
+        }
+    }
+    view.limit = GUEST_RAM_SIZE;
+    view.hole_base = view.hole_size = 0;
+    print_message("fetch_insn_fast: accepted %u of %u random fetches\n", total_accepted,
+                  (unsigned)ITERATIONS);
+    assert_true(total_accepted > ITERATIONS / 20);
+    for (unsigned d = 0; d < 2; d++)
+        for (unsigned l = 1; l <= 3; l++)
+            for (unsigned u = 0; u < 2; u++)
+                if (accepted[d][l][u] == 0)
+                    fail_msg("no accepted fetch with %s paging, leaf level %u, cpl %s",
+                             d ? "5-level" : "4-level", l, u ? "3" : "0-2");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(fast_accepts_plain_64_bit_fetches),
+        cmocka_unit_test(fast_declines_each_uncovered_case_alone),
+        cmocka_unit_test(fast_agrees_with_fetch_insn_on_random_trees),
+    };
+    return cmocka_run_group_tests(tests, setup_view, teardown_view);
+}
