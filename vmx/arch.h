@@ -188,7 +188,7 @@ static inline void vmx_invept_all(void)
     __asm__ volatile("invept %0, %1" : : "m"(desc), "r"(2ull) : "cc", "memory");
 }
 
-static inline void cpu_halt_forever(void)
+__attribute__((noreturn)) static inline void cpu_halt_forever(void)
 {
     for (;;)
         __asm__ volatile("cli; hlt");

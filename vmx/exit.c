@@ -8,6 +8,7 @@
  *     function would do for it, without the call;
  *   - vmx_exit_light(v, reason): the exits in vmx_light_exits, whose handlers touch only RAX,
  *     RBX, RCX and RDX of the guest (the stub saved only ten GPRs for these two entries);
+ *   - vmx_exit_ept_violation(v): EPT violations (the MMIO path), all fifteen GPRs saved;
  *   - vmx_exit_dispatch(v, reason): everything else, all fifteen GPRs saved.
  * Per-exit work that every exit needs is only the end-of-exit EPT generation check
  * (exit_finish). IDT-vectoring re-injection is done only for the exits that can happen during
@@ -184,7 +185,7 @@ void vmx_dump_state(struct vcpu *v, const char *why)
 }
 
 /* Stops this guest for good: the CPU stays in VMX root with interrupts off. */
-static void stop_guest(struct vcpu *v, const char *why)
+__attribute__((noreturn, cold)) static void stop_guest(struct vcpu *v, const char *why)
 {
     vmx_dump_state(v, why);
     log_printf("vmx: CPU %u stopped\n", v->index);
@@ -526,7 +527,7 @@ static void handle_triple_fault(struct vcpu *v)
     stop_guest(v, "triple fault");
 }
 
-static void handle_ept_violation(struct vcpu *v)
+__attribute__((always_inline)) static inline void handle_ept_violation(struct vcpu *v)
 {
     uint64_t gpa = vmread(VMCS_GUEST_PHYS_ADDR);
     uint64_t q = vmread(VMCS_EXIT_QUALIFICATION);
@@ -682,15 +683,39 @@ void vmx_exit_light(struct vcpu *v, uint32_t reason)
 
 /* An exit during event delivery: deliver the event again on the next entry unless the
  * handler injects something else (SDM Vol. 3C, 28.2.4 and 29.2.1.1). */
-static void reinject_event(void)
+__attribute__((noinline, cold)) static void reinject_event(uint32_t idt)
+{
+    vmwrite(VMCS_ENTRY_INTR_INFO, idt & ~(1u << 12));
+    if (idt & INTR_INFO_DELIVER_ERR)
+        vmwrite(VMCS_ENTRY_EXC_ERRCODE, vmread(VMCS_IDT_VECTORING_ERRCODE));
+    vmwrite(VMCS_ENTRY_INSTR_LEN, vmread(VMCS_EXIT_INSTR_LEN));
+}
+
+__attribute__((always_inline)) static inline void reinject_if_vectoring(void)
 {
     uint32_t idt = (uint32_t)vmread(VMCS_IDT_VECTORING_INFO);
-    if (idt & INTR_INFO_VALID) {
-        vmwrite(VMCS_ENTRY_INTR_INFO, idt & ~(1u << 12));
-        if (idt & INTR_INFO_DELIVER_ERR)
-            vmwrite(VMCS_ENTRY_EXC_ERRCODE, vmread(VMCS_IDT_VECTORING_ERRCODE));
-        vmwrite(VMCS_ENTRY_INSTR_LEN, vmread(VMCS_EXIT_INSTR_LEN));
+    if (__builtin_expect((idt & INTR_INFO_VALID) != 0, 0))
+        reinject_event(idt);
+}
+
+/* A handler changed the guest's RSP: write it back. Either way the next exit starts with RSP
+ * not loaded. */
+__attribute__((always_inline)) static inline void rsp_write_back(struct vcpu *v)
+{
+    if (v->rsp_valid) {
+        if (v->gpr[GPR_RSP] != v->rsp_loaded)
+            vmwrite(VMCS_GUEST_RSP, v->gpr[GPR_RSP]);
+        v->rsp_valid = false;
     }
+}
+
+/* EPT violations (the MMIO path) come here straight from stub.asm, all GPRs saved. */
+void vmx_exit_ept_violation(struct vcpu *v)
+{
+    reinject_if_vectoring();
+    handle_ept_violation(v);
+    rsp_write_back(v);
+    exit_finish(v);
 }
 
 void vmx_exit_dispatch(struct vcpu *v, uint32_t reason_full)
@@ -701,20 +726,14 @@ void vmx_exit_dispatch(struct vcpu *v, uint32_t reason_full)
         return;
     }
     if (reason < 64 && ((EVENT_DELIVERY_EXITS >> reason) & 1))
-        reinject_event();
+        reinject_if_vectoring();
 
-    if (reason == EXIT_EPT_VIOLATION)
-        handle_ept_violation(v);
-    else if (reason < EXIT_REASON_COUNT && handlers[reason])
+    if (reason < EXIT_REASON_COUNT && handlers[reason])
         handlers[reason](v);
     else
         handle_unknown(v);
 
-    if (v->rsp_valid) {
-        if (v->gpr[GPR_RSP] != v->rsp_loaded)
-            vmwrite(VMCS_GUEST_RSP, v->gpr[GPR_RSP]);
-        v->rsp_valid = false; /* every exit starts with RSP not loaded */
-    }
+    rsp_write_back(v);
     exit_finish(v);
 }
 

@@ -68,7 +68,7 @@ vmx_launch_here:
 ;   and write only RAX, RBX, RCX and RDX of the guest and call only C, which keeps RBP and
 ;   R12-R15 intact (SysV ABI): ten GPRs are saved and restored for them.
 ; - Every other exit saves and restores all fifteen (RSP stays in the VMCS:
-;   vmx_load_guest_rsp).
+;   vmx_load_guest_rsp); EPT violations (the MMIO path) go straight to their own entry.
 ;
 ; Accounting (TRAPVISOR_ACCOUNTING, docs/stats.md): the window runs from the RDTSC right
 ; after the RAX/RDX saves to the RDTSC after the last register restore that the record does
@@ -84,12 +84,14 @@ vmx_launch_here:
 extern vmx_exit_cpuid
 extern vmx_exit_light
 extern vmx_light_exits
+extern vmx_exit_ept_violation
 extern vmx
 
 VMCS_EXIT_REASON      equ 0x4402
 VMCS_EXIT_INSTR_LEN   equ 0x440C
 VMCS_INTERRUPTIBILITY equ 0x4824
 EXIT_CPUID            equ 10
+EXIT_EPT_VIOLATION    equ 48
 VCPU_EXIT_TSC         equ 144
 VCPU_RESUME_TSC       equ 152
 VCPU_REC              equ 160   ; last_reason: struct stats_record_ctx (vmx/vmx.h)
@@ -192,6 +194,8 @@ vmx_exit_stub:
     mov G(10), r10
     mov G(11), r11
     mov rdi, [rsp]
+    cmp eax, EXIT_EPT_VIOLATION
+    je .ept_violation
     mov esi, eax
     cmp eax, 63
     ja .full
@@ -207,6 +211,20 @@ vmx_exit_stub:
     mov r10, G(10)
     mov r11, G(11)
     EXIT_TAIL light
+
+.ept_violation:
+    mov G(5), rbp
+    mov G(12), r12
+    mov G(13), r13
+    mov G(14), r14
+    mov G(15), r15
+    call vmx_exit_ept_violation wrt ..plt
+    mov rbp, G(5)
+    mov r12, G(12)
+    mov r13, G(13)
+    mov r14, G(14)
+    mov r15, G(15)
+    jmp .resume_light
 
 .full:
     mov G(5), rbp

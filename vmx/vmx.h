@@ -136,6 +136,7 @@ int vmx_cpu_launch(struct vcpu *v, bool verbose);
  * should be resumed. `reason` is the exit-reason field as VMREAD gave it. */
 void vmx_exit_cpuid(struct vcpu *v);
 void vmx_exit_light(struct vcpu *v, uint32_t reason);
+void vmx_exit_ept_violation(struct vcpu *v);
 void vmx_exit_dispatch(struct vcpu *v, uint32_t reason);
 void vmx_resume_failed(struct vcpu *v);
 
