@@ -69,8 +69,8 @@ static inline int64_t sign_extend(uint64_t v, unsigned bytes)
     return (int64_t)(v << shift) >> shift;
 }
 
-enum x86_decode_status x86_decode(const uint8_t *buf, size_t len, enum x86_mode mode,
-                                  struct x86_insn *insn)
+enum x86_decode_status x86_decode_general(const uint8_t *buf, size_t len, enum x86_mode mode,
+                                          struct x86_insn *insn)
 {
     size_t pos = 0;
     uint8_t rex = 0, rep = 0, seg = X86_SEG_COUNT, mand = 0;
@@ -328,6 +328,521 @@ enum x86_decode_status x86_decode(const uint8_t *buf, size_t len, enum x86_mode 
     insn->len = (uint8_t)pos;
     return X86_DECODE_OK;
 }
+
+/* --- The fast path: plain MOV loads and stores --------------------------------------------
+ *
+ * Nearly every device access is a MOV (Linux readl/writel: 8B/89 with or without 66/REX, 8A/88
+ * for bytes, C7/C6 /0 with an immediate, MOVZX/MOVSX 0F B6/B7/BE/BF, rarely A0-A3 moffs). The
+ * fast path decodes exactly those forms, with a memory operand, from a buffer of at least 15
+ * bytes, with at most one each of 66, 67 and a segment override (in any order) followed by at
+ * most one REX (64-bit mode), and 32/64-bit addressing (moffs at any address size). It fills
+ * every field exactly as x86_decode_general() does (tests/decode/test_decode_fast.c compares
+ * the two over every opcode, ModRM, SIB, prefix sequence and buffer length) and declines
+ * everything else -- LOCK, REP/REPNE, repeated prefixes, a prefix after REX, register forms,
+ * 16-bit addressing, short buffers -- which the general decoder then decides.
+ *
+ * It needs no bounds checks: with at most three legacy prefixes and one REX, the longest form
+ * it takes (C7 /0 with SIB, disp32 and imm32) is 4 + 11 = 15 bytes, the architectural limit
+ * (SDM Vol. 2A, 2.3.11), and every read below stays inside the first 15 bytes.
+ *
+ * It is table-driven and writes struct x86_insn as six 64-bit words (about 40 host
+ * instructions for `8b 43 10` instead of about 270): the words are assembled from precomputed
+ * per-form, per-ModRM and per-SIB values. The layout this assumes is checked here. */
+#if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "the decoder's fast path assumes a little-endian target (x86)"
+#endif
+_Static_assert(sizeof(struct x86_insn) == 48, "x86_insn is six 64-bit words");
+_Static_assert(offsetof(struct x86_insn, len) == 0 && offsetof(struct x86_insn, mode) == 1 &&
+                   offsetof(struct x86_insn, op) == 2 && offsetof(struct x86_insn, alu) == 3 &&
+                   offsetof(struct x86_insn, access) == 4 &&
+                   offsetof(struct x86_insn, access_size) == 5 &&
+                   offsetof(struct x86_insn, operand_size) == 6 &&
+                   offsetof(struct x86_insn, address_size) == 7,
+               "word 0: len .. address_size");
+_Static_assert(offsetof(struct x86_insn, src) == 8 && offsetof(struct x86_insn, mem_is_dst) == 9 &&
+                   offsetof(struct x86_insn, reg) == 10 &&
+                   offsetof(struct x86_insn, reg_high8) == 11 &&
+                   offsetof(struct x86_insn, rm_reg) == 12 &&
+                   offsetof(struct x86_insn, rm_high8) == 13 &&
+                   offsetof(struct x86_insn, imm) == 16,
+               "word 1: src .. rm_high8; word 2: imm");
+_Static_assert(offsetof(struct x86_insn, mem) == 24 && offsetof(struct x86_mem, seg) == 0 &&
+                   offsetof(struct x86_mem, base) == 1 && offsetof(struct x86_mem, index) == 2 &&
+                   offsetof(struct x86_mem, scale) == 3 && offsetof(struct x86_mem, rip_rel) == 4 &&
+                   offsetof(struct x86_mem, absolute) == 5 && offsetof(struct x86_mem, disp) == 8,
+               "word 3: mem.seg .. mem.absolute; word 4: mem.disp");
+_Static_assert(offsetof(struct x86_insn, rep) == 40 && offsetof(struct x86_insn, lock) == 41 &&
+                   offsetof(struct x86_insn, sse_zero_upper) == 42 &&
+                   offsetof(struct x86_insn, align) == 43 &&
+                   offsetof(struct x86_insn, prefix_count) == 44 &&
+                   offsetof(struct x86_insn, rex) == 45,
+               "word 5: rep .. rex");
+_Static_assert(sizeof(bool) == 1, "bool fields are one byte holding 0 or 1");
+
+/* The forms the fast path takes. */
+enum fast_form {
+    FF_NONE,
+    FF_STORE8,       /* 88 /r: MOV r/m8, r8 */
+    FF_STORE,        /* 89 /r: MOV r/m, r */
+    FF_LOAD8,        /* 8A /r: MOV r8, r/m8 */
+    FF_LOAD,         /* 8B /r: MOV r, r/m */
+    FF_IMM8,         /* C6 /0: MOV r/m8, imm8 */
+    FF_IMM,          /* C7 /0: MOV r/m, imm */
+    FF_MOFFS_LOAD8,  /* A0: MOV AL, moffs */
+    FF_MOFFS_LOAD,   /* A1: MOV rAX, moffs */
+    FF_MOFFS_STORE8, /* A2: MOV moffs, AL */
+    FF_MOFFS_STORE,  /* A3: MOV moffs, rAX */
+    FF_MOVZX8,       /* 0F B6 */
+    FF_MOVZX16,      /* 0F B7 */
+    FF_MOVSX8,       /* 0F BE */
+    FF_MOVSX16,      /* 0F BF */
+    FF_ESCAPE,       /* 0F: one of the four above, or not a fast form */
+    FF_COUNT
+};
+
+static const uint8_t fast_form_of[256] = {
+    [0x88] = FF_STORE8,      [0x89] = FF_STORE,      [0x8A] = FF_LOAD8,
+    [0x8B] = FF_LOAD,        [0xC6] = FF_IMM8,       [0xC7] = FF_IMM,
+    [0xA0] = FF_MOFFS_LOAD8, [0xA1] = FF_MOFFS_LOAD, [0xA2] = FF_MOFFS_STORE8,
+    [0xA3] = FF_MOFFS_STORE, [0x0F] = FF_ESCAPE,
+};
+
+#define FF_IS_BYTE(f)                                                                              \
+    ((f) == FF_STORE8 || (f) == FF_LOAD8 || (f) == FF_IMM8 || (f) == FF_MOFFS_LOAD8 ||             \
+     (f) == FF_MOFFS_STORE8)
+#define FF_IS_LOAD(f)                                                                              \
+    ((f) == FF_LOAD8 || (f) == FF_LOAD || (f) == FF_MOFFS_LOAD8 || (f) == FF_MOFFS_LOAD ||         \
+     ((f) >= FF_MOVZX8 && (f) <= FF_MOVSX16))
+#define FF_IS_IMM(f)   ((f) == FF_IMM8 || (f) == FF_IMM)
+#define FF_IS_MOFFS(f) ((f) >= FF_MOFFS_LOAD8 && (f) <= FF_MOFFS_STORE)
+#define FF_OP(f)                                                                                   \
+    ((f) == FF_MOVZX8 || (f) == FF_MOVZX16   ? X86_OP_MOVZX                                        \
+     : (f) == FF_MOVSX8 || (f) == FF_MOVSX16 ? X86_OP_MOVSX                                        \
+                                             : X86_OP_MOV)
+
+/* Size state: bit 0 = 66, bit 1 = REX.W, bit 2 = 67. Operand and address size as the general
+ * decoder computes them (SDM Vol. 1, 3.6; Vol. 2A, 2.2.1.2: REX.W wins over 66). */
+#define SS_OPSIZE 1u
+#define SS_REXW   2u
+#define SS_ADSIZE 4u
+#define FAST_OSZ(m, f, ss)                                                                         \
+    (FF_IS_BYTE(f)                                ? 1                                              \
+     : (m) == X86_MODE_64                         ? (((ss)&SS_REXW)     ? 8                        \
+                                                     : ((ss)&SS_OPSIZE) ? 2                        \
+                                                                        : 4)                       \
+     : ((m) == X86_MODE_16) != !!((ss)&SS_OPSIZE) ? 2                                              \
+                                                  : 4)
+#define FAST_ASZ(m, ss)                                                                            \
+    ((m) == X86_MODE_64                           ? (((ss)&SS_ADSIZE) ? 4 : 8)                     \
+     : ((m) == X86_MODE_16) != !!((ss)&SS_ADSIZE) ? 2                                              \
+                                                  : 4)
+#define FAST_ACC(m, f, ss)                                                                         \
+    ((f) == FF_MOVZX8 || (f) == FF_MOVSX8     ? 1                                                  \
+     : (f) == FF_MOVZX16 || (f) == FF_MOVSX16 ? 2                                                  \
+                                              : FAST_OSZ(m, f, ss))
+/* Word 0 without the length: mode, op, alu (0), access, access_size, operand_size,
+ * address_size. */
+#define FAST_W0(m, f, ss)                                                                          \
+    ((uint64_t)(m) << 8 | (uint64_t)FF_OP(f) << 16 |                                               \
+     (uint64_t)(FF_IS_LOAD(f) ? X86_ACCESS_READ : X86_ACCESS_WRITE) << 32 |                        \
+     (uint64_t)FAST_ACC(m, f, ss) << 40 | (uint64_t)FAST_OSZ(m, f, ss) << 48 |                     \
+     (uint64_t)FAST_ASZ(m, ss) << 56)
+#define FAST_W0_SS(m, f)                                                                           \
+    {                                                                                              \
+        FAST_W0(m, f, 0), FAST_W0(m, f, 1), FAST_W0(m, f, 2), FAST_W0(m, f, 3), FAST_W0(m, f, 4),  \
+            FAST_W0(m, f, 5), FAST_W0(m, f, 6), FAST_W0(m, f, 7)                                   \
+    }
+#define FAST_W0_MODE(m)                                                                            \
+    {                                                                                              \
+        FAST_W0_SS(m, 0), FAST_W0_SS(m, 1), FAST_W0_SS(m, 2), FAST_W0_SS(m, 3), FAST_W0_SS(m, 4),  \
+            FAST_W0_SS(m, 5), FAST_W0_SS(m, 6), FAST_W0_SS(m, 7), FAST_W0_SS(m, 8),                \
+            FAST_W0_SS(m, 9), FAST_W0_SS(m, 10), FAST_W0_SS(m, 11), FAST_W0_SS(m, 12),             \
+            FAST_W0_SS(m, 13), FAST_W0_SS(m, 14), FAST_W0_SS(m, 15)                                \
+    }
+_Static_assert(FF_COUNT == 16, "FAST_W0_MODE lists every form");
+static const uint64_t fast_w0[3][FF_COUNT][8] = {
+    [X86_MODE_16] = FAST_W0_MODE(X86_MODE_16),
+    [X86_MODE_32] = FAST_W0_MODE(X86_MODE_32),
+    [X86_MODE_64] = FAST_W0_MODE(X86_MODE_64),
+};
+
+/* Word 1 without REX: src, mem_is_dst, reg, reg_high8 by form and ModRM.reg. Byte registers
+ * 4..7 are AH..BH without any REX (SDM Vol. 2A, 2.2.1.2, Table 3-1). */
+#define FAST_W1(f, r)                                                                              \
+    ((uint64_t)(FF_IS_IMM(f) ? X86_SRC_IMM : X86_SRC_REG) | (uint64_t)!FF_IS_LOAD(f) << 8 |        \
+     (FF_IS_BYTE(f) && (r) >= 4 ? (uint64_t)((r)-4) << 16 | (uint64_t)1 << 24                      \
+                                : (uint64_t)(r) << 16))
+#define FAST_W1_REG(f)                                                                             \
+    {                                                                                              \
+        FAST_W1(f, 0), FAST_W1(f, 1), FAST_W1(f, 2), FAST_W1(f, 3), FAST_W1(f, 4), FAST_W1(f, 5),  \
+            FAST_W1(f, 6), FAST_W1(f, 7)                                                           \
+    }
+static const uint64_t fast_w1[FF_COUNT][8] = {
+    FAST_W1_REG(0),  FAST_W1_REG(1),  FAST_W1_REG(2),  FAST_W1_REG(3),
+    FAST_W1_REG(4),  FAST_W1_REG(5),  FAST_W1_REG(6),  FAST_W1_REG(7),
+    FAST_W1_REG(8),  FAST_W1_REG(9),  FAST_W1_REG(10), FAST_W1_REG(11),
+    FAST_W1_REG(12), FAST_W1_REG(13), FAST_W1_REG(14), FAST_W1_REG(15),
+};
+
+/* Word 3 (the memory operand without its displacement). */
+#define FAST_MEMW(seg, base, index, scale, rip)                                                    \
+    ((uint64_t)(seg) | (uint64_t)(base) << 8 | (uint64_t)(index) << 16 | (uint64_t)(scale) << 24 | \
+     (uint64_t)(rip) << 32)
+
+/* 32/64-bit ModRM without REX (SDM Vol. 2A, Table 2-2): the memory word and what follows the
+ * ModRM byte (a SIB for rm = 100, a displacement of 0, 1 or 4 bytes). */
+enum { MK_REG, MK_DISP0, MK_DISP8, MK_DISP32, MK_SIB_MOD0, MK_SIB_MOD1, MK_SIB_MOD2 };
+struct fast_modrm {
+    uint64_t mem;
+    uint8_t kind;
+};
+#define MR_MOD(x) ((x) >> 6)
+#define MR_RM(x)  ((x)&7)
+#define MR_DSZ(x) (MR_MOD(x) == 1 ? 1 : MR_MOD(x) == 2 || (MR_MOD(x) == 0 && MR_RM(x) == 5) ? 4 : 0)
+#define MR_ENTRY(x)                                                                                \
+    {.mem =                                                                                        \
+         MR_MOD(x) == 0 && MR_RM(x) == 5                                                           \
+             ? FAST_MEMW(X86_SEG_DS, X86_REG_NONE, X86_REG_NONE, 1, 1)                             \
+             : FAST_MEMW(MR_RM(x) == 5 ? X86_SEG_SS : X86_SEG_DS, MR_RM(x), X86_REG_NONE, 1, 0),   \
+     .kind = MR_MOD(x) == 3   ? MK_REG                                                             \
+             : MR_RM(x) == 4  ? MK_SIB_MOD0 + MR_MOD(x)                                            \
+             : MR_DSZ(x) == 0 ? MK_DISP0                                                           \
+             : MR_DSZ(x) == 1 ? MK_DISP8                                                           \
+                              : MK_DISP32},
+#define X4(E, x)   E(x) E((x) + 1) E((x) + 2) E((x) + 3)
+#define X16(E, x)  X4(E, x) X4(E, (x) + 4) X4(E, (x) + 8) X4(E, (x) + 12)
+#define X64(E, x)  X16(E, x) X16(E, (x) + 16) X16(E, (x) + 32) X16(E, (x) + 48)
+#define X256(E, x) X64(E, x) X64(E, (x) + 64) X64(E, (x) + 128) X64(E, (x) + 192)
+static const struct fast_modrm fast_modrm[256] = {X256(MR_ENTRY, 0)};
+
+/* SIB without REX (SDM Vol. 2A, Table 2-3), for ModRM.mod = 0 ([0]) and 1 or 2 ([1]): the
+ * memory word; bit 63 says "no base, disp32" (base 101 with mod 0). ESP/EBP bases default to
+ * SS. */
+#define SIB_BASE(s)      ((s)&7)
+#define SIB_INDEX(s)     (((s) >> 3) & 7)
+#define SIB_NOBASE(s, z) ((z) && SIB_BASE(s) == 5)
+#define SIB_ENTRY(s, z)                                                                            \
+    (FAST_MEMW(!SIB_NOBASE(s, z) && (SIB_BASE(s) == 4 || SIB_BASE(s) == 5) ? X86_SEG_SS            \
+                                                                           : X86_SEG_DS,           \
+               SIB_NOBASE(s, z) ? X86_REG_NONE : SIB_BASE(s),                                      \
+               SIB_INDEX(s) == 4 ? X86_REG_NONE : SIB_INDEX(s), 1u << ((s) >> 6), 0) |             \
+     (uint64_t)SIB_NOBASE(s, z) << 63),
+#define SIB_MOD0(s)  SIB_ENTRY(s, 1)
+#define SIB_MOD12(s) SIB_ENTRY(s, 0)
+static const uint64_t fast_sib[2][256] = {{X256(SIB_MOD0, 0)}, {X256(SIB_MOD12, 0)}};
+
+/* fast_prefix[b]: a legacy prefix the fast path takes (FP_*; segment overrides carry the
+ * segment + 1 in bits 4..6), 0 for any other byte. */
+enum { FP_OPSIZE = 1, FP_ADSIZE = 2, FP_SEG = 4 };
+#define FP_SEGMENT(s) (FP_SEG | ((s) + 1) << 4)
+static const uint8_t fast_prefix[256] = {
+    [0x26] = FP_SEGMENT(X86_SEG_ES),
+    [0x2E] = FP_SEGMENT(X86_SEG_CS),
+    [0x36] = FP_SEGMENT(X86_SEG_SS),
+    [0x3E] = FP_SEGMENT(X86_SEG_DS),
+    [0x64] = FP_SEGMENT(X86_SEG_FS),
+    [0x65] = FP_SEGMENT(X86_SEG_GS),
+    [0x66] = FP_OPSIZE,
+    [0x67] = FP_ADSIZE,
+};
+
+static inline void fast_store(struct x86_insn *insn, unsigned word, uint64_t v)
+{
+    __builtin_memcpy((uint8_t *)insn + 8 * word, &v, 8);
+}
+
+/* When the fast path declines, the general decoder decides: a tail call, so the fast path
+ * needs no saved registers. Its length is 15, which is all it reads of a longer buffer (its
+ * limit is min(len, 15)). Test builds (X86_DECODE_FAST_PROBE) count the declines, so a test can
+ * see that a form took the fast path. */
+#ifdef X86_DECODE_FAST_PROBE
+unsigned long x86_decode_fast_declined;
+#define FAST_DECLINED() (x86_decode_fast_declined++)
+#else
+#define FAST_DECLINED() ((void)0)
+#endif
+#define DECLINE() (FAST_DECLINED(), x86_decode_general(buf, X86_MAX_INSN_LEN, mode, insn))
+
+/* The end of a ModRM form: buf[pos] is the displacement of `dsz` bytes (a constant at every
+ * call, as are the mode, `form`, `has_sib` and, without prefixes, everything else), `mem` the
+ * memory word from the ModRM/SIB tables, `reg` the ModRM.reg field. */
+static inline __attribute__((always_inline)) enum x86_decode_status
+fast_modrm_finish(const uint8_t *buf, const enum x86_mode mode, struct x86_insn *insn,
+                  const unsigned prefixes, const unsigned form, const uint64_t w0,
+                  const unsigned seg, const unsigned rex, unsigned pos, uint64_t mem,
+                  const unsigned dsz, const bool has_sib, const unsigned reg, const unsigned sib)
+{
+    const int64_t disp = dsz == 0   ? 0
+                         : dsz == 1 ? (int64_t)(int8_t)buf[pos]
+                                    : (int64_t)(int32_t)(uint32_t)read_le(buf + pos, 4);
+    pos += dsz;
+    if (mode != X86_MODE_64)
+        mem &= ~((uint64_t)1 << 32); /* RIP-relative exists only in 64-bit mode */
+    uint64_t w1;
+    if (rex == 0) {
+        w1 = fast_w1[form][reg];
+    } else {
+        /* REX.R extends the register, REX.B the base (and R12/R13 default to DS), REX.X the
+         * index (index 4 then names R12) (SDM Vol. 2A, 2.2.1.2). No AH..BH with a REX. */
+        w1 = fast_w1[form][0] | (uint64_t)(reg | (rex & REX_R) << 1) << 16;
+        if (__builtin_expect(rex & (REX_B | REX_X), 0)) {
+            if ((rex & REX_B) && ((mem >> 8) & 0xFF) != X86_REG_NONE)
+                mem = ((mem | 0x800) & ~(uint64_t)0xFF) | X86_SEG_DS;
+            if ((rex & REX_X) && has_sib)
+                mem = (mem & ~(uint64_t)0xFF0000) | (uint64_t)(((sib >> 3) & 7) | 8) << 16;
+        }
+    }
+    uint64_t imm = 0;
+    if (FF_IS_IMM(form)) {
+        /* imm8 for C6; imm16/imm32 for C7, imm32 sign-extended at 64 bits. */
+        const unsigned osz = (unsigned)(w0 >> 48) & 0xFF, isz = osz == 8 ? 4 : osz;
+        imm = isz == 1   ? (uint64_t)(int64_t)(int8_t)buf[pos]
+              : isz == 2 ? (uint64_t)(int64_t)(int16_t)(uint16_t)read_le(buf + pos, 2)
+                         : (uint64_t)(int64_t)(int32_t)(uint32_t)read_le(buf + pos, 4);
+        pos += isz;
+    }
+    if (seg)
+        mem = (mem & ~(uint64_t)0xFF) | (seg - 1);
+    fast_store(insn, 0, w0 | pos);
+    fast_store(insn, 1, w1);
+    fast_store(insn, 2, imm);
+    fast_store(insn, 3, mem);
+    fast_store(insn, 4, (uint64_t)disp);
+    fast_store(insn, 5, (uint64_t)prefixes << 32 | (uint64_t)rex << 40);
+    return X86_DECODE_OK;
+}
+
+/* The fast path from the opcode on: buf[prefixes] is the opcode byte of `form`, `ss` the size
+ * state, `seg` the segment override + 1 (0: none), `rex` the REX byte (0: none). The mode is a
+ * constant at every call, so each mode gets its own code. buf holds at least 15 bytes. */
+static inline __attribute__((always_inline)) enum x86_decode_status
+fast_from_opcode(const uint8_t *buf, const enum x86_mode mode, struct x86_insn *insn,
+                 const unsigned prefixes, unsigned form, const unsigned ss, const unsigned seg,
+                 const unsigned rex)
+{
+    unsigned pos = prefixes + 1;
+    if (form == FF_ESCAPE) {
+        const unsigned b = buf[pos++];
+        if ((b & 0xF6) != 0xB6) /* 0F B6, B7, BE, BF */
+            return DECLINE();
+        form = FF_MOVZX8 + ((b >> 2) & 2) + (b & 1);
+    }
+    const uint64_t w0 = fast_w0[mode][form][ss];
+    const unsigned asz = (unsigned)(w0 >> 56);
+
+    if (FF_IS_MOFFS(form)) {
+        /* The accumulator and an address-size offset, zero-extended (SDM Vol. 2A, MOV). */
+        const int64_t disp = (int64_t)read_le(buf + pos, asz);
+        pos += asz;
+        uint64_t mem = FAST_MEMW(X86_SEG_DS, X86_REG_NONE, X86_REG_NONE, 1, 0) | (uint64_t)1 << 40;
+        if (seg)
+            mem = (mem & ~(uint64_t)0xFF) | (seg - 1);
+        fast_store(insn, 0, w0 | pos);
+        fast_store(insn, 1, fast_w1[form][0]);
+        fast_store(insn, 2, 0);
+        fast_store(insn, 3, mem);
+        fast_store(insn, 4, (uint64_t)disp);
+        fast_store(insn, 5, (uint64_t)prefixes << 32 | (uint64_t)rex << 40);
+        return X86_DECODE_OK;
+    }
+
+    const unsigned modrm = buf[pos++], reg = (modrm >> 3) & 7;
+    if ((mode != X86_MODE_64 && asz == 2) || (FF_IS_IMM(form) && reg != 0))
+        return DECLINE();
+    const uint64_t mem = fast_modrm[modrm].mem;
+#define FINISH(dsz_, has_sib_, mem_, sib_)                                                         \
+    fast_modrm_finish(buf, mode, insn, prefixes, form, w0, seg, rex, pos, mem_, dsz_, has_sib_,    \
+                      reg, sib_)
+    /* Most likely first: [reg+disp8], [reg], then the rest. */
+    const unsigned kind = fast_modrm[modrm].kind;
+    if (kind == MK_DISP8)
+        return FINISH(1, false, mem, 0);
+    if (kind == MK_DISP0)
+        return FINISH(0, false, mem, 0);
+    if (kind == MK_DISP32)
+        return FINISH(4, false, mem, 0);
+    if (kind == MK_SIB_MOD0) {
+        const unsigned sib = buf[pos++];
+        const uint64_t se = fast_sib[0][sib];
+        if (se >> 63)
+            return FINISH(4, true, se & 0xFFFFFFFFu, sib); /* no base: disp32 */
+        return FINISH(0, true, se, sib);
+    }
+    if (kind == MK_SIB_MOD1) {
+        const unsigned sib = buf[pos++];
+        return FINISH(1, true, fast_sib[1][sib], sib);
+    }
+    if (kind == MK_SIB_MOD2) {
+        const unsigned sib = buf[pos++];
+        return FINISH(4, true, fast_sib[1][sib], sib);
+    }
+#undef FINISH
+    return DECLINE(); /* register form */
+}
+
+/* The prefixes of an instruction for the fast path: each class at most once (a repeat, LOCK or
+ * REP goes to the general decoder), then at most one REX right before the opcode. Returns the
+ * opcode's form (FF_NONE: decline) and sets *prefixes (the opcode's index), *ss, *seg, *rex. */
+static inline __attribute__((always_inline)) unsigned
+fast_prefixes(const uint8_t *buf, const enum x86_mode mode, unsigned *prefixes, unsigned *ss,
+              unsigned *seg_out, unsigned *rex_out)
+{
+    const bool m64 = mode == X86_MODE_64;
+    unsigned pos = 0, seen = 0, seg = 0, rex = 0, fp;
+    unsigned b = buf[0];
+    while ((fp = fast_prefix[b]) != 0) {
+        if (seen & fp & 7)
+            return FF_NONE;
+        seen |= fp;
+        if (fp & FP_SEG)
+            seg = fp >> 4;
+        b = buf[++pos];
+    }
+    if (m64 && (b & 0xF0) == 0x40) {
+        rex = b;
+        b = buf[++pos];
+    }
+    /* 64-bit mode ignores CS/DS/ES/SS overrides (SDM Vol. 1, 3.3.7.1). */
+    if (m64 && seg && seg - 1 < X86_SEG_FS)
+        seg = 0;
+    *prefixes = pos;
+    *ss = (seen & FP_OPSIZE ? SS_OPSIZE : 0) | (seen & FP_ADSIZE ? SS_ADSIZE : 0) |
+          (rex & REX_W ? SS_REXW : 0);
+    *seg_out = seg;
+    *rex_out = rex;
+    return fast_form_of[b];
+}
+
+/* Every form through the same code (the form a variable), for one mode. */
+static inline __attribute__((always_inline)) enum x86_decode_status
+fast_any_form(const uint8_t *buf, const enum x86_mode mode, struct x86_insn *insn)
+{
+    unsigned form = fast_form_of[buf[0]];
+    if (form != FF_NONE)
+        return fast_from_opcode(buf, mode, insn, 0, form, 0, 0, 0);
+    unsigned prefixes, ss, seg, rex;
+    form = fast_prefixes(buf, mode, &prefixes, &ss, &seg, &rex);
+    if (form == FF_NONE)
+        return DECLINE();
+    return fast_from_opcode(buf, mode, insn, prefixes, form, ss, seg, rex);
+}
+
+/* Out of line, each small enough to need few or no saved registers: in 64-bit mode (the one
+ * that matters) one function per form after no prefix, after one REX, and after other
+ * prefixes; everything else per mode. */
+#define FAST_FN(name, ...)                                                                         \
+    static __attribute__((noinline)) enum x86_decode_status name(const uint8_t *buf,               \
+                                                                 struct x86_insn *insn)            \
+    {                                                                                              \
+        __VA_ARGS__;                                                                               \
+    }
+#define FAST64_FNS(form)                                                                           \
+    FAST_FN(fast64_##form, return fast_from_opcode(buf, X86_MODE_64, insn, 0, form, 0, 0, 0))      \
+    FAST_FN(fast64_rex_##form, const unsigned rex = 0x40 | (buf[0] & 0xF);                         \
+            return fast_from_opcode(buf, X86_MODE_64, insn, 1, form, (rex & REX_W) ? SS_REXW : 0,  \
+                                    0, rex))                                                       \
+    static __attribute__((noinline)) enum x86_decode_status fast64_pfx_##form(                     \
+        const uint8_t *buf, struct x86_insn *insn, unsigned prefixes, unsigned ss, unsigned seg,   \
+        unsigned rex)                                                                              \
+    {                                                                                              \
+        return fast_from_opcode(buf, X86_MODE_64, insn, prefixes, form, ss, seg, rex);             \
+    }
+FAST64_FNS(FF_LOAD)
+FAST64_FNS(FF_STORE)
+FAST64_FNS(FF_LOAD8)
+FAST64_FNS(FF_STORE8)
+FAST64_FNS(FF_IMM)
+FAST64_FNS(FF_IMM8)
+FAST64_FNS(FF_ESCAPE)
+
+static __attribute__((noinline)) enum x86_decode_status fast64_prefixed(const uint8_t *buf,
+                                                                        struct x86_insn *insn)
+{
+    const enum x86_mode mode = X86_MODE_64; /* for DECLINE() */
+    unsigned prefixes, ss, seg, rex;
+    const unsigned form = fast_prefixes(buf, mode, &prefixes, &ss, &seg, &rex);
+    switch (form) {
+#define FAST_CASE(f)                                                                               \
+    case f:                                                                                        \
+        return fast64_pfx_##f(buf, insn, prefixes, ss, seg, rex);
+        FAST_CASE(FF_LOAD)
+        FAST_CASE(FF_STORE)
+        FAST_CASE(FF_LOAD8)
+        FAST_CASE(FF_STORE8)
+        FAST_CASE(FF_IMM)
+        FAST_CASE(FF_IMM8)
+        FAST_CASE(FF_ESCAPE)
+#undef FAST_CASE
+    case FF_NONE:
+        return DECLINE();
+    }
+    return fast_from_opcode(buf, mode, insn, prefixes, form, ss, seg, rex); /* moffs */
+}
+FAST_FN(fast32, return fast_any_form(buf, X86_MODE_32, insn))
+FAST_FN(fast16, return fast_any_form(buf, X86_MODE_16, insn))
+#undef FAST_FN
+#undef FAST64_FNS
+
+/* 64-bit mode: the opcode after no prefix or one REX picks its function; readl/writel first.
+ * Other prefixes and the moffs forms go through fast64_prefixed(). */
+static inline __attribute__((always_inline)) enum x86_decode_status fast64(const uint8_t *buf,
+                                                                           struct x86_insn *insn)
+{
+    const unsigned b0 = buf[0];
+    if (b0 == 0x8B)
+        return fast64_FF_LOAD(buf, insn);
+    if (b0 == 0x89)
+        return fast64_FF_STORE(buf, insn);
+    switch (fast_form_of[b0]) {
+    case FF_STORE8:
+        return fast64_FF_STORE8(buf, insn);
+    case FF_LOAD8:
+        return fast64_FF_LOAD8(buf, insn);
+    case FF_IMM8:
+        return fast64_FF_IMM8(buf, insn);
+    case FF_IMM:
+        return fast64_FF_IMM(buf, insn);
+    case FF_ESCAPE:
+        return fast64_FF_ESCAPE(buf, insn);
+    }
+    if ((b0 & 0xF0) == 0x40) {
+        const unsigned op = buf[1];
+        if (op == 0x8B)
+            return fast64_rex_FF_LOAD(buf, insn);
+        if (op == 0x89)
+            return fast64_rex_FF_STORE(buf, insn);
+        switch (fast_form_of[op]) {
+        case FF_STORE8:
+            return fast64_rex_FF_STORE8(buf, insn);
+        case FF_LOAD8:
+            return fast64_rex_FF_LOAD8(buf, insn);
+        case FF_IMM8:
+            return fast64_rex_FF_IMM8(buf, insn);
+        case FF_IMM:
+            return fast64_rex_FF_IMM(buf, insn);
+        case FF_ESCAPE:
+            return fast64_rex_FF_ESCAPE(buf, insn);
+        }
+    }
+    return fast64_prefixed(buf, insn);
+}
+
+/* The fast path when it applies (a whole 15-byte window, a known mode), else the general
+ * decoder; every fast path ends in the general decoder when it declines. */
+enum x86_decode_status x86_decode(const uint8_t *buf, size_t len, enum x86_mode mode,
+                                  struct x86_insn *insn)
+{
+    if (__builtin_expect(len >= X86_MAX_INSN_LEN, 1)) {
+        if (__builtin_expect(mode == X86_MODE_64, 1))
+            return fast64(buf, insn);
+        if (mode == X86_MODE_32)
+            return fast32(buf, insn);
+        if (mode == X86_MODE_16)
+            return fast16(buf, insn);
+    }
+    return x86_decode_general(buf, len, mode, insn);
+}
+#undef DECLINE
 
 const char *x86_decode_status_name(enum x86_decode_status status)
 {

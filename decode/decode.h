@@ -128,9 +128,23 @@ struct x86_insn {
 };
 
 /* Decodes the instruction at buf[0..len) in `mode` into *insn. On a status other than OK,
- * *insn holds whatever was decoded so far and must not be used. */
+ * *insn holds whatever was decoded so far and must not be used. Plain MOV loads and stores
+ * (the usual device access) take a fast path when len >= 15; everything else, and anything
+ * unusual about them, goes to x86_decode_general(). The result is the same either way. */
 enum x86_decode_status x86_decode(const uint8_t *buf, size_t len, enum x86_mode mode,
                                   struct x86_insn *insn);
+
+/* The general, table-driven decoder alone (what x86_decode() does when the fast path declines).
+ * Tests compare the fast path with it. */
+enum x86_decode_status x86_decode_general(const uint8_t *buf, size_t len, enum x86_mode mode,
+                                          struct x86_insn *insn);
+
+#ifdef X86_DECODE_FAST_PROBE
+/* Test builds only (tests/decode/decode_probe.c compiles decode.c with X86_DECODE_FAST_PROBE):
+ * how many times x86_decode()'s fast path declined (handed the instruction to the general
+ * decoder), so a test sees which forms take the fast path. */
+extern unsigned long x86_decode_fast_declined;
+#endif
 
 const char *x86_decode_status_name(enum x86_decode_status status);
 const char *x86_access_name(enum x86_access access);

@@ -32,3 +32,19 @@ ALL_TARGETS += $(call efi_objs,$(DECODER_SRCS))
 bench-decoder: $(X86DEC)
 	tests/decode/bench_decoder.sh $(X86DEC) $(BUILD)/decode-bench docs/benchmarks.md
 BENCH_TARGETS += bench-decoder
+
+# The MOV fast path of x86_decode() against x86_decode_general() (differential, every opcode,
+# ModRM, SIB, prefix set and buffer length), linked with decode.c built with its test probe.
+$(eval $(call host_test,test_decode_fast,tests/decode/test_decode_fast.c tests/decode/decode_probe.c decode/opcodes.c))
+
+# Host instructions per x86_decode() call for the MMIO MOV forms (callgrind; not a timed test).
+PERF_DECODE := $(BUILD)/perf/perf_decode
+$(PERF_DECODE): $(call tool_objs,tests/decode/perf_decode.c decode/decode.c decode/opcodes.c)
+	@mkdir -p $(@D)
+	$(HOSTCC) $^ -o $@
+TOOLS_TARGETS += $(PERF_DECODE)
+
+.PHONY: perf-decode
+perf-decode: $(PERF_DECODE)
+	tests/decode/perf_decode.sh $(PERF_DECODE)
+BENCH_TARGETS += perf-decode
