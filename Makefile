@@ -44,8 +44,10 @@ FREE_CFLAGS += -DTRAPVISOR_ACCOUNTING=$(ACCOUNTING)
 # and each call boundary costs instructions on every exit; LTO inlines across them (make
 # bench-exits: about 120 instructions per MMIO exit). The link goes through the compiler driver
 # so the LTO plugin runs; the flags are gnu-efi's (RIGS.md). Objects keep machine code too
-# (-ffat-lto-objects) so `objdump -d` of one object still shows its code.
-FREE_CFLAGS += -flto=auto -ffat-lto-objects
+# (-ffat-lto-objects) so `objdump -d` of one object still shows its code. The image is a shared
+# object (-fpic) linked -Bsymbolic: nothing can interpose its functions, so tell the compiler
+# (-fno-semantic-interposition), or it will not inline across files.
+FREE_CFLAGS += -flto=auto -ffat-lto-objects -fno-semantic-interposition
 EFI_LDFLAGS := -flto=auto -O2 -nostdlib -nostartfiles -shared -Wl,-Bsymbolic -Wl,-znocombreloc \
                -Wl,--no-undefined -Wl,-T,$(EFI_LDS)
 NASMFLAGS   := -f elf64 -g

@@ -459,6 +459,8 @@ void boot_install_hooks(void)
 {
     vmx_hooks.io = cfg_port;
     vmx_hooks.ept_violation = boot_mmio_exit;
+    vmx_hooks.ept_violation_loads_rsp =
+        true; /* boot/mmio.c reads RSP only when an operand needs it */
     if (vmx.stats && !boot.opt_no_edu)
         stats_name_device(vmx.stats, BOOT_STATS_SLOT_EDU, "edu");
     if (vmx.stats && !boot.opt_no_stats)

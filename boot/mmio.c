@@ -58,17 +58,6 @@ static bool gpa_write(void *ctx, uint64_t gpa, const void *buf, size_t len)
 /* Guest-physical memory as the page walks see it (both paths). */
 static const struct guest_mem boot_guest_mem = {.read_gpa = gpa_read, .write_gpa = gpa_write};
 
-/* An emulated instruction is done: RIP past it, and the STI / MOV-SS blocking it ends (SDM
- * Vol. 3C, 25.4.2, Table 25-3). */
-static void mmio_retire(struct vcpu *v, uint64_t next_rip)
-{
-    (void)v;
-    vmwrite(VMCS_GUEST_RIP, next_rip);
-    uint64_t intr = vmread(VMCS_GUEST_INTERRUPTIBILITY);
-    if (intr & 3)
-        vmwrite(VMCS_GUEST_INTERRUPTIBILITY, intr & ~3ull);
-}
-
 struct mmio_ctx {
     struct vcpu *v;
     struct guest_paging pg;
@@ -258,6 +247,7 @@ static bool mmio_general(struct vcpu *v, uint64_t gpa, uint64_t qual,
 {
     struct mmio_ctx m;
     m.region = *region;
+    vmx_load_guest_rsp(v); /* any operand may use it (vmx_hooks.ept_violation_loads_rsp) */
     m.v = v;
     m.exit_xlat_ok = (qual & (3u << 7)) == (3u << 7);
     m.exit_was_write = (qual & 2) != 0;
@@ -332,14 +322,14 @@ static bool mmio_general(struct vcpu *v, uint64_t gpa, uint64_t qual,
     enum x86_emu_status es = x86_emulate(&insn, regs, &env, 4096, &exc);
     switch (es) {
     case X86_EMU_OK:
+        vmx_retire_instruction_set_rflags(v, v->rip, v->rflags);
+        v->last_device = m.device;
+        return true;
     case X86_EMU_CONTINUE:
+        /* A REP string form stopped between iterations: RIP stays on it, the guest executes
+         * it again and the next exit resumes it (the registers say where). */
         vmwrite(VMCS_GUEST_RIP, v->rip);
         vmwrite(VMCS_GUEST_RFLAGS, v->rflags);
-        if (es == X86_EMU_OK) {
-            uint64_t intr = vmread(VMCS_GUEST_INTERRUPTIBILITY);
-            if (intr & 3)
-                vmwrite(VMCS_GUEST_INTERRUPTIBILITY, intr & ~3ull);
-        }
         v->last_device = m.device;
         return true;
     case X86_EMU_EXCEPTION:
@@ -399,6 +389,8 @@ static bool mmio_mov_fast(struct vcpu *v, uint64_t gpa, uint64_t qual, const str
         return false;
     struct x86_regs *regs = (struct x86_regs *)(void *)v;
     v->rip = rip;
+    if (insn.mem.base == GPR_RSP || insn.mem.index == GPR_RSP || insn.reg == GPR_RSP)
+        vmx_load_guest_rsp(v); /* read (operand) or written (load into RSP): see vmx/exit.h */
     struct x86_emu_env env;
     env.mode = X86_MODE_64;
     if (insn.mem.seg == X86_SEG_FS)
@@ -421,7 +413,7 @@ static bool mmio_mov_fast(struct vcpu *v, uint64_t gpa, uint64_t qual, const str
         x86_load_result(&insn, regs, value);
     }
     v->last_device = boot_device_stats_slot(fn);
-    mmio_retire(v, rip + insn.len);
+    vmx_retire_instruction(v, rip + insn.len, pg.rflags);
     return true;
 }
 
@@ -431,8 +423,10 @@ static struct ept_region_cache region_cache[VMX_MAX_CPUS];
 
 bool boot_mmio_exit(struct vcpu *v, uint64_t gpa, uint64_t qual)
 {
-    const struct ept_region *region =
-        ept_region_lookup_cached(&boot.ept.regions, gpa, &region_cache[v->index % VMX_MAX_CPUS]);
+    struct ept_region_cache *cache = &region_cache[v->index % VMX_MAX_CPUS];
+    const struct ept_region *region = ept_region_cache_hit(&boot.ept.regions, gpa, cache);
+    if (!region)
+        region = ept_region_lookup_cached(&boot.ept.regions, gpa, cache);
     if (!region) {
         /* A translation another CPU just restored, still cached here: flush and retry. */
         struct ept_leaf leaf;

@@ -8,85 +8,6 @@
 #define REG_RSI 6
 #define REG_RDI 7
 
-static inline uint64_t size_mask(unsigned size)
-{
-    return size >= 8 ? ~0ull : (1ull << (8 * size)) - 1;
-}
-
-static inline uint64_t sign_extend(uint64_t v, unsigned size)
-{
-    unsigned shift = 64 - 8 * size;
-    return size >= 8 ? v : (uint64_t)((int64_t)(v << shift) >> shift);
-}
-
-uint64_t x86_reg_read(const struct x86_regs *regs, unsigned reg, bool high8, unsigned size)
-{
-    uint64_t v = regs->gpr[reg & 15];
-    if (high8)
-        return (v >> 8) & 0xFF;
-    return v & size_mask(size);
-}
-
-void x86_reg_write(struct x86_regs *regs, unsigned reg, bool high8, unsigned size, uint64_t value)
-{
-    uint64_t *r = &regs->gpr[reg & 15];
-    if (high8)
-        *r = (*r & ~0xFF00ull) | ((value & 0xFF) << 8);
-    else if (size == 4)
-        *r = value & 0xFFFFFFFFull; /* 32-bit results zero-extend (SDM Vol. 1, 3.4.1.1) */
-    else if (size >= 8)
-        *r = value;
-    else
-        *r = (*r & ~size_mask(size)) | (value & size_mask(size));
-}
-
-void x86_load_result(const struct x86_insn *insn, struct x86_regs *regs, uint64_t value)
-{
-    switch (insn->op) {
-    case X86_OP_MOVZX:
-        x86_reg_write(regs, insn->reg, false, insn->operand_size, value);
-        break;
-    case X86_OP_MOVSX:
-        x86_reg_write(regs, insn->reg, false, insn->operand_size,
-                      sign_extend(value, insn->access_size));
-        break;
-    default: /* MOV */
-        x86_reg_write(regs, insn->reg, insn->reg_high8, insn->operand_size, value);
-        break;
-    }
-}
-
-/* Linear address of seg:offset (SDM Vol. 3A, 3.4.4: in 64-bit mode only FS and GS have a
- * base; elsewhere linear addresses are 32 bits). Segment limits are not checked. */
-static uint64_t seg_linear(const struct x86_emu_env *env, unsigned seg, uint64_t offset)
-{
-    if (env->mode == X86_MODE_64)
-        return (seg == X86_SEG_FS || seg == X86_SEG_GS) ? env->seg_base[seg] + offset : offset;
-    return (env->seg_base[seg % X86_SEG_COUNT] + offset) & 0xFFFFFFFFull;
-}
-
-/* The operand's effective address plus `adjust` (BT's bit-offset displacement), wrapped to
- * the address size. */
-static uint64_t effective_address(const struct x86_insn *insn, const struct x86_regs *regs,
-                                  int64_t adjust)
-{
-    const struct x86_mem *m = &insn->mem;
-    uint64_t ea = (uint64_t)m->disp + (uint64_t)adjust;
-    if (m->rip_rel)
-        ea += regs->rip + insn->len;
-    if (m->base != X86_REG_NONE)
-        ea += regs->gpr[m->base & 15];
-    if (m->index != X86_REG_NONE)
-        ea += regs->gpr[m->index & 15] * m->scale;
-    return ea & size_mask(insn->address_size);
-}
-
-uint64_t x86_mem_linear(const struct x86_insn *insn, const struct x86_regs *regs,
-                        const struct x86_emu_env *env)
-{
-    return seg_linear(env, insn->mem.seg, effective_address(insn, regs, 0));
-}
-
 /* Values travel through the callbacks as their little-endian bytes: on an x86 host that is the
  * integer's own memory, so no byte loops (this runs on every MMIO exit). */
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "operand bytes are the integer's bytes");
@@ -126,7 +47,7 @@ static void advance_rip(const struct x86_insn *insn, struct x86_regs *regs,
 static uint64_t src_value(const struct x86_insn *insn, const struct x86_regs *regs)
 {
     if (insn->src == X86_SRC_IMM)
-        return insn->imm & size_mask(insn->operand_size);
+        return insn->imm & x86_size_mask(insn->operand_size);
     if (insn->src == X86_SRC_REG)
         return x86_reg_read(regs, insn->reg, insn->reg_high8, insn->operand_size);
     return 0;
@@ -140,7 +61,7 @@ static enum x86_emu_status emulate_string(const struct x86_insn *insn, struct x8
                                           struct x86_exception *exc)
 {
     const unsigned asz = insn->address_size, size = insn->access_size;
-    const uint64_t amask = size_mask(asz);
+    const uint64_t amask = x86_size_mask(asz);
     const uint64_t step = (regs->rflags & RFLAGS_DF) ? (uint64_t)0 - size : size;
     const unsigned op = insn->op;
     const bool uses_src = op == X86_OP_MOVS || op == X86_OP_CMPS || op == X86_OP_LODS;
@@ -157,8 +78,8 @@ static enum x86_emu_status emulate_string(const struct x86_insn *insn, struct x8
     }
     for (unsigned done = 0;; done++) {
         uint64_t si = regs->gpr[REG_RSI] & amask, di = regs->gpr[REG_RDI] & amask;
-        uint64_t src_la = uses_src ? seg_linear(env, insn->mem.seg, si) : X86_EMU_NO_ADDR;
-        uint64_t dst_la = uses_dst ? seg_linear(env, X86_SEG_ES, di) : X86_EMU_NO_ADDR;
+        uint64_t src_la = uses_src ? x86_seg_linear(env, insn->mem.seg, si) : X86_EMU_NO_ADDR;
+        uint64_t dst_la = uses_dst ? x86_seg_linear(env, X86_SEG_ES, di) : X86_EMU_NO_ADDR;
         if (done > 0) {
             if (done >= max_iterations)
                 return X86_EMU_CONTINUE;
@@ -238,14 +159,15 @@ enum x86_emu_status x86_emulate(const struct x86_insn *insn, struct x86_regs *re
         const unsigned shift = osz == 2 ? 4 : osz == 4 ? 5 : 6;
         if (insn->src == X86_SRC_REG) {
             int64_t off =
-                (int64_t)sign_extend(x86_reg_read(regs, insn->reg, insn->reg_high8, osz), osz);
+                (int64_t)x86_sign_extend(x86_reg_read(regs, insn->reg, insn->reg_high8, osz), osz);
             adjust = (off >> shift) * (int64_t)osz;
             bit = (uint64_t)off & (bits - 1);
         } else {
             bit = insn->imm & (bits - 1);
         }
     }
-    const uint64_t la = seg_linear(env, insn->mem.seg, effective_address(insn, regs, adjust));
+    const uint64_t la =
+        x86_seg_linear(env, insn->mem.seg, x86_effective_address(insn, regs, adjust));
     uint64_t m = 0, flags = regs->rflags, res;
 
     switch (insn->op) {

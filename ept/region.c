@@ -212,11 +212,9 @@ void ept_region_cache_init(struct ept_region_cache *c)
 const struct ept_region *ept_region_lookup_cached(const struct ept_region_table *t, uint64_t gpa,
                                                   struct ept_region_cache *c)
 {
-    /* Writers make seq odd before they change anything and bump it again after: an equal
-     * (even) seq means the table is the one the cached region was read from. */
-    if (__atomic_load_n(&t->seq, __ATOMIC_ACQUIRE) == c->seq &&
-        gpa - c->region.base < c->region.size)
-        return &c->region;
+    const struct ept_region *hit = ept_region_cache_hit(t, gpa, c);
+    if (hit)
+        return hit;
     uint32_t seq;
     struct ept_region r;
     if (!lookup_at_seq(t, gpa, &r, &seq))

@@ -73,6 +73,20 @@ void ept_region_cache_init(struct ept_region_cache *c);
 const struct ept_region *ept_region_lookup_cached(const struct ept_region_table *t, uint64_t gpa,
                                                   struct ept_region_cache *c);
 
+/* The cache's answer alone, inline for the exit path: the cached region when the table is
+ * unchanged (writers make seq odd before they change anything and bump it again after, so an
+ * equal even seq means the table the region was read from) and gpa is in it, else NULL (then
+ * ept_region_lookup_cached). */
+static inline const struct ept_region *ept_region_cache_hit(const struct ept_region_table *t,
+                                                            uint64_t gpa,
+                                                            const struct ept_region_cache *c)
+{
+    if (__atomic_load_n(&t->seq, __ATOMIC_ACQUIRE) == c->seq &&
+        gpa - c->region.base < c->region.size)
+        return &c->region;
+    return 0;
+}
+
 /* Whether any region intersects [base, base + size); the first one found goes to *out
  * (may be NULL). */
 bool ept_region_find_overlap(const struct ept_region_table *t, uint64_t base, uint64_t size,

@@ -710,49 +710,6 @@ enum pci_mmio_result pci_mmio_write(struct pci_bus *bus, uint64_t gpa, unsigned 
     return bar_write(bus, false, gpa, size, value);
 }
 
-/* Whether gpa..gpa+size lies in BAR `bar` of fn as published, with no overlapping window
- * that the search could prefer; *offset is then gpa's offset in the BAR. Lock-free: a
- * window republished meanwhile makes it false (the caller then searches). */
-static inline bool bar_guess_holds(struct pci_bus *bus, struct pci_function *fn, int bar,
-                                   uint64_t gpa, unsigned size, uint64_t *offset)
-{
-    /* size 1, 2, 4 or 8: a power of two (size 0 wraps to a huge size - 1) no larger than 8. */
-    if (!fn || (unsigned)bar >= PCI_NUM_SLOTS || (size & (size - 1)) || size - 1 > 7)
-        return false;
-    uint32_t seq = __atomic_load_n(&bus->map_seq, __ATOMIC_ACQUIRE);
-    const struct pci_bar_window *w = &fn->win[bar];
-    uint64_t off = gpa - w->base;
-    bool holds = !(seq & 1) & w->mapped & !w->io & !bus->mem_overlap & (off < w->size) &
-                 (size <= w->size - off);
-    __atomic_thread_fence(__ATOMIC_ACQUIRE);
-    if (__atomic_load_n(&bus->map_seq, __ATOMIC_RELAXED) != seq)
-        return false;
-    *offset = off;
-    return holds;
-}
-
-enum pci_mmio_result pci_bar_read(struct pci_bus *bus, struct pci_function *fn, int bar,
-                                  uint64_t gpa, unsigned size, uint64_t *value)
-{
-    uint64_t offset;
-    if (!bar_guess_holds(bus, fn, bar, gpa, size, &offset))
-        return pci_mmio_read(bus, gpa, size, value);
-    uint64_t v = ~0ull;
-    fn->dev->ops->read(fn->dev, bar, offset, size, &v);
-    *value = v & (~0ull >> (64 - 8 * size)); /* size is 1..8 here */
-    return PCI_MMIO_OK;
-}
-
-enum pci_mmio_result pci_bar_write(struct pci_bus *bus, struct pci_function *fn, int bar,
-                                   uint64_t gpa, unsigned size, uint64_t value)
-{
-    uint64_t offset;
-    if (!bar_guess_holds(bus, fn, bar, gpa, size, &offset))
-        return pci_mmio_write(bus, gpa, size, value);
-    fn->dev->ops->write(fn->dev, bar, offset, size, value & (~0ull >> (64 - 8 * size)));
-    return PCI_MMIO_OK;
-}
-
 enum pci_mmio_result pci_pio_read(struct pci_bus *bus, uint16_t port, unsigned size,
                                   uint32_t *value)
 {

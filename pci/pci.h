@@ -164,11 +164,49 @@ enum pci_mmio_result pci_mmio_write(struct pci_bus *bus, uint64_t gpa, unsigned 
  * path: the EPT region's owner and tag, DESIGN.md). The result is exactly pci_mmio_read's /
  * pci_mmio_write's: the guess is checked against the published window under map_seq (mapped
  * memory BAR, gpa..gpa+size inside it, no two mapped windows overlapping, so the search would
- * find this BAR too) and anything else falls back to the search. fn may be NULL. */
-enum pci_mmio_result pci_bar_read(struct pci_bus *bus, struct pci_function *fn, int bar,
-                                  uint64_t gpa, unsigned size, uint64_t *value);
-enum pci_mmio_result pci_bar_write(struct pci_bus *bus, struct pci_function *fn, int bar,
-                                   uint64_t gpa, unsigned size, uint64_t value);
+ * find this BAR too) and anything else falls back to the search. fn may be NULL. Inline: the
+ * MMIO fast path runs it on every exit. */
+static inline bool pci_bar_guess_holds(struct pci_bus *bus, struct pci_function *fn, int bar,
+                                       uint64_t gpa, unsigned size, uint64_t *offset)
+{
+    /* size 1, 2, 4 or 8: a power of two (size 0 wraps to a huge size - 1) no larger than 8. */
+    if (!fn || (unsigned)bar >= PCI_NUM_SLOTS || (size & (size - 1)) || size - 1 > 7)
+        return false;
+    uint32_t seq = __atomic_load_n(&bus->map_seq, __ATOMIC_ACQUIRE);
+    const struct pci_bar_window *w = &fn->win[bar];
+    uint64_t off = gpa - w->base;
+    bool holds = !(seq & 1) & w->mapped & !w->io & !bus->mem_overlap & (off < w->size) &
+                 (size <= w->size - off);
+    __atomic_thread_fence(__ATOMIC_ACQUIRE);
+    if (__atomic_load_n(&bus->map_seq, __ATOMIC_RELAXED) != seq)
+        return false;
+    *offset = off;
+    return holds;
+}
+
+static inline enum pci_mmio_result pci_bar_read(struct pci_bus *bus, struct pci_function *fn,
+                                                int bar, uint64_t gpa, unsigned size,
+                                                uint64_t *value)
+{
+    uint64_t offset;
+    if (!pci_bar_guess_holds(bus, fn, bar, gpa, size, &offset))
+        return pci_mmio_read(bus, gpa, size, value);
+    uint64_t v = ~0ull;
+    fn->dev->ops->read(fn->dev, bar, offset, size, &v);
+    *value = v & (~0ull >> (64 - 8 * size)); /* size is 1..8 here */
+    return PCI_MMIO_OK;
+}
+
+static inline enum pci_mmio_result pci_bar_write(struct pci_bus *bus, struct pci_function *fn,
+                                                 int bar, uint64_t gpa, unsigned size,
+                                                 uint64_t value)
+{
+    uint64_t offset;
+    if (!pci_bar_guess_holds(bus, fn, bar, gpa, size, &offset))
+        return pci_mmio_write(bus, gpa, size, value);
+    fn->dev->ops->write(fn->dev, bar, offset, size, value & (~0ull >> (64 - 8 * size)));
+    return PCI_MMIO_OK;
+}
 
 /* The same for port I/O to mapped I/O BARs (size 1, 2 or 4; an I/O exit on a port that is
  * neither a config port nor in an I/O BAR gets PCI_MMIO_UNCLAIMED). */
