@@ -54,12 +54,12 @@ _Static_assert(sizeof(int) == sizeof(int32_t), "last_device is the record's int3
 __attribute__((noinline, cold)) static void retire_slow(uint64_t intr, uint64_t rflags)
 {
     if (intr & INTERRUPTIBILITY_STI_MOVSS)
-        vmwrite(VMCS_GUEST_INTERRUPTIBILITY, intr & ~INTERRUPTIBILITY_STI_MOVSS);
-    /* TF with BTF single-steps on branches only (SDM Vol. 3B, 18.4.3); no instruction retired
-     * here is a branch. DEBUGCTL in the VMCS is the guest's only when it is saved at exit. */
-    if ((rflags & RFLAGS_TF_BIT) &&
-        !((vmx.ctl.exit & EXIT_SAVE_DEBUG) && (vmread(VMCS_GUEST_DEBUGCTL) & DEBUGCTL_BTF)))
-        vmwrite(VMCS_GUEST_PENDING_DBG, vmread(VMCS_GUEST_PENDING_DBG) | PENDING_DBG_BS);
+        vmwrite(VMCS_GUEST_INTERRUPTIBILITY, vmx_interruptibility_after_retire(intr));
+    if (rflags & RFLAGS_TF_BIT) {
+        bool saved = (vmx.ctl.exit & EXIT_SAVE_DEBUG) != 0;
+        if (vmx_retire_single_steps(rflags, saved, saved ? vmread(VMCS_GUEST_DEBUGCTL) : 0))
+            vmwrite(VMCS_GUEST_PENDING_DBG, vmread(VMCS_GUEST_PENDING_DBG) | PENDING_DBG_BS);
+    }
 }
 
 __attribute__((always_inline)) static inline void retire(uint64_t next_rip, uint64_t rflags)

@@ -43,6 +43,24 @@ static inline uint64_t vmx_load_guest_rsp(struct vcpu *v)
     return v->gpr[GPR_RSP];
 }
 
+/* What retiring an emulated instruction does to the interruptibility state: blocking by STI
+ * and by MOV SS ends with the instruction (SDM Vol. 3C, 25.4.2, Table 25-3); blocking by SMI
+ * and NMI and the enclave bit stay. */
+static inline uint64_t vmx_interruptibility_after_retire(uint64_t intr)
+{
+    return intr & ~INTERRUPTIBILITY_STI_MOVSS;
+}
+
+/* Whether retiring an emulated (non-branch) instruction raises a single-step trap: RFLAGS.TF
+ * at the instruction, unless IA32_DEBUGCTL.BTF asks for single-step on branches only (SDM Vol.
+ * 3B, 18.4.3). `debugctl_is_guests` is false when the VMCS does not hold the guest's
+ * IA32_DEBUGCTL (not saved at exit): BTF then counts as clear. */
+static inline bool vmx_retire_single_steps(uint64_t rflags, bool debugctl_is_guests,
+                                           uint64_t debugctl)
+{
+    return (rflags & RFLAGS_TF_BIT) && !(debugctl_is_guests && (debugctl & DEBUGCTL_BTF));
+}
+
 /* Retires an emulated instruction (every handler and the MMIO path end with this): guest RIP
  * = next_rip, STI and MOV-SS blocking ended (SDM Vol. 3C, 25.4.2, Table 25-3), and when
  * RFLAGS.TF is set (and IA32_DEBUGCTL.BTF clear) the single-step trap the instruction would

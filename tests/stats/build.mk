@@ -5,3 +5,5 @@ $(BUILD)/host/vmx/stats_record.o: vmx/stats_record.asm vmx/stats_record.inc
 	$(NASM) -f elf64 -g $< -o $@
 $(eval $(call host_test,test_vmx_stats,tests/stats/test_vmx_stats.c vmx/stats.c lib/string.c,-lpthread))
 $(BUILD)/tests/test_vmx_stats: $(BUILD)/host/vmx/stats_record.o
+# The retire decisions of the exit path (vmx/exit.h), pure functions.
+$(eval $(call host_test,test_vmx_retire,tests/stats/test_vmx_retire.c))
