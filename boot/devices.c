@@ -17,6 +17,7 @@
 extern struct spinlock boot_ept_lock;
 void boot_ept_changed(void);
 bool boot_mmio_exit(struct vcpu *v, uint64_t gpa, uint64_t qual);
+void boot_mmio_init(void);
 
 struct pci_bus boot_bus;
 static struct pci_function edu_fn, stats_fn;
@@ -458,6 +459,7 @@ int boot_device_stats_slot(const void *owner)
 void boot_install_hooks(void)
 {
     vmx_hooks.io = cfg_port;
+    boot_mmio_init();
     vmx_hooks.ept_violation = boot_mmio_exit;
     vmx_hooks.ept_violation_loads_rsp =
         true; /* boot/mmio.c reads RSP only when an operand needs it */

@@ -55,8 +55,19 @@ static bool gpa_write(void *ctx, uint64_t gpa, const void *buf, size_t len)
     return true;
 }
 
-/* Guest-physical memory as the page walks see it (both paths). */
-static const struct guest_mem boot_guest_mem = {.read_gpa = gpa_read, .write_gpa = gpa_write};
+/* Guest-physical memory as the page walks see it (both paths), with the direct view the fast
+ * fetch uses: the identity map below the EPT limit, the hidden region excluded -- exactly what
+ * gpa_read answers (boot_mmio_init fills it once the region and the limit are known). */
+static struct guest_mem boot_guest_mem = {.read_gpa = gpa_read, .write_gpa = gpa_write};
+
+void boot_mmio_init(void)
+{
+    boot_guest_mem.direct = true;
+    boot_guest_mem.direct_va = 0;
+    boot_guest_mem.direct_limit = boot.ept_limit;
+    boot_guest_mem.hole_base = vmx.hidden_base;
+    boot_guest_mem.hole_size = vmx.hidden_size;
+}
 
 struct mmio_ctx {
     struct vcpu *v;
@@ -369,11 +380,11 @@ static bool mmio_mov_fast(struct vcpu *v, uint64_t gpa, uint64_t qual, const str
     pg.no_1g_pages = false;
     pg.pae_pdptes_valid = false;
     uint64_t rip = vmread(VMCS_GUEST_RIP);
-    struct fetch_result f;
-    if (fetch_insn(&pg, &boot_guest_mem, &cs, rip, &f) != FETCH_OK)
+    uint8_t bytes[FETCH_MAX_BYTES];
+    if (!fetch_insn_fast(&pg, &boot_guest_mem, &cs, rip, bytes))
         return false;
     struct x86_insn insn;
-    if (x86_decode(f.bytes, FETCH_MAX_BYTES, X86_MODE_64, &insn) != X86_DECODE_OK)
+    if (x86_decode(bytes, FETCH_MAX_BYTES, X86_MODE_64, &insn) != X86_DECODE_OK)
         return false;
     const bool store = insn.access == X86_ACCESS_WRITE;
     if (insn.op == X86_OP_MOV) {
