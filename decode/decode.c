@@ -491,29 +491,28 @@ static const uint64_t fast_w1[FF_COUNT][8] = {
 
 /* 32/64-bit ModRM without REX (SDM Vol. 2A, Table 2-2): the memory word and what follows the
  * ModRM byte (a SIB for rm = 100, a displacement of 0, 1 or 4 bytes). */
-enum { MK_REG, MK_DISP0, MK_DISP8, MK_DISP32, MK_SIB_MOD0, MK_SIB_MOD1, MK_SIB_MOD2 };
-struct fast_modrm {
-    uint64_t mem;
-    uint8_t kind;
-};
+/* Bits of `kind` (bits, not an enumeration: the dispatch below is a few bit tests). No bit:
+ * [base] without displacement. */
+enum { MK_SIB = 1, MK_DISP8 = 2, MK_DISP32 = 4, MK_REG = 8 };
 #define MR_MOD(x) ((x) >> 6)
 #define MR_RM(x)  ((x)&7)
 #define MR_DSZ(x) (MR_MOD(x) == 1 ? 1 : MR_MOD(x) == 2 || (MR_MOD(x) == 0 && MR_RM(x) == 5) ? 4 : 0)
-#define MR_ENTRY(x)                                                                                \
-    {.mem =                                                                                        \
-         MR_MOD(x) == 0 && MR_RM(x) == 5                                                           \
-             ? FAST_MEMW(X86_SEG_DS, X86_REG_NONE, X86_REG_NONE, 1, 1)                             \
-             : FAST_MEMW(MR_RM(x) == 5 ? X86_SEG_SS : X86_SEG_DS, MR_RM(x), X86_REG_NONE, 1, 0),   \
-     .kind = MR_MOD(x) == 3   ? MK_REG                                                             \
-             : MR_RM(x) == 4  ? MK_SIB_MOD0 + MR_MOD(x)                                            \
-             : MR_DSZ(x) == 0 ? MK_DISP0                                                           \
-             : MR_DSZ(x) == 1 ? MK_DISP8                                                           \
-                              : MK_DISP32},
+#define MR_MEM(x)                                                                                  \
+    (MR_MOD(x) == 0 && MR_RM(x) == 5                                                               \
+         ? FAST_MEMW(X86_SEG_DS, X86_REG_NONE, X86_REG_NONE, 1, 1)                                 \
+         : FAST_MEMW(MR_RM(x) == 5 ? X86_SEG_SS : X86_SEG_DS, MR_RM(x), X86_REG_NONE, 1, 0)),
+#define MR_KIND(x)                                                                                 \
+    (MR_MOD(x) == 3 ? MK_REG                                                                       \
+                    : (MR_RM(x) == 4 ? MK_SIB : 0) | (MR_MOD(x) == 1   ? MK_DISP8                  \
+                                                      : MR_MOD(x) == 2 ? MK_DISP32                 \
+                                                      : MR_RM(x) == 5  ? MK_DISP32                 \
+                                                                       : 0)),
 #define X4(E, x)   E(x) E((x) + 1) E((x) + 2) E((x) + 3)
 #define X16(E, x)  X4(E, x) X4(E, (x) + 4) X4(E, (x) + 8) X4(E, (x) + 12)
 #define X64(E, x)  X16(E, x) X16(E, (x) + 16) X16(E, (x) + 32) X16(E, (x) + 48)
 #define X256(E, x) X64(E, x) X64(E, (x) + 64) X64(E, (x) + 128) X64(E, (x) + 192)
-static const struct fast_modrm fast_modrm[256] = {X256(MR_ENTRY, 0)};
+static const uint64_t fast_modrm_mem[256] = {X256(MR_MEM, 0)};
+static const uint8_t fast_modrm_kind[256] = {X256(MR_KIND, 0)};
 
 /* SIB without REX (SDM Vol. 2A, Table 2-3), for ModRM.mod = 0 ([0]) and 1 or 2 ([1]): the
  * memory word; bit 63 says "no base, disp32" (base 101 with mod 0). ESP/EBP bases default to
@@ -649,35 +648,31 @@ fast_from_opcode(const uint8_t *buf, const enum x86_mode mode, struct x86_insn *
     const unsigned modrm = buf[pos++], reg = (modrm >> 3) & 7;
     if ((mode != X86_MODE_64 && asz == 2) || (FF_IS_IMM(form) && reg != 0))
         return DECLINE();
-    const uint64_t mem = fast_modrm[modrm].mem;
+    const uint64_t mem = fast_modrm_mem[modrm];
 #define FINISH(dsz_, has_sib_, mem_, sib_)                                                         \
     fast_modrm_finish(buf, mode, insn, prefixes, form, w0, seg, rex, pos, mem_, dsz_, has_sib_,    \
                       reg, sib_)
-    /* Most likely first: [reg+disp8], [reg], then the rest. */
-    const unsigned kind = fast_modrm[modrm].kind;
-    if (kind == MK_DISP8)
-        return FINISH(1, false, mem, 0);
-    if (kind == MK_DISP0)
-        return FINISH(0, false, mem, 0);
-    if (kind == MK_DISP32)
-        return FINISH(4, false, mem, 0);
-    if (kind == MK_SIB_MOD0) {
-        const unsigned sib = buf[pos++];
-        const uint64_t se = fast_sib[0][sib];
-        if (se >> 63)
-            return FINISH(4, true, se & 0xFFFFFFFFu, sib); /* no base: disp32 */
-        return FINISH(0, true, se, sib);
+    /* Without SIB first: [reg+disp8], [reg+disp32] / [rip+disp32], [reg]; then SIB forms. */
+    const unsigned kind = fast_modrm_kind[modrm];
+    if (!(kind & MK_SIB)) {
+        if (kind & MK_DISP8)
+            return FINISH(1, false, mem, 0);
+        if (kind & MK_DISP32)
+            return FINISH(4, false, mem, 0);
+        if (kind == 0)
+            return FINISH(0, false, mem, 0);
+        return DECLINE(); /* register form */
     }
-    if (kind == MK_SIB_MOD1) {
-        const unsigned sib = buf[pos++];
+    const unsigned sib = buf[pos++];
+    if (kind & MK_DISP8)
         return FINISH(1, true, fast_sib[1][sib], sib);
-    }
-    if (kind == MK_SIB_MOD2) {
-        const unsigned sib = buf[pos++];
+    if (kind & MK_DISP32)
         return FINISH(4, true, fast_sib[1][sib], sib);
-    }
+    const uint64_t se = fast_sib[0][sib];
+    if (se >> 63)
+        return FINISH(4, true, se & 0xFFFFFFFFu, sib); /* no base: disp32 */
+    return FINISH(0, true, se, sib);
 #undef FINISH
-    return DECLINE(); /* register form */
 }
 
 /* The prefixes of an instruction for the fast path: each class at most once (a repeat, LOCK or
@@ -738,9 +733,14 @@ fast_any_form(const uint8_t *buf, const enum x86_mode mode, struct x86_insn *ins
     }
 #define FAST64_FNS(form)                                                                           \
     FAST_FN(fast64_##form, return fast_from_opcode(buf, X86_MODE_64, insn, 0, form, 0, 0, 0))      \
-    FAST_FN(fast64_rex_##form, const unsigned rex = 0x40 | (buf[0] & 0xF);                         \
-            return fast_from_opcode(buf, X86_MODE_64, insn, 1, form, (rex & REX_W) ? SS_REXW : 0,  \
-                                    0, rex))                                                       \
+    static __attribute__((noinline)) enum x86_decode_status fast64_rex_##form(                     \
+        const uint8_t *buf, struct x86_insn *insn, unsigned rex)                                   \
+    {                                                                                              \
+        if (rex == 0)                                                                              \
+            __builtin_unreachable(); /* the REX byte, 0x40..0x4F */                                \
+        return fast_from_opcode(buf, X86_MODE_64, insn, 1, form, (rex & REX_W) ? SS_REXW : 0, 0,   \
+                                rex);                                                              \
+    }                                                                                              \
     static __attribute__((noinline)) enum x86_decode_status fast64_pfx_##form(                     \
         const uint8_t *buf, struct x86_insn *insn, unsigned prefixes, unsigned ss, unsigned seg,   \
         unsigned rex)                                                                              \
@@ -793,6 +793,29 @@ static inline __attribute__((always_inline)) enum x86_decode_status fast64(const
         return fast64_FF_LOAD(buf, insn);
     if (b0 == 0x89)
         return fast64_FF_STORE(buf, insn);
+    if (b0 == 0xC7)
+        return fast64_FF_IMM(buf, insn);
+    if ((b0 & 0xF0) == 0x40) {
+        /* b0 is the REX: 0x40..0x4F, never 0 (which means "no REX" further on). */
+        const unsigned op = buf[1], rex = b0;
+        if (op == 0x8B)
+            return fast64_rex_FF_LOAD(buf, insn, rex);
+        if (op == 0x89)
+            return fast64_rex_FF_STORE(buf, insn, rex);
+        switch (fast_form_of[op]) {
+        case FF_STORE8:
+            return fast64_rex_FF_STORE8(buf, insn, rex);
+        case FF_LOAD8:
+            return fast64_rex_FF_LOAD8(buf, insn, rex);
+        case FF_IMM8:
+            return fast64_rex_FF_IMM8(buf, insn, rex);
+        case FF_IMM:
+            return fast64_rex_FF_IMM(buf, insn, rex);
+        case FF_ESCAPE:
+            return fast64_rex_FF_ESCAPE(buf, insn, rex);
+        }
+        return fast64_prefixed(buf, insn);
+    }
     switch (fast_form_of[b0]) {
     case FF_STORE8:
         return fast64_FF_STORE8(buf, insn);
@@ -804,25 +827,6 @@ static inline __attribute__((always_inline)) enum x86_decode_status fast64(const
         return fast64_FF_IMM(buf, insn);
     case FF_ESCAPE:
         return fast64_FF_ESCAPE(buf, insn);
-    }
-    if ((b0 & 0xF0) == 0x40) {
-        const unsigned op = buf[1];
-        if (op == 0x8B)
-            return fast64_rex_FF_LOAD(buf, insn);
-        if (op == 0x89)
-            return fast64_rex_FF_STORE(buf, insn);
-        switch (fast_form_of[op]) {
-        case FF_STORE8:
-            return fast64_rex_FF_STORE8(buf, insn);
-        case FF_LOAD8:
-            return fast64_rex_FF_LOAD8(buf, insn);
-        case FF_IMM8:
-            return fast64_rex_FF_IMM8(buf, insn);
-        case FF_IMM:
-            return fast64_rex_FF_IMM(buf, insn);
-        case FF_ESCAPE:
-            return fast64_rex_FF_ESCAPE(buf, insn);
-        }
     }
     return fast64_prefixed(buf, insn);
 }
