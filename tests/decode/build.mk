@@ -48,3 +48,28 @@ TOOLS_TARGETS += $(PERF_DECODE)
 perf-decode: $(PERF_DECODE)
 	tests/decode/perf_decode.sh $(PERF_DECODE)
 BENCH_TARGETS += perf-decode
+
+# libFuzzer: x86_decode() (fast path) == x86_decode_general() on arbitrary bytes; a bounded run
+# in make check (check-fuzz-decode-fast, 15 s), longer with make fuzz (FUZZ_SECONDS).
+FUZZ_DECODE_FAST := $(BUILD)/fuzz/fuzz_decode_fast
+FUZZ_DECODE_FAST_SRCS := tests/decode/fuzz_decode_fast.c decode/decode.c decode/opcodes.c
+$(FUZZ_DECODE_FAST): $(FUZZ_DECODE_FAST_SRCS) $(wildcard decode/*.h)
+	@mkdir -p $(@D)
+	$(or $(FUZZ_CC),clang) -std=c11 $(WARN) -O1 -g -I. -fsanitize=fuzzer,address,undefined \
+	    -fno-sanitize-recover=undefined $(FUZZ_DECODE_FAST_SRCS) -o $@
+
+.PHONY: check-fuzz-decode-fast fuzz-decode-fast
+check-fuzz-decode-fast: $(FUZZ_DECODE_FAST)
+	@mkdir -p $(BUILD)/fuzz/corpus-fast
+	@$(FUZZ_DECODE_FAST) -max_total_time=15 -max_len=33 -seed=1 -print_final_stats=1 \
+	    -artifact_prefix=$(BUILD)/fuzz/fast- $(BUILD)/fuzz/corpus-fast > $(BUILD)/fuzz/check-fast.log 2>&1; \
+	    st=$$?; grep -E '^(Done|stat::number_of_executed|==|SUMMARY|.*ERROR)' $(BUILD)/fuzz/check-fast.log; \
+	    if [ $$st -ne 0 ]; then tail -40 $(BUILD)/fuzz/check-fast.log; echo "fuzz: FAILED"; exit 1; fi; \
+	    echo "fuzz: decode fast path vs general, 15 s, no difference"
+CHECK_TARGETS += check-fuzz-decode-fast
+
+fuzz-decode-fast: $(FUZZ_DECODE_FAST)
+	@mkdir -p $(BUILD)/fuzz/corpus-fast
+	$(FUZZ_DECODE_FAST) -max_total_time=$(or $(FUZZ_SECONDS),600) -max_len=33 -print_final_stats=1 \
+	    -artifact_prefix=$(BUILD)/fuzz/fast- $(BUILD)/fuzz/corpus-fast
+FUZZ_TARGETS += fuzz-decode-fast
