@@ -110,25 +110,31 @@ enum fetch_status fetch_insn(const struct guest_paging *pg, const struct guest_m
 
 /* --- fetch_insn_fast ------------------------------------------------------------------------
  *
- * One straight walk for IA-32e paging (SDM Vol. 3A, 4.5, Tables 4-14..4-20) with the checks
- * of walk.c folded into a few tests after the loads: P and A are ANDed over the entries, XD and
- * the address bits ORed, and the answer is checked once at the end. An entry that is not
- * present or has reserved bits gives garbage for the next table; that is harmless because every
- * load is first checked against the direct view (limit and hole), and such a walk declines at
- * the end anyway. Anything that fetch_insn would fault on, or would set A for (4.8), declines. */
+ * One straight walk for IA-32e paging (SDM Vol. 3A, 4.5, Tables 4-14..4-20) with walk.c's
+ * checks folded into as few tests as possible; it may decline more than fetch_insn faults,
+ * never less:
+ * - P, A and U/S are ANDed over the entries and checked once at the end. An entry that is not
+ *   present gives garbage for the next table; that is harmless because every load is first
+ *   checked against the direct view (limit and hole), and such a walk declines at the end.
+ * - The next table's address is taken from bits 51:12 and 63 (XD) of an entry: the fast path
+ *   runs only when the view ends at or below 2^MAXPHYADDR (<= 2^52), so an entry with any of
+ *   bits 51:MAXPHYADDR or 63 set sends the next load out of the view and declines. That covers
+ *   the reserved bits MAXPHYADDR..51 and XD in the upper levels (a fault either way: with NXE
+ *   the page is not executable, without it XD is reserved, 4.6.1). Bits 62:52 are ignored.
+ * - The leaf's XD and its reserved bits are tested. */
 
-#define FAST_P         (1ull << 0)
-#define FAST_US        (1ull << 2)
-#define FAST_A         (1ull << 5)
-#define FAST_PS        (1ull << 7)
-#define FAST_XD        (1ull << 63)
-#define FAST_FRAME     0x000FFFFFFFFFF000ull /* address bits 51:12 of an entry or CR3 */
-#define FAST_RSVD_2M   0x00000000001FE000ull /* bits 20:13 of a 2 MiB PDE (Table 4-18) */
-#define FAST_RSVD_1G   0x000000003FFFE000ull /* bits 29:13 of a 1 GiB PDPTE (Table 4-16) */
-#define FAST_PAGE_2M   (1ull << 21)
-#define FAST_PAGE_1G   (1ull << 30)
-#define FAST_MODE_CR0  (CR0_PE | CR0_PG)
-#define FAST_MODE_EFER (EFER_LME | EFER_LMA)
+#define FAST_P       (1ull << 0)
+#define FAST_US      (1ull << 2)
+#define FAST_A       (1ull << 5)
+#define FAST_PS      (1ull << 7)
+#define FAST_FRAME   0x000FFFFFFFFFF000ull /* address bits 51:12 of a leaf entry */
+#define FAST_NEXT    0x800FFFFFFFFFF000ull /* bits 51:12 and XD of an upper entry */
+#define FAST_RSVD_2M 0x00000000001FE000ull /* bits 20:13 of a 2 MiB PDE (Table 4-18) */
+#define FAST_RSVD_1G 0x000000003FFFE000ull /* bits 29:13 of a 1 GiB PDPTE (Table 4-16) */
+#define FAST_PAGE_2M (1ull << 21)
+#define FAST_PAGE_1G (1ull << 30)
+#define FAST_CR0     (CR0_PE | CR0_PG)
+#define FAST_EFER    (EFER_LME | EFER_LMA)
 
 static inline uint64_t direct_load64(uintptr_t va)
 {
@@ -137,56 +143,66 @@ static inline uint64_t direct_load64(uintptr_t va)
     return v;
 }
 
+/* The view's less common shapes: whether a view of `limit` bytes with a hole of `hole_size`
+ * bytes suits the fast path (limit >= 15, limit <= 2^MAXPHYADDR, hole_size + 14 does not
+ * wrap). */
+static bool fast_view_usable(const struct guest_paging *pg, uint64_t limit, uint64_t hole_size)
+{
+    unsigned m = pg->maxphyaddr; /* as walk.c takes it: 0 or above 52 is 52, below 32 is 32 */
+    if (m == 0 || m > 52)
+        m = 52;
+    else if (m < 32)
+        m = 32;
+    return limit >= FETCH_MAX_BYTES && ((limit - 1) >> m) == 0 && (hole_size >> 62) == 0;
+}
+
 bool fetch_insn_fast(const struct guest_paging *pg, const struct guest_mem *mem,
                      const struct fetch_cs *cs, uint64_t rip, uint8_t out[FETCH_MAX_BYTES])
 {
-    const uint64_t cr4 = pg->cr4;
+    const uint64_t cr4 = pg->cr4, limit = mem->direct_limit, hole_size = mem->hole_size;
     /* 64-bit mode (cpu_mode_of: CR0.PE, EFER.LMA, CS.L) and IA-32e paging (paging_mode_of:
      * CR0.PG, CR4.PAE, EFER.LME): both must hold for fetch_insn to take a 64-bit RIP through a
-     * 4/5-level walk (SDM Vol. 3A, 2.2 and 4.1.1). */
-    if (!mem->direct || (pg->cr0 & FAST_MODE_CR0) != FAST_MODE_CR0 || !(cr4 & CR4_PAE) ||
-        (pg->efer & FAST_MODE_EFER) != FAST_MODE_EFER || !(cs->ar & SEG_AR_L))
+     * 4/5-level walk (SDM Vol. 3A, 2.2 and 4.1.1). All 15 bytes in one 4 KiB page: one walk,
+     * one read (and canonical when RIP is, the canonical edges being page boundaries). */
+    if ((pg->cr0 & FAST_CR0) != FAST_CR0 || !(cr4 & CR4_PAE) ||
+        (pg->efer & FAST_EFER) != FAST_EFER || !(cs->ar & SEG_AR_L) ||
+        (rip & 0xFFF) > 4096 - FETCH_MAX_BYTES)
         return false;
-    const bool la57 = (cr4 & CR4_LA57) != 0;
-    /* Canonical (4.5.1): bits 63:47 (63:56 with LA57) equal, i.e. rip + 2^47 < 2^48. All 15
-     * bytes in the same 4 KiB page then need no second walk and are canonical too (the
-     * canonical edges are page boundaries). */
-    const unsigned top = la57 ? 56 : 47;
-    if (((rip + (1ull << top)) >> (top + 1)) != 0 || (rip & 0xFFF) > 4096 - FETCH_MAX_BYTES)
+    /* A view of 15 bytes to 4 GiB with a hole below 4 GiB suits every MAXPHYADDR (>= 32). */
+    if (((limit - FETCH_MAX_BYTES) | hole_size) > (1ull << 32) - FETCH_MAX_BYTES &&
+        !fast_view_usable(pg, limit, hole_size))
         return false;
 
-    /* The direct view: a load of n bytes at a is allowed when a <= limit - n and
-     * [a, a + n) misses the hole, i.e. a - (hole_base - (n - 1)) >= hole_size + n - 1
-     * (unsigned; exact while hole_size + n - 1 does not wrap, hence the bound on hole_size). */
-    const uint64_t limit = mem->direct_limit, hole_base = mem->hole_base,
-                   hole_size = mem->hole_size;
-    if (limit < FETCH_MAX_BYTES || (hole_size >> 62) != 0)
-        return false;
-    const uint64_t last8 = limit - 8, lo8 = hole_base - 7, span8 = hole_size + 7;
+    /* A load of n bytes at a is allowed when a <= limit - n and [a, a + n) misses the hole:
+     * a - (hole_base - (n - 1)) >= hole_size + n - 1, unsigned. */
     const uintptr_t va = mem->direct_va;
-
-    uint64_t all_and = ~0ull, all_or = 0, table = pg->cr3 & FAST_FRAME, ea, e;
-    /* One level: the entry for the linear address bits at `shift` (4.5.4..4.5.5). */
+    const uint64_t last8 = limit - 8, lo8 = mem->hole_base - 7, span8 = hole_size + 7;
+    uint64_t all_and = ~0ull, ea, e = pg->cr3;
+    /* One level: the entry for the linear-address bits at `shift` in the table `e` points to
+     * (4.5.4). */
 #define FAST_STEP(shift)                                                                           \
     do {                                                                                           \
-        ea = table | ((rip >> ((shift)-3)) & 0xFF8);                                               \
+        ea = (e & FAST_NEXT) | ((rip >> ((shift)-3)) & 0xFF8);                                     \
         if (ea > last8 || ea - lo8 < span8)                                                        \
             return false;                                                                          \
         e = direct_load64(va + ea);                                                                \
         all_and &= e;                                                                              \
-        all_or |= e;                                                                               \
     } while (0)
 
-    if (la57) {
+    /* Canonical RIP (4.5.1): bits 63:47 (63:56 with LA57) equal, i.e. rip + 2^47 < 2^48. */
+    if (cr4 & CR4_LA57) {
+        if ((rip + (1ull << 56)) >> 57)
+            return false;
         FAST_STEP(48); /* PML5E */
-        table = e & FAST_FRAME;
+        if (e & FAST_PS)
+            return false; /* reserved in a PML5E (Table 4-14) */
+    } else if ((rip + (1ull << 47)) >> 48) {
+        return false;
     }
     FAST_STEP(39); /* PML4E */
-    /* PS is reserved in PML5Es and PML4Es (Tables 4-14, 4-15). */
-    if (all_or & FAST_PS)
-        return false;
-    table = e & FAST_FRAME;
-    FAST_STEP(30); /* PDPTE */
+    if (e & FAST_PS)
+        return false; /* reserved in a PML4E (Table 4-15) */
+    FAST_STEP(30);    /* PDPTE */
     uint64_t gpa;
     if (e & FAST_PS) {
         /* 1 GiB page (Table 4-16): only with CPUID.80000001H:EDX[26]; 29:13 reserved. */
@@ -194,7 +210,6 @@ bool fetch_insn_fast(const struct guest_paging *pg, const struct guest_mem *mem,
             return false;
         gpa = (e & FAST_FRAME & ~(FAST_PAGE_1G - 1)) | (rip & (FAST_PAGE_1G - 1));
     } else {
-        table = e & FAST_FRAME;
         FAST_STEP(21); /* PDE */
         if (e & FAST_PS) {
             /* 2 MiB page (Table 4-18): 20:13 reserved, 12 is PAT. */
@@ -202,34 +217,27 @@ bool fetch_insn_fast(const struct guest_paging *pg, const struct guest_mem *mem,
                 return false;
             gpa = (e & FAST_FRAME & ~(FAST_PAGE_2M - 1)) | (rip & (FAST_PAGE_2M - 1));
         } else {
-            table = e & FAST_FRAME;
             FAST_STEP(12); /* PTE (Table 4-20) */
             gpa = (e & FAST_FRAME) | (rip & 0xFFF);
         }
     }
 #undef FAST_STEP
-
+    /* The leaf's XD: not executable with NXE, reserved without (4.6.1, 4.5). */
+    if ((int64_t)e < 0)
+        return false;
     /* Present at every level; accessed at every level unless no A/D update can happen (4.8:
-     * fetch_insn would set A); user mode (CPL 3) needs U/S = 1 at every level (4.6.1). */
-    const uint64_t need = FAST_P | (mem->write_gpa ? FAST_A : 0) | (pg->cpl == 3 ? FAST_US : 0);
-    if ((all_and & need) != need)
+     * fetch_insn would set A). */
+    if ((all_and & (FAST_P | FAST_A)) != (FAST_P | FAST_A) &&
+        (!(all_and & FAST_P) || mem->write_gpa))
         return false;
-    /* XD anywhere: with NXE the page is not executable, without it the bit is reserved
-     * (4.6.1, 4.5). Address bits M..51 in any entry or CR3 are reserved for entries (CR3's
-     * are ignored by fetch_insn, so declining there is only conservative). */
-    unsigned m = pg->maxphyaddr; /* as walk.c: 0 or > 52 is 52, below 32 is 32 */
-    if (m - 32u > 20u)
-        m = (m == 0 || m > 52) ? 52 : 32;
-    if ((all_or & FAST_XD) || (((all_or | pg->cr3) & FAST_FRAME) >> m) != 0)
-        return false;
-    /* SMEP: no supervisor fetch from a user page (U/S = 1 at every level, 4.6.1). */
-    if (pg->cpl != 3 && (cr4 & CR4_SMEP) && (all_and & FAST_US))
+    /* U/S = 1 at every level for CPL 3; with SMEP, not for CPL 0-2 (4.6.1). */
+    if (pg->cpl == 3 ? !(all_and & FAST_US) : (cr4 & CR4_SMEP) && (all_and & FAST_US))
         return false;
 
     /* The code bytes: 15 bytes at gpa (one read_gpa in fetch_insn), as two overlapping
      * 8-byte loads. */
-    if (gpa > limit - FETCH_MAX_BYTES ||
-        gpa - (hole_base - (FETCH_MAX_BYTES - 1)) < hole_size + (FETCH_MAX_BYTES - 1))
+    if (gpa > last8 - (FETCH_MAX_BYTES - 8) ||
+        gpa - (lo8 - (FETCH_MAX_BYTES - 8)) < span8 + (FETCH_MAX_BYTES - 8))
         return false;
     const uint64_t w0 = direct_load64(va + gpa), w1 = direct_load64(va + gpa + 7);
     __builtin_memcpy(out, &w0, 8);

@@ -58,8 +58,8 @@ typedef bool guest_write_fn(void *ctx, uint64_t gpa, const void *buf, size_t len
 
 /* The guest's physical memory, as the walk sees it.
  *
- * Optionally also a direct view, for fast paths (fetch_insn_fast): when `direct` is true, a
- * read of [gpa, gpa + len) with gpa + len <= direct_limit (no wrap) that does not overlap
+ * Optionally also a direct view, for fast paths (fetch_insn_fast): when direct_limit is not 0,
+ * a read of [gpa, gpa + len) with gpa + len <= direct_limit (no wrap) that does not overlap
  * [hole_base, hole_base + hole_size) may be done as a plain load from direct_va + gpa, and
  * gives exactly what read_gpa would give for it. (In the hypervisor: direct_va 0, the
  * identity map; direct_limit the EPT-mapped limit; the hole the hypervisor's hidden region.)

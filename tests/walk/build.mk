@@ -13,3 +13,11 @@ bench-walk: $(BUILD)/tools/bench_walk
 BENCH_TARGETS += bench-walk
 # fetch_insn_fast against fetch_insn on random page-table trees.
 $(eval $(call host_test,test_fetch_fast,tests/walk/test_fetch_fast.c $(WALK_TEST_SUPPORT) decode/walk.c decode/fetch.c))
+# Instruction counts of one fetch, fast and general (`make perf-fetch`; valgrind/callgrind).
+PERF_FETCH_SRCS := tests/walk/perf_fetch.c decode/walk.c decode/fetch.c
+$(BUILD)/tools/perf_fetch: $(call tool_objs,$(PERF_FETCH_SRCS))
+	@mkdir -p $(@D)
+	$(HOSTCC) $^ -o $@
+.PHONY: perf-fetch
+perf-fetch: $(BUILD)/tools/perf_fetch
+	tests/walk/perf_fetch.sh $(BUILD)
