@@ -611,21 +611,16 @@ fast_modrm_finish(const uint8_t *buf, const enum x86_mode mode, struct x86_insn 
     return X86_DECODE_OK;
 }
 
-/* The fast path from the opcode on: buf[prefixes] is the opcode byte of `form`, `ss` the size
- * state, `seg` the segment override + 1 (0: none), `rex` the REX byte (0: none). The mode is a
+/* The fast path from the opcode on: buf[prefixes] is the (first) opcode byte of `form`, `ss` the
+ * size state, `seg` the segment override + 1 (0: none), `rex` the REX byte (0: none). The mode is a
  * constant at every call, so each mode gets its own code. buf holds at least 15 bytes. */
 static inline __attribute__((always_inline)) enum x86_decode_status
-fast_from_opcode(const uint8_t *buf, const enum x86_mode mode, struct x86_insn *insn,
-                 const unsigned prefixes, unsigned form, const unsigned ss, const unsigned seg,
-                 const unsigned rex)
+fast_from_form(const uint8_t *buf, const enum x86_mode mode, struct x86_insn *insn,
+               const unsigned prefixes, const unsigned form, const unsigned ss, const unsigned seg,
+               const unsigned rex)
 {
-    unsigned pos = prefixes + 1;
-    if (form == FF_ESCAPE) {
-        const unsigned b = buf[pos++];
-        if ((b & 0xF6) != 0xB6) /* 0F B6, B7, BE, BF */
-            return DECLINE();
-        form = FF_MOVZX8 + ((b >> 2) & 2) + (b & 1);
-    }
+    /* The opcode is one byte, or two (0F xx) for MOVZX/MOVSX. */
+    unsigned pos = prefixes + (form >= FF_MOVZX8 && form <= FF_MOVSX16 ? 2 : 1);
     const uint64_t w0 = fast_w0[mode][form][ss];
     const unsigned asz = (unsigned)(w0 >> 56);
 
@@ -673,6 +668,28 @@ fast_from_opcode(const uint8_t *buf, const enum x86_mode mode, struct x86_insn *
         return FINISH(4, true, se & 0xFFFFFFFFu, sib); /* no base: disp32 */
     return FINISH(0, true, se, sib);
 #undef FINISH
+}
+
+/* fast_from_form() for the form of the opcode byte at buf[prefixes]; for 0F, the second byte
+ * picks MOVZX/MOVSX (each its own copy, the form a constant) or declines. */
+static inline __attribute__((always_inline)) enum x86_decode_status
+fast_from_opcode(const uint8_t *buf, const enum x86_mode mode, struct x86_insn *insn,
+                 const unsigned prefixes, const unsigned form, const unsigned ss,
+                 const unsigned seg, const unsigned rex)
+{
+    if (form != FF_ESCAPE)
+        return fast_from_form(buf, mode, insn, prefixes, form, ss, seg, rex);
+    switch (buf[prefixes + 1]) {
+    case 0xB6:
+        return fast_from_form(buf, mode, insn, prefixes, FF_MOVZX8, ss, seg, rex);
+    case 0xB7:
+        return fast_from_form(buf, mode, insn, prefixes, FF_MOVZX16, ss, seg, rex);
+    case 0xBE:
+        return fast_from_form(buf, mode, insn, prefixes, FF_MOVSX8, ss, seg, rex);
+    case 0xBF:
+        return fast_from_form(buf, mode, insn, prefixes, FF_MOVSX16, ss, seg, rex);
+    }
+    return DECLINE();
 }
 
 /* The prefixes of an instruction for the fast path: each class at most once (a repeat, LOCK or
@@ -755,6 +772,18 @@ FAST64_FNS(FF_IMM)
 FAST64_FNS(FF_IMM8)
 FAST64_FNS(FF_ESCAPE)
 
+/* 64-bit mode after a lone 66 (readw/writew): MOV loads, stores and immediate stores. */
+#define FAST64_OPSIZE_FN(form)                                                                     \
+    static __attribute__((noinline)) enum x86_decode_status fast64_opsize_##form(                  \
+        const uint8_t *buf, struct x86_insn *insn)                                                 \
+    {                                                                                              \
+        return fast_from_opcode(buf, X86_MODE_64, insn, 1, form, SS_OPSIZE, 0, 0);                 \
+    }
+FAST64_OPSIZE_FN(FF_LOAD)
+FAST64_OPSIZE_FN(FF_STORE)
+FAST64_OPSIZE_FN(FF_IMM)
+#undef FAST64_OPSIZE_FN
+
 static __attribute__((noinline)) enum x86_decode_status fast64_prefixed(const uint8_t *buf,
                                                                         struct x86_insn *insn)
 {
@@ -783,8 +812,8 @@ FAST_FN(fast16, return fast_any_form(buf, X86_MODE_16, insn))
 #undef FAST_FN
 #undef FAST64_FNS
 
-/* 64-bit mode: the opcode after no prefix or one REX picks its function; readl/writel first.
- * Other prefixes and the moffs forms go through fast64_prefixed(). */
+/* 64-bit mode: the opcode after no prefix, one REX or a lone 66 picks its function;
+ * readl/writel first. Other prefixes and the moffs forms go through fast64_prefixed(). */
 static inline __attribute__((always_inline)) enum x86_decode_status fast64(const uint8_t *buf,
                                                                            struct x86_insn *insn)
 {
@@ -814,6 +843,16 @@ static inline __attribute__((always_inline)) enum x86_decode_status fast64(const
         case FF_ESCAPE:
             return fast64_rex_FF_ESCAPE(buf, insn, rex);
         }
+        return fast64_prefixed(buf, insn);
+    }
+    if (b0 == 0x66) {
+        const unsigned op = buf[1];
+        if (op == 0x8B)
+            return fast64_opsize_FF_LOAD(buf, insn);
+        if (op == 0x89)
+            return fast64_opsize_FF_STORE(buf, insn);
+        if (op == 0xC7)
+            return fast64_opsize_FF_IMM(buf, insn);
         return fast64_prefixed(buf, insn);
     }
     switch (fast_form_of[b0]) {
