@@ -345,8 +345,8 @@ enum x86_decode_status x86_decode_general(const uint8_t *buf, size_t len, enum x
  * it takes (C7 /0 with SIB, disp32 and imm32) is 4 + 11 = 15 bytes, the architectural limit
  * (SDM Vol. 2A, 2.3.11), and every read below stays inside the first 15 bytes.
  *
- * It is table-driven and writes struct x86_insn as six 64-bit words (about 40 host
- * instructions for `8b 43 10` instead of about 270): the words are assembled from precomputed
+ * It is table-driven and writes struct x86_insn as six 64-bit words (38 host instructions
+ * for `8b 43 10` instead of 270, docs/decoder.md): the words are assembled from precomputed
  * per-form, per-ModRM and per-SIB values. The layout this assumes is checked here. */
 #if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "the decoder's fast path assumes a little-endian target (x86)"
@@ -489,14 +489,12 @@ static const uint64_t fast_w1[FF_COUNT][8] = {
     ((uint64_t)(seg) | (uint64_t)(base) << 8 | (uint64_t)(index) << 16 | (uint64_t)(scale) << 24 | \
      (uint64_t)(rip) << 32)
 
-/* 32/64-bit ModRM without REX (SDM Vol. 2A, Table 2-2): the memory word and what follows the
- * ModRM byte (a SIB for rm = 100, a displacement of 0, 1 or 4 bytes). */
-/* Bits of `kind` (bits, not an enumeration: the dispatch below is a few bit tests). No bit:
- * [base] without displacement. */
+/* 32/64-bit ModRM without REX (SDM Vol. 2A, Table 2-2): the memory word, and in `kind` what
+ * follows the ModRM byte as bits (a SIB for rm = 100, a displacement of 1 or 4 bytes; none:
+ * [base] alone), so the dispatch on it is a few bit tests. */
 enum { MK_SIB = 1, MK_DISP8 = 2, MK_DISP32 = 4, MK_REG = 8 };
 #define MR_MOD(x) ((x) >> 6)
 #define MR_RM(x)  ((x)&7)
-#define MR_DSZ(x) (MR_MOD(x) == 1 ? 1 : MR_MOD(x) == 2 || (MR_MOD(x) == 0 && MR_RM(x) == 5) ? 4 : 0)
 #define MR_MEM(x)                                                                                  \
     (MR_MOD(x) == 0 && MR_RM(x) == 5                                                               \
          ? FAST_MEMW(X86_SEG_DS, X86_REG_NONE, X86_REG_NONE, 1, 1)                                 \
