@@ -6,6 +6,7 @@
 #include "decode/decode.h"
 #include "decode/emulate.h"
 #include "decode/fetch.h"
+#include "decode/memo.h"
 #include "decode/walk.h"
 #include "ept/invept.h"
 #include "lib/log.h"
@@ -354,6 +355,9 @@ static bool mmio_general(struct vcpu *v, uint64_t gpa, uint64_t qual,
     }
 }
 
+/* Each CPU's memo of decoded instructions (decode/memo.h), slots picked by RIP. */
+static struct insn_memo decode_memo[VMX_MAX_CPUS];
+
 /* The common case, without the general path's generality: a MOV load or store (also MOVZX and
  * MOVSX loads) of a device register by 64-bit code, for which the exit itself gives the
  * access's linear and guest-physical address (SDM Vol. 3C, 28.2.1, Table 28-7: qualification
@@ -383,48 +387,49 @@ static bool mmio_mov_fast(struct vcpu *v, uint64_t gpa, uint64_t qual, const str
     uint8_t bytes[FETCH_MAX_BYTES];
     if (!fetch_insn_fast(&pg, &boot_guest_mem, &cs, rip, bytes))
         return false;
-    struct x86_insn insn;
-    if (x86_decode(bytes, FETCH_MAX_BYTES, X86_MODE_64, &insn) != X86_DECODE_OK)
+    const struct x86_insn *insn;
+    if (insn_memo_decode(&decode_memo[v->index % VMX_MAX_CPUS], rip, bytes, X86_MODE_64, &insn) !=
+        X86_DECODE_OK)
         return false;
-    const bool store = insn.access == X86_ACCESS_WRITE;
-    if (insn.op == X86_OP_MOV) {
-        if (!store && insn.access != X86_ACCESS_READ)
+    const bool store = insn->access == X86_ACCESS_WRITE;
+    if (insn->op == X86_OP_MOV) {
+        if (!store && insn->access != X86_ACCESS_READ)
             return false;
-    } else if ((insn.op != X86_OP_MOVZX && insn.op != X86_OP_MOVSX) ||
-               insn.access != X86_ACCESS_READ) {
+    } else if ((insn->op != X86_OP_MOVZX && insn->op != X86_OP_MOVSX) ||
+               insn->access != X86_ACCESS_READ) {
         return false;
     }
     /* The operand's linear address must be the one that exited, as an access of the kind that
      * exited (bit 1: write), within one page: then it is exactly at gpa. */
-    if (store != ((qual & 2) != 0) || (gpa & 4095) + insn.access_size > 4096)
+    if (store != ((qual & 2) != 0) || (gpa & 4095) + insn->access_size > 4096)
         return false;
     struct x86_regs *regs = (struct x86_regs *)(void *)v;
     v->rip = rip;
-    if (insn.mem.base == GPR_RSP || insn.mem.index == GPR_RSP || insn.reg == GPR_RSP)
+    if (insn->mem.base == GPR_RSP || insn->mem.index == GPR_RSP || insn->reg == GPR_RSP)
         vmx_load_guest_rsp(v); /* read (operand) or written (load into RSP): see vmx/exit.h */
     struct x86_emu_env env;
     env.mode = X86_MODE_64;
-    if (insn.mem.seg == X86_SEG_FS)
+    if (insn->mem.seg == X86_SEG_FS)
         env.seg_base[X86_SEG_FS] = vmread(VMCS_GUEST_FS_BASE);
-    else if (insn.mem.seg == X86_SEG_GS)
+    else if (insn->mem.seg == X86_SEG_GS)
         env.seg_base[X86_SEG_GS] = vmread(VMCS_GUEST_GS_BASE);
-    if (x86_mem_linear(&insn, regs, &env) != vmread(VMCS_GUEST_LINEAR_ADDR))
+    if (x86_mem_linear(insn, regs, &env) != vmread(VMCS_GUEST_LINEAR_ADDR))
         return false;
 
     struct pci_function *fn = r->owner;
     const int bar = (int)(r->tag & 0xFF);
     if (store) {
-        uint64_t value = insn.src == X86_SRC_IMM
-                             ? insn.imm
-                             : x86_reg_read(regs, insn.reg, insn.reg_high8, insn.operand_size);
-        pci_bar_write(&boot_bus, fn, bar, gpa, insn.access_size, value);
+        uint64_t value = insn->src == X86_SRC_IMM
+                             ? insn->imm
+                             : x86_reg_read(regs, insn->reg, insn->reg_high8, insn->operand_size);
+        pci_bar_write(&boot_bus, fn, bar, gpa, insn->access_size, value);
     } else {
         uint64_t value = 0;
-        pci_bar_read(&boot_bus, fn, bar, gpa, insn.access_size, &value);
-        x86_load_result(&insn, regs, value);
+        pci_bar_read(&boot_bus, fn, bar, gpa, insn->access_size, &value);
+        x86_load_result(insn, regs, value);
     }
     v->last_device = boot_device_stats_slot(fn);
-    vmx_retire_instruction(v, rip + insn.len, pg.rflags);
+    vmx_retire_instruction(v, rip + insn->len, pg.rflags);
     return true;
 }
 
