@@ -6,6 +6,7 @@
  * Segments: in 64-bit mode only FS/GS are compared (the others have no base there). */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <Zydis/Zydis.h>
 
@@ -127,7 +128,7 @@ int main(void)
     ZydisDecoderInit(&dec[2], ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
     char *line = NULL;
     size_t cap = 0;
-    unsigned long compared = 0, bad = 0;
+    unsigned long compared = 0, windowed = 0, bad = 0;
     while (getline(&line, &cap, stdin) >= 0) {
         unsigned bits;
         uint8_t bytes[X86DEC_MAX_BYTES];
@@ -153,9 +154,23 @@ int main(void)
         }
         compared++;
         bad += compare(line, bits, &insn, &zi, ops);
+        /* Again from a 15-byte window (the instruction, then NOPs), as the MMIO path fetches
+         * it: x86_decode()'s MOV fast path takes only such windows. */
+        uint8_t window[X86_MAX_INSN_LEN];
+        memset(window, 0x90, sizeof window);
+        memcpy(window, bytes, n < sizeof window ? n : sizeof window);
+        struct x86_insn winsn;
+        if (x86_decode(window, sizeof window, mode, &winsn) != X86_DECODE_OK) {
+            printf("detail: %s: not decoded from a 15-byte window\n", line);
+            bad++;
+            continue;
+        }
+        windowed++;
+        bad += compare(line, bits, &winsn, &zi, ops);
     }
     free(line);
-    printf("decode-detail: %lu instructions compared operand by operand, %lu differences\n",
-           compared, bad);
+    printf("decode-detail: %lu instructions compared operand by operand (%lu again from a 15-byte "
+           "window), %lu differences\n",
+           compared, windowed, bad);
     return bad != 0;
 }
