@@ -156,8 +156,11 @@ static bool fast_view_usable(const struct guest_paging *pg, uint64_t limit, uint
     return limit >= FETCH_MAX_BYTES && ((limit - 1) >> m) == 0 && (hole_size >> 62) == 0;
 }
 
-bool fetch_insn_fast(const struct guest_paging *pg, const struct guest_mem *mem,
-                     const struct fetch_cs *cs, uint64_t rip, uint8_t out[FETCH_MAX_BYTES])
+/* fetch_insn_fast, and with `rec` also the walk's record for fetch_insn_cached (the entries it
+ * read, in order, and where). Inlined into both, so fetch_insn_fast carries no recording. */
+static inline __attribute__((always_inline)) bool
+fast_fetch(const struct guest_paging *pg, const struct guest_mem *mem, const struct fetch_cs *cs,
+           uint64_t rip, uint8_t out[FETCH_MAX_BYTES], struct fetch_cache *rec)
 {
     const uint64_t cr4 = pg->cr4, limit = mem->direct_limit, hole_size = mem->hole_size;
     /* 64-bit mode (cpu_mode_of: CR0.PE, EFER.LMA, CS.L) and IA-32e paging (paging_mode_of:
@@ -187,6 +190,10 @@ bool fetch_insn_fast(const struct guest_paging *pg, const struct guest_mem *mem,
             return false;                                                                          \
         e = direct_load64(va + ea);                                                                \
         all_and &= e;                                                                              \
+        if (rec) {                                                                                 \
+            rec->ea[rec->levels] = ea;                                                             \
+            rec->entry[rec->levels++] = e;                                                         \
+        }                                                                                          \
     } while (0)
 
     /* Canonical RIP (4.5.1): bits 63:47 (63:56 with LA57) equal, i.e. rip + 2^47 < 2^48. */
@@ -242,5 +249,97 @@ bool fetch_insn_fast(const struct guest_paging *pg, const struct guest_mem *mem,
     const uint64_t w0 = direct_load64(va + gpa), w1 = direct_load64(va + gpa + 7);
     __builtin_memcpy(out, &w0, 8);
     __builtin_memcpy(out + 7, &w1, 8);
+    if (rec) {
+        /* Remembered only when the whole 4 KiB code frame is inside the view, so a later fetch
+         * at any offset of the page needs no view test. */
+        const uint64_t frame = gpa & ~0xFFFull;
+        if (frame <= limit - 4096 && limit >= 4096 &&
+            frame - (mem->hole_base - 4095) >= hole_size + 4095) {
+            for (unsigned i = rec->levels; i < 5; i++) {
+                rec->ea[i] = rec->ea[rec->levels - 1];
+                rec->entry[i] = rec->entry[rec->levels - 1];
+            }
+            rec->code_frame = frame;
+            rec->rip_page = rip >> 12;
+            rec->cr0 = pg->cr0;
+            rec->cr3 = pg->cr3;
+            rec->cr4 = pg->cr4;
+            rec->efer = pg->efer;
+            rec->cs_ar = cs->ar;
+            rec->cpl = pg->cpl;
+            rec->maxphyaddr = pg->maxphyaddr;
+            rec->no_1g_pages = pg->no_1g_pages;
+            rec->write_gpa = mem->write_gpa;
+            rec->direct_limit = mem->direct_limit;
+            rec->hole_base = mem->hole_base;
+            rec->hole_size = mem->hole_size;
+        } else {
+            rec->levels = 0;
+        }
+    }
     return true;
+}
+
+bool fetch_insn_fast(const struct guest_paging *pg, const struct guest_mem *mem,
+                     const struct fetch_cs *cs, uint64_t rip, uint8_t out[FETCH_MAX_BYTES])
+{
+    return fast_fetch(pg, mem, cs, rip, out, NULL);
+}
+
+/* --- fetch_insn_cached ----------------------------------------------------------------------
+ *
+ * The walk is a pure function of its inputs (the registers, the view) and of the entries it
+ * reads. When the inputs equal those of the remembered walk and every remembered entry still
+ * holds the same value at the same place, the walk would read exactly those entries again and
+ * take exactly the same decisions (that walk succeeded, with every A already set), so only the
+ * code bytes need reading. Entries are re-read in the walk's order, once each, as a walk would:
+ * a concurrent change by another CPU is seen exactly as a fresh walk at that moment would.
+ * (direct_va is not part of the key: the entries and the code are read through the current
+ * view, and the limit and hole that made those places safe to read are.) */
+
+void fetch_cache_reset(struct fetch_cache *cache)
+{
+    cache->levels = 0;
+}
+
+/* A miss: the fast walk, remembered. Out of line, so the hit path keeps its few registers. */
+static __attribute__((noinline)) bool fetch_cache_fill(struct fetch_cache *cache,
+                                                       const struct guest_paging *pg,
+                                                       const struct guest_mem *mem,
+                                                       const struct fetch_cs *cs, uint64_t rip,
+                                                       uint8_t out[FETCH_MAX_BYTES])
+{
+    cache->levels = 0;
+    const bool ok = fast_fetch(pg, mem, cs, rip, out, cache);
+    if (!ok)
+        cache->levels = 0;
+    return ok;
+}
+
+bool fetch_insn_cached(struct fetch_cache *cache, const struct guest_paging *pg,
+                       const struct guest_mem *mem, const struct fetch_cs *cs, uint64_t rip,
+                       uint8_t out[FETCH_MAX_BYTES])
+{
+    const unsigned levels = cache->levels;
+    if (levels && cache->rip_page == rip >> 12 && (rip & 0xFFF) <= 4096 - FETCH_MAX_BYTES &&
+        cache->cr3 == pg->cr3 && cache->cr0 == pg->cr0 && cache->cr4 == pg->cr4 &&
+        cache->efer == pg->efer && cache->cs_ar == cs->ar && cache->cpl == pg->cpl &&
+        cache->maxphyaddr == pg->maxphyaddr && cache->no_1g_pages == pg->no_1g_pages &&
+        cache->write_gpa == mem->write_gpa && cache->direct_limit == mem->direct_limit &&
+        cache->hole_base == mem->hole_base && cache->hole_size == mem->hole_size) {
+        /* Five checks whatever the depth: the slots past the walk's last entry repeat it. */
+        const uintptr_t va = mem->direct_va;
+        if (direct_load64(va + cache->ea[0]) == cache->entry[0] &&
+            direct_load64(va + cache->ea[1]) == cache->entry[1] &&
+            direct_load64(va + cache->ea[2]) == cache->entry[2] &&
+            direct_load64(va + cache->ea[3]) == cache->entry[3] &&
+            direct_load64(va + cache->ea[4]) == cache->entry[4]) {
+            const uint64_t gpa = cache->code_frame | (rip & 0xFFF);
+            const uint64_t w0 = direct_load64(va + gpa), w1 = direct_load64(va + gpa + 7);
+            __builtin_memcpy(out, &w0, 8);
+            __builtin_memcpy(out + 7, &w1, 8);
+            return true;
+        }
+    }
+    return fetch_cache_fill(cache, pg, mem, cs, rip, out);
 }

@@ -97,4 +97,28 @@ enum fetch_status fetch_insn(const struct guest_paging *pg, const struct guest_m
 bool fetch_insn_fast(const struct guest_paging *pg, const struct guest_mem *mem,
                      const struct fetch_cs *cs, uint64_t rip, uint8_t out[FETCH_MAX_BYTES]);
 
+/* fetch_insn_fast with a memory of its last walk, for the exit path: the same contract (true
+ * only with fetch_insn's bytes and no guest-memory write; false = use fetch_insn). When RIP is
+ * in the same page as last time, the registers, CS.ar and the view (*mem's fields) are the same,
+ * and each paging-structure entry that walk read still holds the same value, the walk is not
+ * redone: only those entries and the code bytes are read. One cache per CPU (it is written on
+ * every call); zero-initialised or fetch_cache_reset() is empty. */
+struct fetch_cache {
+    unsigned levels;     /* entries remembered; 0: empty */
+    uint64_t ea[5];      /* guest-physical address of each entry the walk read, in order; */
+    uint64_t entry[5];   /* slots from `levels` on repeat the last one */
+    uint64_t code_frame; /* guest-physical 4 KiB frame of the code page */
+    uint64_t rip_page;   /* rip >> 12 */
+    uint64_t cr0, cr3, cr4, efer;
+    uint32_t cs_ar;
+    unsigned cpl, maxphyaddr;
+    bool no_1g_pages;
+    guest_write_fn *write_gpa;
+    uint64_t direct_limit, hole_base, hole_size;
+};
+void fetch_cache_reset(struct fetch_cache *cache);
+bool fetch_insn_cached(struct fetch_cache *cache, const struct guest_paging *pg,
+                       const struct guest_mem *mem, const struct fetch_cs *cs, uint64_t rip,
+                       uint8_t out[FETCH_MAX_BYTES]);
+
 #endif

@@ -6,9 +6,11 @@ build=${1:-build}
 rounds=1000
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
-valgrind --tool=callgrind --callgrind-out-file="$out" "$build/tools/perf_fetch" $rounds >/dev/null 2>&1
+"$build/tools/perf_fetch" $rounds
+valgrind --tool=callgrind --callgrind-out-file="$out" "$build/tools/perf_fetch" $rounds \
+    >/dev/null 2>&1
 callgrind_annotate --inclusive=yes "$out" 2>/dev/null |
-    awk -v n=$rounds '/fetch_insn_fast|fetch_insn[^_]|fetch_insn$|walk_translate/ {
-        gsub(",", "", $1); split($0, a, " ");
-        for (i = 2; i <= NF; i++) if ($i ~ /fetch_insn|walk_translate/) { name = $i; break }
-        printf "perf-fetch: %-40s %8.1f instructions per call\n", name, $1 / n }'
+    sed -n 's/^ *\([0-9,]*\) ( *[0-9.]*%)  decode\/fetch\.c:\(fetch_insn[a-z_]*\) \[.*/\1 \2/p' |
+    tr -d , | while read -r ir fn; do
+        echo "perf-fetch: $fn $((ir / rounds)) host instructions per call (callgrind)"
+    done

@@ -444,6 +444,144 @@ static unsigned effective_m(unsigned m)
     return (m == 0 || m > 52) ? 52 : m < 32 ? 32 : m;
 }
 
+/* One random case: a fresh page-table tree for a random RIP (4-level or 5-level, random
+ * bits at every level), random registers, CS and view. */
+struct random_case {
+    struct guest_paging pg;
+    struct guest_mem mem;
+    struct fetch_cs cs;
+    uint64_t rip, tstart;
+    bool la57;
+    unsigned leaf_level;
+    uint64_t entry_gpa[6]; /* [level]: where the walk's entry is (0: none) */
+};
+
+static struct random_case random_case(void)
+{
+    static const unsigned maxphyaddrs[] = {0, 20, 32, 36, 39, 40, 46, 48, 52, 57};
+    static const uint32_t cs_ars[] = {0xA09B, 0xA09B, 0xA09B, 0xA09B, 0xA09B,
+                                      0xA09B, 0xE09B, 0xC09B, 0x809B, 0x9B};
+    struct random_case rc = {0};
+    /* Tables somewhere in the 16 MiB, so the hole and the limit can meet them. */
+    const uint64_t tstart = (1u << 20) + below(14u << 8) * 4096;
+    reset_tables(tstart);
+    const bool la57 = chance(40);
+    const enum paging_mode mode = la57 ? PAGING_5LEVEL : PAGING_4LEVEL;
+    const unsigned levels = la57 ? 5 : 4;
+    const uint64_t cr3 = guest_tables_root(&view.ram);
+    const unsigned m_raw = maxphyaddrs[below(10)], m = effective_m(m_raw);
+
+    const unsigned size_pick = (unsigned)below(10);
+    const uint64_t page_size = size_pick < 6 ? 4096 : size_pick < 8 ? 1ull << 21 : 1ull << 30;
+    const unsigned leaf_level = page_size == 4096 ? 1 : page_size == (1ull << 21) ? 2 : 3;
+    uint64_t rip = random_canonical_page(la57);
+    uint64_t gpa;
+    if (page_size == 4096) {
+        gpa = below(chance(95) ? GUEST_RAM_SIZE / 4096 : 1u << 20) * 4096;
+        rip |= random_page_offset();
+    } else if (page_size == (1ull << 21)) {
+        gpa = below(chance(95) ? 8 : 1u << 10) << 21;
+        rip = (rip & ~(page_size - 1)) | (below(512) << 12) | random_page_offset();
+    } else {
+        gpa = chance(95) ? 0 : below(64) << 30;
+        rip = (rip & ~(page_size - 1)) | (below(chance(90) ? 4096 : 1u << 18) << 12) |
+              random_page_offset();
+    }
+    const uint64_t leaf_flags = E_P | (chance(90) ? E_RW : 0) | (chance(60) ? E_US : 0);
+    guest_map(&view.ram, mode, cr3, rip, gpa, page_size, leaf_flags);
+    /* The next page too, so fetches that cross pages can complete in fetch_insn. */
+    const uint64_t next = (rip & ~(page_size - 1)) + page_size;
+    if ((rip & (page_size - 1)) + FETCH_MAX_BYTES > page_size && next != 0 && page_size == 4096)
+        guest_map(&view.ram, mode, cr3, next, below(GUEST_RAM_SIZE / 4096) * 4096, 4096,
+                  E_ALL | E_A);
+    for (unsigned l = leaf_level; l <= levels; l++)
+        rc.entry_gpa[l] = guest_entry_gpa(&view.ram, mode, cr3, rip, l);
+    for (unsigned l = leaf_level; l <= levels; l++)
+        perturb_entry(mode, cr3, rip, l, l == leaf_level, page_size, m);
+    if (chance(2))
+        rip ^= 1ull << (la57 ? 57 + below(7) : 48 + below(16)); /* non-canonical */
+
+    struct guest_paging pg = {.cr0 = CR0_PE | CR0_PG | (chance(50) ? CR0_WP : 0),
+                              .cr3 = cr3 | (chance(10) ? (rnd() & 0xFFF) : 0),
+                              .cr4 = CR4_PAE | (la57 ? CR4_LA57 : 0),
+                              .efer = EFER_LME | EFER_LMA | (chance(75) ? EFER_NXE : 0),
+                              .rflags = chance(50) ? RFLAGS_AC_BIT : 0,
+                              .cpl = (unsigned)below(4),
+                              .maxphyaddr = m_raw,
+                              .no_1g_pages = chance(10)};
+    if (m < 52 && chance(3))
+        pg.cr3 |= 1ull << (m + below(52 - m)); /* CR3 bits above MAXPHYADDR */
+    if (chance(30))
+        pg.cr4 |= CR4_SMEP;
+    if (chance(30))
+        pg.cr4 |= CR4_SMAP;
+    if (chance(10))
+        pg.cr4 |= CR4_PSE;
+    if (chance(2))
+        pg.cr4 ^= CR4_LA57; /* the tables were built for the other depth */
+    switch (below(60)) {
+    case 0:
+        pg.cr0 &= ~CR0_PG;
+        break;
+    case 1:
+        pg.cr0 &= ~CR0_PE;
+        break;
+    case 2:
+        pg.cr4 &= ~CR4_PAE;
+        break;
+    case 3:
+        pg.efer &= ~EFER_LME;
+        break;
+    case 4:
+        pg.efer &= ~EFER_LMA;
+        break;
+    default:
+        break;
+    }
+    struct fetch_cs cs = {
+        .base = rnd() & 0xFFFFF000u, .limit = (uint32_t)rnd(), .ar = cs_ars[below(10)]};
+
+    /* The view: limit and hole, sometimes right at a table or at the code. */
+    view.limit = GUEST_RAM_SIZE;
+    view.hole_base = view.hole_size = 0;
+    switch (below(8)) {
+    case 0: /* limit somewhere in the tables */
+        view.limit = tstart + below(view.ram.next_table - tstart + 8);
+        break;
+    case 1: /* limit near the code */
+        view.limit = gpa + (rip & (page_size - 1) & 0x3FFFFFFF) + below(32);
+        if (view.limit > GUEST_RAM_SIZE)
+            view.limit = GUEST_RAM_SIZE;
+        break;
+    case 2: /* hole over part of the tables */
+        view.hole_base = tstart + below(view.ram.next_table - tstart);
+        view.hole_size = 1 + below(chance(50) ? 16 : 8192);
+        break;
+    case 3: /* hole near the code */
+        view.hole_base = gpa + (rip & (page_size - 1) & 0x3FFFFFFF) - 16 + below(48);
+        view.hole_size = 1 + below(32);
+        break;
+    case 4: /* a hole elsewhere, zero-sized or not */
+        view.hole_base = below(GUEST_RAM_SIZE);
+        view.hole_size = below(4) * 4096;
+        break;
+    default:
+        break;
+    }
+    struct guest_mem mem = view_mem(chance(85));
+    if (chance(3))
+        mem.direct_limit = 0; /* no view */
+
+    rc.pg = pg;
+    rc.mem = mem;
+    rc.cs = cs;
+    rc.rip = rip;
+    rc.tstart = tstart;
+    rc.la57 = la57;
+    rc.leaf_level = leaf_level;
+    return rc;
+}
+
 static void fast_agrees_with_fetch_insn_on_random_trees(void **state)
 {
     (void)state;
@@ -452,125 +590,15 @@ static void fast_agrees_with_fetch_insn_on_random_trees(void **state)
     unsigned accepted[2][4][2] = {{{0}}};
     unsigned total_accepted = 0;
     declined_but_general_clean = 0;
-    static const unsigned maxphyaddrs[] = {0, 20, 32, 36, 39, 40, 46, 48, 52, 57};
-    static const uint32_t cs_ars[] = {0xA09B, 0xA09B, 0xA09B, 0xA09B, 0xA09B,
-                                      0xA09B, 0xE09B, 0xC09B, 0x809B, 0x9B};
 
     for (unsigned it = 0; it < ITERATIONS; it++) {
-        /* Tables somewhere in the 16 MiB, so the hole and the limit can meet them. */
-        const uint64_t tstart = (1u << 20) + below(14u << 8) * 4096;
-        reset_tables(tstart);
-        const bool la57 = chance(40);
-        const enum paging_mode mode = la57 ? PAGING_5LEVEL : PAGING_4LEVEL;
-        const unsigned levels = la57 ? 5 : 4;
-        const uint64_t cr3 = guest_tables_root(&view.ram);
-        const unsigned m_raw = maxphyaddrs[below(10)], m = effective_m(m_raw);
-
-        const unsigned size_pick = (unsigned)below(10);
-        const uint64_t page_size = size_pick < 6 ? 4096 : size_pick < 8 ? 1ull << 21 : 1ull << 30;
-        const unsigned leaf_level = page_size == 4096 ? 1 : page_size == (1ull << 21) ? 2 : 3;
-        uint64_t rip = random_canonical_page(la57);
-        uint64_t gpa;
-        if (page_size == 4096) {
-            gpa = below(chance(95) ? GUEST_RAM_SIZE / 4096 : 1u << 20) * 4096;
-            rip |= random_page_offset();
-        } else if (page_size == (1ull << 21)) {
-            gpa = below(chance(95) ? 8 : 1u << 10) << 21;
-            rip = (rip & ~(page_size - 1)) | (below(512) << 12) | random_page_offset();
-        } else {
-            gpa = chance(95) ? 0 : below(64) << 30;
-            rip = (rip & ~(page_size - 1)) | (below(chance(90) ? 4096 : 1u << 18) << 12) |
-                  random_page_offset();
-        }
-        const uint64_t leaf_flags = E_P | (chance(90) ? E_RW : 0) | (chance(60) ? E_US : 0);
-        guest_map(&view.ram, mode, cr3, rip, gpa, page_size, leaf_flags);
-        /* The next page too, so fetches that cross pages can complete in fetch_insn. */
-        const uint64_t next = (rip & ~(page_size - 1)) + page_size;
-        if ((rip & (page_size - 1)) + FETCH_MAX_BYTES > page_size && next != 0 && page_size == 4096)
-            guest_map(&view.ram, mode, cr3, next, below(GUEST_RAM_SIZE / 4096) * 4096, 4096,
-                      E_ALL | E_A);
-        for (unsigned l = leaf_level; l <= levels; l++)
-            perturb_entry(mode, cr3, rip, l, l == leaf_level, page_size, m);
-        if (chance(2))
-            rip ^= 1ull << (la57 ? 57 + below(7) : 48 + below(16)); /* non-canonical */
-
-        struct guest_paging pg = {.cr0 = CR0_PE | CR0_PG | (chance(50) ? CR0_WP : 0),
-                                  .cr3 = cr3 | (chance(10) ? (rnd() & 0xFFF) : 0),
-                                  .cr4 = CR4_PAE | (la57 ? CR4_LA57 : 0),
-                                  .efer = EFER_LME | EFER_LMA | (chance(75) ? EFER_NXE : 0),
-                                  .rflags = chance(50) ? RFLAGS_AC_BIT : 0,
-                                  .cpl = (unsigned)below(4),
-                                  .maxphyaddr = m_raw,
-                                  .no_1g_pages = chance(10)};
-        if (m < 52 && chance(3))
-            pg.cr3 |= 1ull << (m + below(52 - m)); /* CR3 bits above MAXPHYADDR */
-        if (chance(30))
-            pg.cr4 |= CR4_SMEP;
-        if (chance(30))
-            pg.cr4 |= CR4_SMAP;
-        if (chance(10))
-            pg.cr4 |= CR4_PSE;
-        if (chance(2))
-            pg.cr4 ^= CR4_LA57; /* the tables were built for the other depth */
-        switch (below(60)) {
-        case 0:
-            pg.cr0 &= ~CR0_PG;
-            break;
-        case 1:
-            pg.cr0 &= ~CR0_PE;
-            break;
-        case 2:
-            pg.cr4 &= ~CR4_PAE;
-            break;
-        case 3:
-            pg.efer &= ~EFER_LME;
-            break;
-        case 4:
-            pg.efer &= ~EFER_LMA;
-            break;
-        default:
-            break;
-        }
-        struct fetch_cs cs = {
-            .base = rnd() & 0xFFFFF000u, .limit = (uint32_t)rnd(), .ar = cs_ars[below(10)]};
-
-        /* The view: limit and hole, sometimes right at a table or at the code. */
-        view.limit = GUEST_RAM_SIZE;
-        view.hole_base = view.hole_size = 0;
-        switch (below(8)) {
-        case 0: /* limit somewhere in the tables */
-            view.limit = tstart + below(view.ram.next_table - tstart + 8);
-            break;
-        case 1: /* limit near the code */
-            view.limit = gpa + (rip & (page_size - 1) & 0x3FFFFFFF) + below(32);
-            if (view.limit > GUEST_RAM_SIZE)
-                view.limit = GUEST_RAM_SIZE;
-            break;
-        case 2: /* hole over part of the tables */
-            view.hole_base = tstart + below(view.ram.next_table - tstart);
-            view.hole_size = 1 + below(chance(50) ? 16 : 8192);
-            break;
-        case 3: /* hole near the code */
-            view.hole_base = gpa + (rip & (page_size - 1) & 0x3FFFFFFF) - 16 + below(48);
-            view.hole_size = 1 + below(32);
-            break;
-        case 4: /* a hole elsewhere, zero-sized or not */
-            view.hole_base = below(GUEST_RAM_SIZE);
-            view.hole_size = below(4) * 4096;
-            break;
-        default:
-            break;
-        }
-        struct guest_mem mem = view_mem(chance(85));
-        if (chance(3))
-            mem.direct_limit = 0; /* no view */
-
-        const bool ok =
-            check_fast_against_general(&pg, &mem, &cs, rip, tstart, view.ram.next_table);
+        const struct random_case rc = random_case();
+        const bool ok = check_fast_against_general(&rc.pg, &rc.mem, &rc.cs, rc.rip, rc.tstart,
+                                                   view.ram.next_table);
         if (ok) {
             total_accepted++;
-            accepted[la57][leaf_level][pg.cpl == 3]++;
-            assert_true(mem.direct_limit != 0);
+            accepted[rc.la57][rc.leaf_level][rc.pg.cpl == 3]++;
+            assert_true(rc.mem.direct_limit != 0);
         }
     }
     view.limit = GUEST_RAM_SIZE;
@@ -587,12 +615,170 @@ static void fast_agrees_with_fetch_insn_on_random_trees(void **state)
                              d ? "5-level" : "4-level", l, u ? "3" : "0-2");
 }
 
+/* --- fetch_insn_cached ------------------------------------------------------------------ */
+
+/* The cached fetch gives exactly the fast fetch's answer (and so the contract), writes nothing. */
+static void check_cached(struct fetch_cache *cache, const struct random_case *rc, unsigned *warm)
+{
+    uint8_t fast[FETCH_MAX_BYTES], cached[FETCH_MAX_BYTES];
+    const bool f = fetch_insn_fast(&rc->pg, &rc->mem, &rc->cs, rc->rip, fast);
+    const unsigned writes0 = view.writes;
+    *warm += cache->levels != 0;
+    const bool k = fetch_insn_cached(cache, &rc->pg, &rc->mem, &rc->cs, rc->rip, cached);
+    assert_int_equal(view.writes, writes0);
+    if (k != f)
+        fail_msg("cached %d, fast %d at rip %#llx", k, f, (unsigned long long)rc->rip);
+    if (k)
+        assert_memory_equal(fast, cached, FETCH_MAX_BYTES);
+    check_fast_against_general(&rc->pg, &rc->mem, &rc->cs, rc->rip, rc->tstart,
+                               view.ram.next_table);
+}
+
+/* Episodes of several fetches on one random tree with one cache (kept across episodes, so it
+ * also meets stale trees): between fetches, nothing changes, or RIP moves within its page, or
+ * one bit of one entry of the walk flips, or a register, CS, the view or write_gpa changes. */
+static void cached_agrees_with_fast_fetch_across_changes(void **state)
+{
+    (void)state;
+    enum { EPISODES = 40000, STEPS = 8 };
+    static const unsigned bits[] = {0, 1, 2, 5, 6, 7, 8, 12, 13, 21, 30, 39, 45, 51, 52, 58, 63};
+    struct fetch_cache cache;
+    memset(&cache, 0, sizeof cache);
+    unsigned warm = 0, accepted = 0, calls = 0;
+    for (unsigned ep = 0; ep < EPISODES; ep++) {
+        struct random_case rc = random_case();
+        const bool writable = rc.mem.write_gpa != NULL;
+        for (unsigned step = 0; step < STEPS; step++) {
+            switch (below(10)) {
+            case 0:
+            case 1:
+            case 2:
+                break;
+            case 3:
+                rc.rip = (rc.rip & ~0xFFFull) | random_page_offset();
+                break;
+            case 4:
+            case 5: {
+                const unsigned l =
+                    rc.leaf_level + (unsigned)below((rc.la57 ? 6 : 5) - rc.leaf_level);
+                const uint64_t at = rc.entry_gpa[l];
+                guest_ram_wr64(&view.ram, at,
+                               guest_ram_rd64(&view.ram, at) ^ (1ull << bits[below(17)]));
+                break;
+            }
+            case 6:
+                switch (below(7)) {
+                case 0:
+                    rc.pg.cr4 ^= CR4_SMEP;
+                    break;
+                case 1:
+                    rc.pg.cpl = (unsigned)below(4);
+                    break;
+                case 2:
+                    rc.pg.efer ^= chance(50) ? EFER_NXE : chance(50) ? EFER_LMA : EFER_LME;
+                    break;
+                case 3:
+                    rc.pg.cr3 ^= 0x1000; /* another table */
+                    break;
+                case 4:
+                    rc.cs.ar ^= SEG_AR_L;
+                    break;
+                case 5:
+                    rc.pg.no_1g_pages = !rc.pg.no_1g_pages;
+                    break;
+                default:
+                    rc.pg.cr0 ^= chance(50) ? CR0_PG : chance(50) ? CR0_PE : CR0_WP;
+                    break;
+                }
+                break;
+            case 7:
+                switch (below(3)) {
+                case 0:
+                    view.limit = rc.tstart + below(GUEST_RAM_SIZE - rc.tstart + 1);
+                    break;
+                case 1: /* the hole moves (onto the leaf entry, or anywhere) */
+                    view.hole_base =
+                        chance(50) ? below(GUEST_RAM_SIZE) : rc.entry_gpa[rc.leaf_level] - below(8);
+                    break;
+                default: /* the hole changes size */
+                    view.hole_size = below(0x3000);
+                    break;
+                }
+                rc.mem = view_mem(writable);
+                break;
+            case 8:
+                rc.mem.write_gpa = rc.mem.write_gpa ? NULL : view_write;
+                break;
+            default:
+                rc.rip ^= 1ull << below(21); /* another offset, maybe another page */
+                break;
+            }
+            uint8_t out[FETCH_MAX_BYTES];
+            accepted += fetch_insn_fast(&rc.pg, &rc.mem, &rc.cs, rc.rip, out);
+            calls++;
+            check_cached(&cache, &rc, &warm);
+        }
+    }
+    view.limit = GUEST_RAM_SIZE;
+    view.hole_base = view.hole_size = 0;
+    print_message("fetch_insn_cached: %u fetches, %u accepted, %u with a warm cache\n", calls,
+                  accepted, warm);
+    assert_true(accepted > calls / 20);
+    assert_true(warm > calls / 20);
+}
+
+/* The cache re-reads what the walk depends on: a changed PTE (another frame) or changed code
+ * bytes are seen on the next fetch of the same RIP. */
+static void cached_fetch_sees_changed_pte_and_code(void **state)
+{
+    (void)state;
+    const enum paging_mode mode = PAGING_4LEVEL;
+    reset_tables(tables_start());
+    const uint64_t cr3 = guest_tables_root(&view.ram);
+    const uint64_t rip = 0xFFFFFFFF80001234ull;
+    guest_map(&view.ram, mode, cr3, rip, 0x9000, 4096, E_P | E_RW | E_A);
+    for (unsigned l = 2; l <= 4; l++)
+        guest_entry_change(&view.ram, mode, cr3, rip, l, E_A, E_US);
+    const struct guest_paging pg = paging64(cr3, false);
+    const struct guest_mem mem = view_mem(true);
+    struct fetch_cache cache;
+    fetch_cache_reset(&cache);
+    uint8_t out[FETCH_MAX_BYTES];
+    assert_true(fetch_insn_cached(&cache, &pg, &mem, &cs64, rip, out));
+    assert_memory_equal(out, view.ram.bytes + 0x9234, FETCH_MAX_BYTES);
+    assert_true(cache.levels == 4);
+    /* The same again, then with changed code bytes. */
+    assert_true(fetch_insn_cached(&cache, &pg, &mem, &cs64, rip, out));
+    assert_memory_equal(out, view.ram.bytes + 0x9234, FETCH_MAX_BYTES);
+    view.ram.bytes[0x9234 + 14] ^= 0xFF;
+    assert_true(fetch_insn_cached(&cache, &pg, &mem, &cs64, rip, out));
+    assert_memory_equal(out, view.ram.bytes + 0x9234, FETCH_MAX_BYTES);
+    /* The PTE now maps another frame. */
+    guest_entry_change(&view.ram, mode, cr3, rip, 1, 0xB000, 0x9000);
+    assert_true(fetch_insn_cached(&cache, &pg, &mem, &cs64, rip, out));
+    assert_memory_equal(out, view.ram.bytes + 0xB234, FETCH_MAX_BYTES);
+    /* A view beyond 2^32 suits MAXPHYADDR 39, not 32. */
+    view.limit = 1ull << 33;
+    struct guest_paging pg32 = pg;
+    const struct guest_mem big = view_mem(true);
+    assert_true(fetch_insn_cached(&cache, &pg, &big, &cs64, rip, out));
+    pg32.maxphyaddr = 32;
+    assert_false(fetch_insn_cached(&cache, &pg32, &big, &cs64, rip, out));
+    view.limit = GUEST_RAM_SIZE;
+    /* The PDE loses A: fetch_insn would set it, so no fast answer. */
+    guest_entry_change(&view.ram, mode, cr3, rip, 2, 0, E_A);
+    assert_false(fetch_insn_cached(&cache, &pg, &mem, &cs64, rip, out));
+    assert_int_equal(cache.levels, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(fast_accepts_plain_64_bit_fetches),
         cmocka_unit_test(fast_declines_each_uncovered_case_alone),
         cmocka_unit_test(fast_agrees_with_fetch_insn_on_random_trees),
+        cmocka_unit_test(cached_fetch_sees_changed_pte_and_code),
+        cmocka_unit_test(cached_agrees_with_fast_fetch_across_changes),
     };
     return cmocka_run_group_tests(tests, setup_view, teardown_view);
 }
