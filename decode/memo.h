@@ -31,11 +31,30 @@ struct insn_memo {
     struct insn_memo_entry slot[INSN_MEMO_SLOTS];
 };
 
+/* Decodes into the slot of `key` (x86_decode(bytes, X86_MAX_INSN_LEN, mode, ...)) and keeps
+ * the result when it is X86_DECODE_OK; insn_memo_decode's miss path. */
+enum x86_decode_status insn_memo_fill(struct insn_memo *memo, uint64_t key,
+                                      const uint8_t bytes[X86_MAX_INSN_LEN], enum x86_mode mode,
+                                      const struct x86_insn **out);
+
 /* x86_decode(bytes, X86_MAX_INSN_LEN, mode, ...) through the memo: the same status, and on
  * X86_DECODE_OK *out points to an instruction equal to what x86_decode gives (valid until the
- * next call with this memo). `key` picks the slot. A zeroed memo is empty. */
-enum x86_decode_status insn_memo_decode(struct insn_memo *memo, uint64_t key,
-                                        const uint8_t bytes[X86_MAX_INSN_LEN], enum x86_mode mode,
-                                        const struct x86_insn **out);
+ * next call with this memo). `key` picks the slot. A zeroed memo is empty. The hit is inline:
+ * it runs on every MMIO exit. */
+static inline enum x86_decode_status insn_memo_decode(struct insn_memo *memo, uint64_t key,
+                                                      const uint8_t bytes[X86_MAX_INSN_LEN],
+                                                      enum x86_mode mode,
+                                                      const struct x86_insn **out)
+{
+    uint64_t lo, hi;
+    __builtin_memcpy(&lo, bytes, 8);
+    __builtin_memcpy(&hi, bytes + 7, 8);
+    const struct insn_memo_entry *e = &memo->slot[(key ^ (key >> 5)) & (INSN_MEMO_SLOTS - 1)];
+    if (e->valid & (e->bytes_lo == lo) & (e->bytes_hi == hi) & (e->mode == (uint8_t)mode)) {
+        *out = &e->insn;
+        return X86_DECODE_OK;
+    }
+    return insn_memo_fill(memo, key, bytes, mode, out);
+}
 
 #endif
