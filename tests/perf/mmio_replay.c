@@ -11,6 +11,7 @@
 #include "decode/decode.h"
 #include "decode/emulate.h"
 #include "decode/fetch.h"
+#include "decode/memo.h"
 #include "decode/walk.h"
 
 #define GUEST_PAGES 8
@@ -68,6 +69,51 @@ static enum x86_emu_status dev_write(void *ctx, uint64_t la, const void *buf, un
     return X86_EMU_OK;
 }
 
+/* One exit through the general path: fetch_insn, x86_decode, x86_emulate with callbacks. */
+__attribute__((noinline)) static uint64_t replay_general(const struct guest_paging *pg,
+                                                         const struct guest_mem *mem,
+                                                         const struct fetch_cs *cs)
+{
+    struct fetch_result f;
+    fetch_insn(pg, mem, cs, CODE_LA, &f);
+    struct x86_insn insn;
+    if (x86_decode(f.bytes, f.len, X86_MODE_64, &insn) != X86_DECODE_OK)
+        return 0;
+    struct x86_regs regs = {0};
+    regs.gpr[0] = DEV_LA;
+    regs.rip = CODE_LA;
+    struct x86_emu_env env = {.mode = X86_MODE_64, .read = dev_read, .write = dev_write};
+    struct x86_exception exc;
+    if (x86_emulate(&insn, &regs, &env, 4096, &exc) != X86_EMU_OK)
+        return 0;
+    return regs.gpr[0];
+}
+
+/* The same exit through the fast path's steps: fetch_insn_fast, the decode memo, the operand's
+ * linear address, the device read, x86_load_result. */
+__attribute__((noinline)) static uint64_t replay_fast(const struct guest_paging *pg,
+                                                      const struct guest_mem *mem,
+                                                      const struct fetch_cs *cs,
+                                                      struct insn_memo *memo)
+{
+    uint8_t bytes[FETCH_MAX_BYTES];
+    if (!fetch_insn_fast(pg, mem, cs, CODE_LA, bytes))
+        return 0;
+    const struct x86_insn *insn;
+    if (insn_memo_decode(memo, CODE_LA, bytes, X86_MODE_64, &insn) != X86_DECODE_OK)
+        return 0;
+    struct x86_regs regs = {0};
+    regs.gpr[0] = DEV_LA;
+    regs.rip = CODE_LA;
+    struct x86_emu_env env = {.mode = X86_MODE_64};
+    uint64_t la = x86_mem_linear(insn, &regs, &env), value = 0;
+    struct x86_exception exc;
+    if (dev_read(0, la, &value, insn->access_size, &exc) != X86_EMU_OK)
+        return 0;
+    x86_load_result(insn, &regs, value);
+    return regs.gpr[0];
+}
+
 int main(int argc, char **argv)
 {
     unsigned rounds = argc > 1 ? (unsigned)atoi(argv[1]) : 1000;
@@ -86,20 +132,20 @@ int main(int argc, char **argv)
     struct guest_mem mem = {.read_gpa = gpa_read, .write_gpa = gpa_write};
     struct fetch_cs cs = {.base = 0, .limit = 0xffffffff, .ar = 0xa09b};
     uint64_t sum = 0;
-    for (unsigned i = 0; i < rounds; i++) {
-        struct fetch_result f;
-        fetch_insn(&pg, &mem, &cs, CODE_LA, &f);
-        struct x86_insn insn;
-        if (x86_decode(f.bytes, f.len, X86_MODE_64, &insn) != X86_DECODE_OK)
-            return 1;
-        struct x86_regs regs = {0};
-        regs.gpr[0] = DEV_LA;
-        regs.rip = CODE_LA;
-        struct x86_emu_env env = {.mode = X86_MODE_64, .read = dev_read, .write = dev_write};
-        struct x86_exception exc;
-        if (x86_emulate(&insn, &regs, &env, 4096, &exc) != X86_EMU_OK)
-            return 1;
-        sum += regs.gpr[0];
+    for (unsigned i = 0; i < rounds; i++)
+        sum += replay_general(&pg, &mem, &cs);
+    /* The fast path's steps (boot/mmio.c mmio_mov_fast): the direct view, the memo. */
+    mem.direct = true;
+    mem.direct_va = (uintptr_t)guest;
+    mem.direct_limit = sizeof guest;
+    static struct insn_memo memo;
+    uint64_t fast_sum = 0;
+    for (unsigned i = 0; i < rounds; i++)
+        fast_sum += replay_fast(&pg, &mem, &cs, &memo);
+    if (fast_sum != sum) {
+        printf("mmio_replay: the fast path loaded 0x%llx, the general path 0x%llx\n",
+               (unsigned long long)(fast_sum / rounds), (unsigned long long)(sum / rounds));
+        return 1;
     }
     printf("mmio_replay: %u rounds, value 0x%llx\n", rounds, (unsigned long long)(sum / rounds));
     return sum / rounds == DEV_VALUE ? 0 : 1;
