@@ -1,0 +1,109 @@
+/* libFuzzer target: fetch_insn_fast and fetch_insn_cached against fetch_insn.
+ *
+ * The input is the guest: a header (registers, CS, RIP, the view's limit and hole) and then
+ * the contents of a small guest-physical memory holding the page tables and the code. The
+ * contract is checked on every input: when the fast fetch answers, fetch_insn completed with
+ * the same 15 bytes and wrote nothing; the cached fetch (one cache for the whole run, so it
+ * also meets memories that changed under it) answers exactly as the fast one. Any difference
+ * aborts. Built and run from tests/walk/build.mk (`make fuzz-fetch-fast`). */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "decode/fetch.h"
+
+#define MEM_SIZE (64u * 1024)
+static uint8_t guest[MEM_SIZE];
+
+struct view {
+    uint64_t limit, hole_base, hole_size;
+    unsigned writes;
+};
+static struct view v;
+
+static bool allowed(uint64_t gpa, size_t len)
+{
+    if (gpa + len < gpa || gpa + len > v.limit)
+        return false;
+    if (v.hole_size && gpa < v.hole_base + v.hole_size && v.hole_base < gpa + len)
+        return false;
+    return true;
+}
+
+static bool rd(void *ctx, uint64_t gpa, void *buf, size_t len)
+{
+    (void)ctx;
+    if (!allowed(gpa, len))
+        return false;
+    memcpy(buf, guest + gpa, len);
+    return true;
+}
+
+static bool wr(void *ctx, uint64_t gpa, const void *buf, size_t len)
+{
+    (void)ctx;
+    if (!allowed(gpa, len))
+        return false;
+    memcpy(guest + gpa, buf, len);
+    v.writes++;
+    return true;
+}
+
+static uint64_t take(const uint8_t **p, size_t *n, unsigned bytes)
+{
+    uint64_t x = 0;
+    for (unsigned i = 0; i < bytes && *n; i++, (*p)++, (*n)--)
+        x |= (uint64_t) * *p << (8 * i);
+    return x;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static struct fetch_cache cache;
+    const uint8_t *p = data;
+    size_t n = size;
+    /* Header: flags select the usual 64-bit-mode values most of the time, so the fuzzer spends
+     * its effort on the tables. */
+    const uint64_t flags = take(&p, &n, 2);
+    struct guest_paging pg = {0};
+    pg.cr0 = (flags & 1) ? take(&p, &n, 4) : (CR0_PE | CR0_PG | CR0_WP);
+    pg.cr4 = (flags & 2) ? take(&p, &n, 4) : CR4_PAE;
+    if (flags & 4)
+        pg.cr4 |= CR4_LA57;
+    if (flags & 8)
+        pg.cr4 |= CR4_SMEP;
+    pg.efer = (flags & 16) ? take(&p, &n, 2) : (EFER_LME | EFER_LMA | EFER_NXE);
+    pg.cr3 = take(&p, &n, 3) & 0xFFFFF;
+    pg.cpl = (unsigned)((flags >> 5) & 3);
+    pg.maxphyaddr = (unsigned)take(&p, &n, 1);
+    pg.no_1g_pages = (flags & 128) != 0;
+    struct fetch_cs cs = {.ar = (flags & 256) ? (uint32_t)take(&p, &n, 2) : 0xA09B};
+    uint64_t rip = take(&p, &n, 8);
+    if (!(flags & 512)) /* a canonical RIP in the low half, offset from the input */
+        rip &= 0x00007FFFFFFFFFFFull;
+    v.limit = (flags & 1024) ? take(&p, &n, 3) % (MEM_SIZE + 1) : MEM_SIZE;
+    v.hole_base = (flags & 2048) ? take(&p, &n, 3) % MEM_SIZE : 0;
+    v.hole_size = (flags & 2048) ? take(&p, &n, 2) : 0;
+    /* The rest is guest memory (what is not given stays from earlier inputs, as the cache
+     * does). */
+    memcpy(guest, p, n < MEM_SIZE ? n : MEM_SIZE);
+
+    const struct guest_mem mem = {.read_gpa = rd,
+                                  .write_gpa = (flags & 4096) ? NULL : wr,
+                                  .direct_va = (uintptr_t)guest,
+                                  .direct_limit = v.limit,
+                                  .hole_base = v.hole_base,
+                                  .hole_size = v.hole_size};
+    uint8_t fast[FETCH_MAX_BYTES], cached[FETCH_MAX_BYTES];
+    const unsigned w0 = v.writes;
+    const bool f = fetch_insn_fast(&pg, &mem, &cs, rip, fast);
+    const bool k = fetch_insn_cached(&cache, &pg, &mem, &cs, rip, cached);
+    if (v.writes != w0 || k != f || (f && memcmp(fast, cached, FETCH_MAX_BYTES) != 0))
+        abort();
+    struct fetch_result r;
+    fetch_insn(&pg, &mem, &cs, rip, &r);
+    if (f &&
+        (r.status != FETCH_OK || memcmp(fast, r.bytes, FETCH_MAX_BYTES) != 0 || v.writes != w0))
+        abort();
+    return 0;
+}
