@@ -810,63 +810,74 @@ FAST_FN(fast16, return fast_any_form(buf, X86_MODE_16, insn))
 #undef FAST_FN
 #undef FAST64_FNS
 
-/* 64-bit mode: the opcode after no prefix, one REX or a lone 66 picks its function;
- * readl/writel first. Other prefixes and the moffs forms go through fast64_prefixed(). */
-static inline __attribute__((always_inline)) enum x86_decode_status fast64(const uint8_t *buf,
-                                                                           struct x86_insn *insn)
+/* 64-bit mode after a REX: the opcode byte picks the function (fast64_rex_by_op). */
+typedef enum x86_decode_status fast64_rex_fn(const uint8_t *buf, struct x86_insn *insn,
+                                             unsigned rex);
+static __attribute__((noinline)) enum x86_decode_status
+fast64_rex_other(const uint8_t *buf, struct x86_insn *insn, unsigned rex)
 {
-    const unsigned b0 = buf[0];
-    if (b0 == 0x8B)
-        return fast64_FF_LOAD(buf, insn);
-    if (b0 == 0x89)
-        return fast64_FF_STORE(buf, insn);
-    if (b0 == 0xC7)
-        return fast64_FF_IMM(buf, insn);
-    if ((b0 & 0xF0) == 0x40) {
-        /* b0 is the REX: 0x40..0x4F, never 0 (which means "no REX" further on). */
-        const unsigned op = buf[1], rex = b0;
-        if (op == 0x8B)
-            return fast64_rex_FF_LOAD(buf, insn, rex);
-        if (op == 0x89)
-            return fast64_rex_FF_STORE(buf, insn, rex);
-        switch (fast_form_of[op]) {
-        case FF_STORE8:
-            return fast64_rex_FF_STORE8(buf, insn, rex);
-        case FF_LOAD8:
-            return fast64_rex_FF_LOAD8(buf, insn, rex);
-        case FF_IMM8:
-            return fast64_rex_FF_IMM8(buf, insn, rex);
-        case FF_IMM:
-            return fast64_rex_FF_IMM(buf, insn, rex);
-        case FF_ESCAPE:
-            return fast64_rex_FF_ESCAPE(buf, insn, rex);
-        }
-        return fast64_prefixed(buf, insn);
-    }
-    if (b0 == 0x66) {
-        const unsigned op = buf[1];
-        if (op == 0x8B)
-            return fast64_opsize_FF_LOAD(buf, insn);
-        if (op == 0x89)
-            return fast64_opsize_FF_STORE(buf, insn);
-        if (op == 0xC7)
-            return fast64_opsize_FF_IMM(buf, insn);
-        return fast64_prefixed(buf, insn);
-    }
-    switch (fast_form_of[b0]) {
-    case FF_STORE8:
-        return fast64_FF_STORE8(buf, insn);
-    case FF_LOAD8:
-        return fast64_FF_LOAD8(buf, insn);
-    case FF_IMM8:
-        return fast64_FF_IMM8(buf, insn);
-    case FF_IMM:
-        return fast64_FF_IMM(buf, insn);
-    case FF_ESCAPE:
-        return fast64_FF_ESCAPE(buf, insn);
-    }
+    (void)rex;
     return fast64_prefixed(buf, insn);
 }
+#define FAST64_REX_BY_OP(b)                                                                        \
+    (b) == 0x8B   ? fast64_rex_FF_LOAD                                                             \
+    : (b) == 0x89 ? fast64_rex_FF_STORE                                                            \
+    : (b) == 0x88 ? fast64_rex_FF_STORE8                                                           \
+    : (b) == 0x8A ? fast64_rex_FF_LOAD8                                                            \
+    : (b) == 0xC6 ? fast64_rex_FF_IMM8                                                             \
+    : (b) == 0xC7 ? fast64_rex_FF_IMM                                                              \
+    : (b) == 0x0F ? fast64_rex_FF_ESCAPE                                                           \
+                  : fast64_rex_other,
+static fast64_rex_fn *const fast64_rex_by_op[256] = {X256(FAST64_REX_BY_OP, 0)};
+#undef FAST64_REX_BY_OP
+
+static __attribute__((noinline)) enum x86_decode_status fast64_rex(const uint8_t *buf,
+                                                                   struct x86_insn *insn)
+{
+    /* buf[0] is the REX, 0x40..0x4F: never 0 (which means "no REX" further on). */
+    return fast64_rex_by_op[buf[1]](buf, insn, buf[0]);
+}
+
+/* 64-bit mode after a 66: MOV loads, stores and immediate stores have their own functions. */
+static __attribute__((noinline)) enum x86_decode_status fast64_opsize(const uint8_t *buf,
+                                                                      struct x86_insn *insn)
+{
+    const unsigned op = buf[1];
+    if (op == 0x8B)
+        return fast64_opsize_FF_LOAD(buf, insn);
+    if (op == 0x89)
+        return fast64_opsize_FF_STORE(buf, insn);
+    if (op == 0xC7)
+        return fast64_opsize_FF_IMM(buf, insn);
+    return fast64_prefixed(buf, insn);
+}
+
+/* 64-bit mode: the first byte picks the function -- the form's own after no prefix, the REX
+ * and 66 dispatchers, the shared prefix parser for the other prefixes and for moffs, and for
+ * anything else the general decoder at once. One load and one indirect jump. */
+typedef enum x86_decode_status fast64_fn(const uint8_t *buf, struct x86_insn *insn);
+static __attribute__((noinline)) enum x86_decode_status fast64_none(const uint8_t *buf,
+                                                                    struct x86_insn *insn)
+{
+    const enum x86_mode mode = X86_MODE_64; /* for DECLINE() */
+    return DECLINE();
+}
+#define FAST64_BY_BYTE(b)                                                                          \
+    (b) == 0x8B          ? fast64_FF_LOAD                                                          \
+    : (b) == 0x89        ? fast64_FF_STORE                                                         \
+    : (b) == 0x88        ? fast64_FF_STORE8                                                        \
+    : (b) == 0x8A        ? fast64_FF_LOAD8                                                         \
+    : (b) == 0xC6        ? fast64_FF_IMM8                                                          \
+    : (b) == 0xC7        ? fast64_FF_IMM                                                           \
+    : (b) == 0x0F        ? fast64_FF_ESCAPE                                                        \
+    : ((b)&0xF0) == 0x40 ? fast64_rex                                                              \
+    : (b) == 0x66        ? fast64_opsize                                                           \
+    : ((b) >= 0xA0 && (b) <= 0xA3) || (b) == 0x26 || (b) == 0x2E || (b) == 0x36 || (b) == 0x3E ||  \
+            (b) == 0x64 || (b) == 0x65 || (b) == 0x67                                              \
+        ? fast64_prefixed                                                                          \
+        : fast64_none,
+static fast64_fn *const fast64_by_byte[256] = {X256(FAST64_BY_BYTE, 0)};
+#undef FAST64_BY_BYTE
 
 /* The fast path when it applies (a whole 15-byte window, a known mode), else the general
  * decoder; every fast path ends in the general decoder when it declines. */
@@ -875,7 +886,7 @@ enum x86_decode_status x86_decode(const uint8_t *buf, size_t len, enum x86_mode 
 {
     if (__builtin_expect(len >= X86_MAX_INSN_LEN, 1)) {
         if (__builtin_expect(mode == X86_MODE_64, 1))
-            return fast64(buf, insn);
+            return fast64_by_byte[buf[0]](buf, insn);
         if (mode == X86_MODE_32)
             return fast32(buf, insn);
         if (mode == X86_MODE_16)
