@@ -167,7 +167,7 @@ fast_fetch(const struct guest_paging *pg, const struct guest_mem *mem, const str
      * CR0.PG, CR4.PAE, EFER.LME): both must hold for fetch_insn to take a 64-bit RIP through a
      * 4/5-level walk (SDM Vol. 3A, 2.2 and 4.1.1). All 15 bytes in one 4 KiB page: one walk,
      * one read (and canonical when RIP is, the canonical edges being page boundaries). */
-    if ((pg->cr0 & FAST_CR0) != FAST_CR0 || !(cr4 & CR4_PAE) ||
+    if (!mem->direct || (pg->cr0 & FAST_CR0) != FAST_CR0 || !(cr4 & CR4_PAE) ||
         (pg->efer & FAST_EFER) != FAST_EFER || !(cs->ar & SEG_AR_L) ||
         (rip & 0xFFF) > 4096 - FETCH_MAX_BYTES)
         return false;
@@ -325,8 +325,9 @@ bool fetch_insn_cached(struct fetch_cache *cache, const struct guest_paging *pg,
         cache->cr3 == pg->cr3 && cache->cr0 == pg->cr0 && cache->cr4 == pg->cr4 &&
         cache->efer == pg->efer && cache->cs_ar == cs->ar && cache->cpl == pg->cpl &&
         cache->maxphyaddr == pg->maxphyaddr && cache->no_1g_pages == pg->no_1g_pages &&
-        cache->write_gpa == mem->write_gpa && cache->direct_limit == mem->direct_limit &&
-        cache->hole_base == mem->hole_base && cache->hole_size == mem->hole_size) {
+        cache->write_gpa == mem->write_gpa && mem->direct &&
+        cache->direct_limit == mem->direct_limit && cache->hole_base == mem->hole_base &&
+        cache->hole_size == mem->hole_size) {
         /* Five checks whatever the depth: the slots past the walk's last entry repeat it. */
         const uintptr_t va = mem->direct_va;
         if (direct_load64(va + cache->ea[0]) == cache->entry[0] &&

@@ -86,7 +86,8 @@ enum fetch_status fetch_insn(const struct guest_paging *pg, const struct guest_m
 
 /* The common case of fetch_insn, fast: IA-32e 64-bit mode (CR0.PE/PG, CR4.PAE, EFER.LME/LMA,
  * CS.L) with 4-level or 5-level paging, all FETCH_MAX_BYTES bytes inside one 4 KiB page, every
- * paging-structure entry and the code bytes read through mem's direct view (guest_mem.direct_*),
+ * paging-structure entry and the code bytes read through mem's direct view (guest_mem.direct,
+ * direct_va, direct_limit, hole_*),
  * which must end at or below 2^MAXPHYADDR (else it declines).
  * Returns true only when it has put all FETCH_MAX_BYTES bytes in `out` and fetch_insn would
  * have returned FETCH_OK with the same bytes without writing guest memory (every entry used

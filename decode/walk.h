@@ -58,8 +58,8 @@ typedef bool guest_write_fn(void *ctx, uint64_t gpa, const void *buf, size_t len
 
 /* The guest's physical memory, as the walk sees it.
  *
- * Optionally also a direct view, for fast paths (fetch_insn_fast): when direct_limit is not 0,
- * a read of [gpa, gpa + len) with gpa + len <= direct_limit (no wrap) that does not overlap
+ * Optionally also a direct view, for fast paths (fetch_insn_fast): when `direct` is true, a
+ * read of [gpa, gpa + len) with gpa + len <= direct_limit (no wrap) that does not overlap
  * [hole_base, hole_base + hole_size) may be done as a plain load from direct_va + gpa, and
  * gives exactly what read_gpa would give for it. (In the hypervisor: direct_va 0, the
  * identity map; direct_limit the EPT-mapped limit; the hole the hypervisor's hidden region.)
@@ -72,7 +72,8 @@ struct guest_mem {
     void *ctx;
     bool direct;           /* the fields below describe a direct view */
     uintptr_t direct_va;   /* host virtual address of guest-physical 0 */
-    uint64_t direct_limit; /* reads must end at or below this guest-physical address */
+    uint64_t direct_limit; /* reads must end at or below this guest-physical address
+                              (0: nothing can be read through the view) */
     uint64_t hole_base;    /* guest-physical range the view must not be used for */
     uint64_t hole_size;    /* 0: no hole */
 };

@@ -90,6 +90,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     const struct guest_mem mem = {.read_gpa = rd,
                                   .write_gpa = (flags & 4096) ? NULL : wr,
+                                  .direct = (flags & 8192) == 0,
                                   .direct_va = (uintptr_t)guest,
                                   .direct_limit = v.limit,
                                   .hole_base = v.hole_base,

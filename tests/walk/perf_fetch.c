@@ -85,6 +85,7 @@ int main(int argc, char **argv)
                                     .maxphyaddr = 39};
     const struct guest_mem mem = {.read_gpa = gpa_read,
                                   .write_gpa = gpa_write,
+                                  .direct = true,
                                   .direct_va = (uintptr_t)guest,
                                   .direct_limit = sizeof guest,
                                   .hole_base = 0x7000,
