@@ -171,7 +171,7 @@ fast_fetch(const struct guest_paging *pg, const struct guest_mem *mem, const str
         (pg->efer & FAST_EFER) != FAST_EFER || !(cs->ar & SEG_AR_L) ||
         (rip & 0xFFF) > 4096 - FETCH_MAX_BYTES)
         return false;
-    /* A view of 15 bytes to 4 GiB with a hole below 4 GiB suits every MAXPHYADDR (>= 32). */
+    /* A view of 15 bytes to 4 GiB with a hole under 4 GiB long suits every MAXPHYADDR (>= 32). */
     if (((limit - FETCH_MAX_BYTES) | hole_size) > (1ull << 32) - FETCH_MAX_BYTES &&
         !fast_view_usable(pg, limit, hole_size))
         return false;
