@@ -266,9 +266,7 @@ static bool mmio_general(struct vcpu *v, uint64_t gpa, uint64_t qual,
     m.exit_gla = m.exit_xlat_ok ? vmread(VMCS_GUEST_LINEAR_ADDR) : 0;
     m.exit_gpa = gpa;
     m.device = m.region.kind == EPT_REGION_HIDDEN ? -1 : boot_device_stats_slot(m.region.owner);
-    m.mem.read_gpa = gpa_read;
-    m.mem.write_gpa = gpa_write;
-    m.mem.ctx = 0;
+    m.mem = boot_guest_mem;
     m.pg.cr0 = vmread(VMCS_GUEST_CR0);
     m.pg.cr3 = vmread(VMCS_GUEST_CR3);
     m.pg.cr4 = vmread(VMCS_GUEST_CR4);
@@ -355,7 +353,9 @@ static bool mmio_general(struct vcpu *v, uint64_t gpa, uint64_t qual,
     }
 }
 
-/* Each CPU's memo of decoded instructions (decode/memo.h), slots picked by RIP. */
+/* Each CPU's last code translation (decode/fetch.h: revalidated entry by entry on every use)
+ * and memo of decoded instructions (decode/memo.h, slots picked by RIP). */
+static struct fetch_cache fetch_cache[VMX_MAX_CPUS];
 static struct insn_memo decode_memo[VMX_MAX_CPUS];
 
 /* The common case, without the general path's generality: a MOV load or store (also MOVZX and
@@ -385,7 +385,8 @@ static bool mmio_mov_fast(struct vcpu *v, uint64_t gpa, uint64_t qual, const str
     pg.pae_pdptes_valid = false;
     uint64_t rip = vmread(VMCS_GUEST_RIP);
     uint8_t bytes[FETCH_MAX_BYTES];
-    if (!fetch_insn_fast(&pg, &boot_guest_mem, &cs, rip, bytes))
+    if (!fetch_insn_cached(&fetch_cache[v->index % VMX_MAX_CPUS], &pg, &boot_guest_mem, &cs, rip,
+                           bytes))
         return false;
     const struct x86_insn *insn;
     if (insn_memo_decode(&decode_memo[v->index % VMX_MAX_CPUS], rip, bytes, X86_MODE_64, &insn) !=
