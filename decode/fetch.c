@@ -136,12 +136,7 @@ enum fetch_status fetch_insn(const struct guest_paging *pg, const struct guest_m
 #define FAST_CR0     (CR0_PE | CR0_PG)
 #define FAST_EFER    (EFER_LME | EFER_LMA)
 
-static inline uint64_t direct_load64(uintptr_t va)
-{
-    uint64_t v;
-    __builtin_memcpy(&v, (const void *)va, sizeof v);
-    return v;
-}
+#define direct_load64 fetch_direct_load64
 
 /* The view's less common shapes: whether a view of `limit` bytes with a hole of `hole_size`
  * bytes suits the fast path (limit >= 15, limit <= 2^MAXPHYADDR, hole_size + 14 does not
@@ -251,30 +246,34 @@ fast_fetch(const struct guest_paging *pg, const struct guest_mem *mem, const str
     __builtin_memcpy(out + 7, &w1, 8);
     if (rec) {
         /* Remembered only when the whole 4 KiB code frame is inside the view, so a later fetch
-         * at any offset of the page needs no view test. */
+         * at any offset of the page needs no view test, and when every entry has its accessed
+         * flag, so the answer does not depend on write_gpa. */
         const uint64_t frame = gpa & ~0xFFFull;
-        if (frame <= limit - 4096 && limit >= 4096 &&
+        const unsigned n = rec->levels;
+        if ((all_and & FAST_A) && frame <= limit - 4096 && limit >= 4096 &&
             frame - (mem->hole_base - 4095) >= hole_size + 4095) {
-            for (unsigned i = rec->levels; i < 5; i++) {
-                rec->ea[i] = rec->ea[rec->levels - 1];
-                rec->entry[i] = rec->entry[rec->levels - 1];
+            /* The walk's entries to the end of the slots; the slots before repeat its first. */
+            for (unsigned i = 5; i-- > 0;) {
+                const unsigned from = i >= 5 - n ? i - (5 - n) : 0;
+                rec->ea[i] = rec->ea[from];
+                rec->entry[i] = rec->entry[from];
             }
-            rec->code_frame = frame;
-            rec->rip_page = rip >> 12;
+            rec->five_levels = n == 5;
+            rec->code_delta = frame - (rip & ~0xFFFull);
+            rec->rip_page = rip & ~0xFFFull;
             rec->cr0 = pg->cr0;
             rec->cr3 = pg->cr3;
             rec->cr4 = pg->cr4;
             rec->efer = pg->efer;
-            rec->cs_ar = cs->ar;
-            rec->cpl = pg->cpl;
-            rec->maxphyaddr = pg->maxphyaddr;
+            rec->full_cs_ar = FETCH_CACHE_FULL | cs->ar;
+            rec->cpl_maxphyaddr = fetch_pg_cpl_maxphyaddr(pg);
             rec->no_1g_pages = pg->no_1g_pages;
-            rec->write_gpa = mem->write_gpa;
             rec->direct_limit = mem->direct_limit;
             rec->hole_base = mem->hole_base;
             rec->hole_size = mem->hole_size;
         } else {
             rec->levels = 0;
+            rec->full_cs_ar = 0;
         }
     }
     return true;
@@ -292,14 +291,17 @@ bool fetch_insn_fast(const struct guest_paging *pg, const struct guest_mem *mem,
  * reads. When the inputs equal those of the remembered walk and every remembered entry still
  * holds the same value at the same place, the walk would read exactly those entries again and
  * take exactly the same decisions (that walk succeeded, with every A already set), so only the
- * code bytes need reading. Entries are re-read in the walk's order, once each, as a walk would:
- * a concurrent change by another CPU is seen exactly as a fresh walk at that moment would.
+ * code bytes need reading. Entries are re-read in the walk's order, as a walk would (the first
+ * one perhaps more than once, from the slots that repeat it): a concurrent change by another
+ * CPU is seen as a fresh walk at that moment would see it, or makes a miss. The hit itself is
+ * fetch_insn_cached_hit in fetch.h.
  * (direct_va is not part of the key: the entries and the code are read through the current
  * view, and the limit and hole that made those places safe to read are.) */
 
 void fetch_cache_reset(struct fetch_cache *cache)
 {
     cache->levels = 0;
+    cache->full_cs_ar = 0;
 }
 
 /* A miss: the fast walk, remembered. Out of line, so the hit path keeps its few registers. */
@@ -309,10 +311,10 @@ static __attribute__((noinline)) bool fetch_cache_fill(struct fetch_cache *cache
                                                        const struct fetch_cs *cs, uint64_t rip,
                                                        uint8_t out[FETCH_MAX_BYTES])
 {
-    cache->levels = 0;
+    fetch_cache_reset(cache);
     const bool ok = fast_fetch(pg, mem, cs, rip, out, cache);
     if (!ok)
-        cache->levels = 0;
+        fetch_cache_reset(cache);
     return ok;
 }
 
@@ -320,27 +322,7 @@ bool fetch_insn_cached(struct fetch_cache *cache, const struct guest_paging *pg,
                        const struct guest_mem *mem, const struct fetch_cs *cs, uint64_t rip,
                        uint8_t out[FETCH_MAX_BYTES])
 {
-    const unsigned levels = cache->levels;
-    if (levels && cache->rip_page == rip >> 12 && (rip & 0xFFF) <= 4096 - FETCH_MAX_BYTES &&
-        cache->cr3 == pg->cr3 && cache->cr0 == pg->cr0 && cache->cr4 == pg->cr4 &&
-        cache->efer == pg->efer && cache->cs_ar == cs->ar && cache->cpl == pg->cpl &&
-        cache->maxphyaddr == pg->maxphyaddr && cache->no_1g_pages == pg->no_1g_pages &&
-        cache->write_gpa == mem->write_gpa && mem->direct &&
-        cache->direct_limit == mem->direct_limit && cache->hole_base == mem->hole_base &&
-        cache->hole_size == mem->hole_size) {
-        /* Five checks whatever the depth: the slots past the walk's last entry repeat it. */
-        const uintptr_t va = mem->direct_va;
-        if (direct_load64(va + cache->ea[0]) == cache->entry[0] &&
-            direct_load64(va + cache->ea[1]) == cache->entry[1] &&
-            direct_load64(va + cache->ea[2]) == cache->entry[2] &&
-            direct_load64(va + cache->ea[3]) == cache->entry[3] &&
-            direct_load64(va + cache->ea[4]) == cache->entry[4]) {
-            const uint64_t gpa = cache->code_frame | (rip & 0xFFF);
-            const uint64_t w0 = direct_load64(va + gpa), w1 = direct_load64(va + gpa + 7);
-            __builtin_memcpy(out, &w0, 8);
-            __builtin_memcpy(out + 7, &w1, 8);
-            return true;
-        }
-    }
+    if (fetch_insn_cached_hit(cache, pg, mem, cs, rip, out))
+        return true;
     return fetch_cache_fill(cache, pg, mem, cs, rip, out);
 }

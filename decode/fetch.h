@@ -103,21 +103,84 @@ bool fetch_insn_fast(const struct guest_paging *pg, const struct guest_mem *mem,
  * in the same page as last time, the registers, CS.ar and the view (*mem's fields) are the same,
  * and each paging-structure entry that walk read still holds the same value, the walk is not
  * redone: only those entries and the code bytes are read. One cache per CPU (it is written on
- * every call); zero-initialised or fetch_cache_reset() is empty. */
+ * every call); zero-initialised or fetch_cache_reset() is empty.
+ *
+ * The layout serves the hit (fetch_insn_cached_hit): the key is compared word by word as the
+ * caller's structures hold it, and the walk's entries sit at the end of ea[]/entry[], so a
+ * 2-, 3- or 4-level walk is checked by the same four comparisons (slots before the walk's
+ * first entry repeat it) and only a 5-level walk checks slot 0. Only walks whose entries all
+ * had their accessed flag are remembered, so write_gpa is no part of the key. */
 struct fetch_cache {
-    unsigned levels;     /* entries remembered; 0: empty */
-    uint64_t ea[5];      /* guest-physical address of each entry the walk read, in order; */
-    uint64_t entry[5];   /* slots from `levels` on repeat the last one */
-    uint64_t code_frame; /* guest-physical 4 KiB frame of the code page */
-    uint64_t rip_page;   /* rip >> 12 */
-    uint64_t cr0, cr3, cr4, efer;
-    uint32_t cs_ar;
-    unsigned cpl, maxphyaddr;
-    bool no_1g_pages;
-    guest_write_fn *write_gpa;
+    uint64_t rip_page; /* rip & ~0xFFF of the remembered fetch */
+    uint64_t cr3, cr0, cr4, efer;
+    uint64_t cpl_maxphyaddr; /* pg->cpl and pg->maxphyaddr as they lie in guest_paging */
+    uint64_t full_cs_ar;     /* 0: empty; else FETCH_CACHE_FULL | cs->ar */
     uint64_t direct_limit, hole_base, hole_size;
+    uint64_t code_delta; /* code frame - rip_page: code bytes at direct_va + code_delta + rip */
+    bool no_1g_pages;
+    bool five_levels;  /* the walk read a PML5E: slot 0 is its own entry */
+    unsigned levels;   /* entries the walk read (2..5); 0: empty */
+    uint64_t ea[5];    /* guest-physical address of each entry the walk read, in order, */
+    uint64_t entry[5]; /* ending at slot 4; earlier slots repeat the walk's first entry */
 };
+/* In full_cs_ar: the cache holds a walk (so one compare tests both that and CS.ar). */
+#define FETCH_CACHE_FULL (1ull << 32)
 void fetch_cache_reset(struct fetch_cache *cache);
+
+/* guest_paging's cpl and maxphyaddr as one word (they are adjacent, see walk.h). */
+static inline uint64_t fetch_pg_cpl_maxphyaddr(const struct guest_paging *pg)
+{
+    uint64_t w;
+    __builtin_memcpy(&w, (const char *)pg + offsetof(struct guest_paging, cpl), sizeof w);
+    return w;
+}
+_Static_assert(offsetof(struct guest_paging, maxphyaddr) ==
+                       offsetof(struct guest_paging, cpl) + sizeof(unsigned) &&
+                   sizeof(unsigned) == 4,
+               "cpl and maxphyaddr are compared as one word");
+
+static inline uint64_t fetch_direct_load64(uintptr_t va)
+{
+    uint64_t v;
+    __builtin_memcpy(&v, (const void *)va, sizeof v);
+    return v;
+}
+
+/* The hit of fetch_insn_cached alone: true with the 15 bytes in `out` when the cache answers
+ * for these inputs (then fetch_insn_fast would give the same bytes); false when it does not,
+ * and `out` is unspecified -- then call fetch_insn_cached (which walks and remembers). Inline so
+ * the exit path carries no call for the common case; it never writes the cache. */
+static inline bool fetch_insn_cached_hit(const struct fetch_cache *cache,
+                                         const struct guest_paging *pg, const struct guest_mem *mem,
+                                         const struct fetch_cs *cs, uint64_t rip,
+                                         uint8_t out[FETCH_MAX_BYTES])
+{
+    /* Same page and all 15 bytes in it (the fast walk's own condition); an empty cache has
+     * full_cs_ar 0, which no call matches. */
+    if (rip - cache->rip_page > 4096 - FETCH_MAX_BYTES || pg->cr3 != cache->cr3 ||
+        pg->cr0 != cache->cr0 || pg->cr4 != cache->cr4 || pg->efer != cache->efer ||
+        (FETCH_CACHE_FULL | cs->ar) != cache->full_cs_ar ||
+        fetch_pg_cpl_maxphyaddr(pg) != cache->cpl_maxphyaddr ||
+        pg->no_1g_pages != cache->no_1g_pages || !mem->direct ||
+        mem->direct_limit != cache->direct_limit || mem->hole_base != cache->hole_base ||
+        mem->hole_size != cache->hole_size)
+        return false;
+    const uintptr_t va = mem->direct_va;
+    if (cache->five_levels && fetch_direct_load64(va + cache->ea[0]) != cache->entry[0])
+        return false;
+    if (fetch_direct_load64(va + cache->ea[1]) != cache->entry[1] ||
+        fetch_direct_load64(va + cache->ea[2]) != cache->entry[2] ||
+        fetch_direct_load64(va + cache->ea[3]) != cache->entry[3] ||
+        fetch_direct_load64(va + cache->ea[4]) != cache->entry[4])
+        return false;
+    const uintptr_t code = va + cache->code_delta + rip;
+    const uint64_t w0 = fetch_direct_load64(code), w1 = fetch_direct_load64(code + 7);
+    __builtin_memcpy(out, &w0, 8);
+    __builtin_memcpy(out + 7, &w1, 8);
+    return true;
+}
+
+/* fetch_insn_cached_hit, else the fast walk (remembered for the next call). */
 bool fetch_insn_cached(struct fetch_cache *cache, const struct guest_paging *pg,
                        const struct guest_mem *mem, const struct fetch_cs *cs, uint64_t rip,
                        uint8_t out[FETCH_MAX_BYTES]);

@@ -98,6 +98,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint8_t fast[FETCH_MAX_BYTES], cached[FETCH_MAX_BYTES];
     const unsigned w0 = v.writes;
     const bool f = fetch_insn_fast(&pg, &mem, &cs, rip, fast);
+    /* The inline hit alone: when it answers, it is the fast fetch's answer. */
+    uint8_t hit[FETCH_MAX_BYTES];
+    if (fetch_insn_cached_hit(&cache, &pg, &mem, &cs, rip, hit) &&
+        (!f || memcmp(fast, hit, FETCH_MAX_BYTES) != 0))
+        abort();
     const bool k = fetch_insn_cached(&cache, &pg, &mem, &cs, rip, cached);
     if (v.writes != w0 || k != f || (f && memcmp(fast, cached, FETCH_MAX_BYTES) != 0))
         abort();

@@ -10,7 +10,7 @@ trap 'rm -f "$out"' EXIT
 valgrind --tool=callgrind --callgrind-out-file="$out" "$build/tools/perf_fetch" $rounds \
     >/dev/null 2>&1
 callgrind_annotate --inclusive=yes "$out" 2>/dev/null |
-    sed -n 's/^ *\([0-9,]*\) ( *[0-9.]*%)  decode\/fetch\.c:\(fetch_insn[a-z_]*\) \[.*/\1 \2/p' |
+    sed -n 's/^ *\([0-9,]*\) ( *[0-9.]*%)  \(\.\/\)\{0,1\}decode\/fetch\.[ch]:\(fetch_insn[a-z_]*\) \[.*/\1 \3/p' |
     tr -d , | while read -r ir fn; do
         echo "perf-fetch: $fn $((ir / rounds)) host instructions per call (callgrind)"
     done

@@ -617,19 +617,35 @@ static void fast_agrees_with_fetch_insn_on_random_trees(void **state)
 
 /* --- fetch_insn_cached ------------------------------------------------------------------ */
 
-/* The cached fetch gives exactly the fast fetch's answer (and so the contract), writes nothing. */
-static void check_cached(struct fetch_cache *cache, const struct random_case *rc, unsigned *warm)
+/* The cached fetch gives exactly the fast fetch's answer (and so the contract), writes nothing;
+ * so does its inline hit (fetch_insn_cached_hit) whenever it answers, and it answers for every
+ * call that fetch_insn_cached serves without a walk. */
+static void check_cached(struct fetch_cache *cache, const struct random_case *rc, unsigned *warm,
+                         unsigned *hits)
 {
-    uint8_t fast[FETCH_MAX_BYTES], cached[FETCH_MAX_BYTES];
+    uint8_t fast[FETCH_MAX_BYTES], cached[FETCH_MAX_BYTES], hit[FETCH_MAX_BYTES];
     const bool f = fetch_insn_fast(&rc->pg, &rc->mem, &rc->cs, rc->rip, fast);
     const unsigned writes0 = view.writes;
     *warm += cache->levels != 0;
+    const struct fetch_cache before = *cache;
+    const bool h = fetch_insn_cached_hit(cache, &rc->pg, &rc->mem, &rc->cs, rc->rip, hit);
+    assert_memory_equal(&before, cache, sizeof before); /* the hit never writes the cache */
+    if (h) {
+        (*hits)++;
+        if (!f)
+            fail_msg("hit answered where the fast fetch declines, rip %#llx",
+                     (unsigned long long)rc->rip);
+        assert_memory_equal(fast, hit, FETCH_MAX_BYTES);
+    }
     const bool k = fetch_insn_cached(cache, &rc->pg, &rc->mem, &rc->cs, rc->rip, cached);
     assert_int_equal(view.writes, writes0);
     if (k != f)
         fail_msg("cached %d, fast %d at rip %#llx", k, f, (unsigned long long)rc->rip);
     if (k)
         assert_memory_equal(fast, cached, FETCH_MAX_BYTES);
+    /* A hit leaves the cache as it was; a miss refills it (or empties it). */
+    if (h)
+        assert_memory_equal(&before, cache, sizeof before);
     check_fast_against_general(&rc->pg, &rc->mem, &rc->cs, rc->rip, rc->tstart,
                                view.ram.next_table);
 }
@@ -644,7 +660,7 @@ static void cached_agrees_with_fast_fetch_across_changes(void **state)
     static const unsigned bits[] = {0, 1, 2, 5, 6, 7, 8, 12, 13, 21, 30, 39, 45, 51, 52, 58, 63};
     struct fetch_cache cache;
     memset(&cache, 0, sizeof cache);
-    unsigned warm = 0, accepted = 0, calls = 0;
+    unsigned warm = 0, accepted = 0, calls = 0, hits = 0;
     for (unsigned ep = 0; ep < EPISODES; ep++) {
         struct random_case rc = random_case();
         const bool writable = rc.mem.write_gpa != NULL;
@@ -719,16 +735,18 @@ static void cached_agrees_with_fast_fetch_across_changes(void **state)
             uint8_t out[FETCH_MAX_BYTES];
             accepted += fetch_insn_fast(&rc.pg, &rc.mem, &rc.cs, rc.rip, out);
             calls++;
-            check_cached(&cache, &rc, &warm);
+            check_cached(&cache, &rc, &warm, &hits);
         }
     }
     view.limit = GUEST_RAM_SIZE;
     view.hole_base = view.hole_size = 0;
-    print_message("fetch_insn_cached: %u fetches, %u accepted, %u with a warm cache\n", calls,
-                  accepted, warm);
-    /* Not vacuous: thousands of accepted fetches, most of them with a warm cache. */
+    print_message("fetch_insn_cached: %u fetches, %u accepted, %u with a warm cache, %u hits\n",
+                  calls, accepted, warm, hits);
+    /* Not vacuous: thousands of accepted fetches, most of them with a warm cache, thousands
+     * answered by the hit. */
     assert_true(accepted > calls / 40);
     assert_true(warm > calls / 40);
+    assert_true(hits > calls / 80);
 }
 
 /* The cache re-reads what the walk depends on: a changed PTE (another frame) or changed code
@@ -775,6 +793,92 @@ static void cached_fetch_sees_changed_pte_and_code(void **state)
     assert_int_equal(cache.levels, 0);
 }
 
+/* The inline hit on every walk shape (4-level and 5-level; 4 KiB, 2 MiB and 1 GiB leaves):
+ * after one fill it answers for any offset of the page with the bytes there, and a change to
+ * any one entry the walk read (the PML5E in slot 0 and the entries repeated in the first slots
+ * included) makes it decline, while fetch_insn_cached still gives the fast fetch's answer. */
+static void cached_hit_answers_each_walk_shape_and_declines_on_each_entry_change(void **state)
+{
+    (void)state;
+    static const struct {
+        bool la57;
+        uint64_t page_size;
+        uint64_t rip, gpa;
+    } shapes[] = {
+        {false, 4096, 0xFFFFFFFF80001234ull, 0x9000},
+        {false, 1ull << 21, 0xFFFFFFFF80200ABCull, 0x400000},
+        {false, 1ull << 30, 0x0000004000123456ull, 0},
+        {true, 4096, 0xFF00000000001234ull, 0x9000},
+        {true, 1ull << 21, 0x0001000000200FF0ull, 0x600000},
+        {true, 1ull << 30, 0x0000000040ABCDEFull, 0},
+    };
+    for (unsigned i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+        const enum paging_mode mode = shapes[i].la57 ? PAGING_5LEVEL : PAGING_4LEVEL;
+        const unsigned top = shapes[i].la57 ? 5 : 4;
+        const unsigned leaf = shapes[i].page_size == 4096           ? 1
+                              : shapes[i].page_size == (1ull << 21) ? 2
+                                                                    : 3;
+        const uint64_t rip = shapes[i].rip;
+        reset_tables(tables_start());
+        const uint64_t cr3 = guest_tables_root(&view.ram);
+        guest_map(&view.ram, mode, cr3, rip, shapes[i].gpa, shapes[i].page_size, E_P | E_RW | E_A);
+        for (unsigned l = leaf + 1; l <= top; l++)
+            guest_entry_change(&view.ram, mode, cr3, rip, l, E_A, E_US);
+        const struct guest_paging pg = paging64(cr3, shapes[i].la57);
+        const struct guest_mem mem = view_mem(true);
+        struct fetch_cache cache;
+        memset(&cache, 0, sizeof cache);
+        uint8_t out[FETCH_MAX_BYTES], fast[FETCH_MAX_BYTES];
+        assert_false(fetch_insn_cached_hit(&cache, &pg, &mem, &cs64, rip, out)); /* empty */
+        assert_true(fetch_insn_cached(&cache, &pg, &mem, &cs64, rip, out));
+        assert_int_equal(cache.levels, top + 1 - leaf);
+        /* Another offset in the same page: a hit, with the bytes there. */
+        const uint64_t rip2 = (rip & ~0xFFFull) | 0x0F0;
+        assert_true(fetch_insn_cached_hit(&cache, &pg, &mem, &cs64, rip2, out));
+        const uint64_t gpa2 = shapes[i].gpa + (rip2 & (shapes[i].page_size - 1));
+        assert_memory_equal(out, view.ram.bytes + gpa2, FETCH_MAX_BYTES);
+        /* The next page or a page end: no hit. */
+        assert_false(fetch_insn_cached_hit(&cache, &pg, &mem, &cs64, rip2 + 0x1000, out));
+        assert_false(fetch_insn_cached_hit(&cache, &pg, &mem, &cs64, rip2 | 0xFF2, out));
+        for (unsigned l = leaf; l <= top; l++) {
+            /* An ignored bit (11) changes the entry, not the translation: the hit declines
+             * (the entry is not the remembered one), the cached fetch walks again. */
+            guest_entry_change(&view.ram, mode, cr3, rip, l, 1ull << 11, 0);
+            if (fetch_insn_cached_hit(&cache, &pg, &mem, &cs64, rip2, out))
+                fail_msg("shape %u: hit despite a changed level-%u entry", i, l);
+            assert_true(fetch_insn_fast(&pg, &mem, &cs64, rip2, fast));
+            assert_true(fetch_insn_cached(&cache, &pg, &mem, &cs64, rip2, out));
+            assert_memory_equal(out, fast, FETCH_MAX_BYTES);
+            /* Not present: neither answers. */
+            guest_entry_change(&view.ram, mode, cr3, rip, l, 0, E_P);
+            assert_false(fetch_insn_cached_hit(&cache, &pg, &mem, &cs64, rip2, out));
+            assert_false(fetch_insn_cached(&cache, &pg, &mem, &cs64, rip2, out));
+            assert_int_equal(cache.levels, 0);
+            guest_entry_change(&view.ram, mode, cr3, rip, l, E_P, 1ull << 11);
+            assert_true(fetch_insn_cached(&cache, &pg, &mem, &cs64, rip2, out));
+            assert_true(fetch_insn_cached_hit(&cache, &pg, &mem, &cs64, rip2, out));
+        }
+    }
+}
+
+/* A zeroed cache never answers, not even for all-zero inputs with a view (its remembered
+ * entries would be read at guest-physical 0). */
+static void cached_hit_never_answers_from_an_empty_cache(void **state)
+{
+    (void)state;
+    struct fetch_cache cache;
+    memset(&cache, 0, sizeof cache);
+    const struct guest_paging pg = {0};
+    const struct fetch_cs cs = {0};
+    struct guest_mem mem = {0};
+    mem.direct = true;
+    uint8_t out[FETCH_MAX_BYTES];
+    for (uint64_t rip = 0; rip < 4096; rip += 15)
+        assert_false(fetch_insn_cached_hit(&cache, &pg, &mem, &cs, rip, out));
+    fetch_cache_reset(&cache);
+    assert_false(fetch_insn_cached_hit(&cache, &pg, &mem, &cs, 0, out));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -783,6 +887,8 @@ int main(void)
         cmocka_unit_test(fast_agrees_with_fetch_insn_on_random_trees),
         cmocka_unit_test(cached_fetch_sees_changed_pte_and_code),
         cmocka_unit_test(cached_agrees_with_fast_fetch_across_changes),
+        cmocka_unit_test(cached_hit_answers_each_walk_shape_and_declines_on_each_entry_change),
+        cmocka_unit_test(cached_hit_never_answers_from_an_empty_cache),
     };
     return cmocka_run_group_tests(tests, setup_view, teardown_view);
 }
