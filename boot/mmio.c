@@ -375,7 +375,9 @@ static bool mmio_mov_fast(struct vcpu *v, uint64_t gpa, uint64_t qual, const str
     struct fetch_cs cs = {.base = 0, .limit = 0, .ar = (uint32_t)vmread(VMCS_GUEST_CS_AR)};
     if (!(pg.efer & X86_EFER_LMA) || !(cs.ar & SEG_AR_L))
         return false; /* not 64-bit mode */
-    pg.cr0 = vmread(VMCS_GUEST_CR0);
+    /* A fetch reads only CR0.PE and CR0.PG (WP matters to writes), and IA-32e mode implies both
+     * (SDM Vol. 3A, 10.8.5: LMA = LME and PG; PG needs PE): no VMREAD. */
+    pg.cr0 = X86_CR0_PE | X86_CR0_PG;
     pg.cr3 = vmread(VMCS_GUEST_CR3);
     pg.cr4 = vmread(VMCS_GUEST_CR4);
     pg.rflags = vmread(VMCS_GUEST_RFLAGS);
