@@ -8,7 +8,10 @@
  *     function would do for it, without the call;
  *   - vmx_exit_light(v, reason): the exits in vmx_light_exits, whose handlers touch only RAX,
  *     RBX, RCX and RDX of the guest (the stub saved only ten GPRs for these two entries);
- *   - vmx_exit_ept_violation(v): EPT violations (the MMIO path), all fifteen GPRs saved;
+ *   - EPT violations (the MMIO path), all fifteen GPRs saved: the stub calls
+ *     vmx_hooks.ept_violation itself when the hook loads RSP itself (its cold branches call
+ *     vmx_ept_violation_events, vmx_ept_violation_unhandled, vmx_ept_violation_finish), or
+ *     vmx_exit_ept_violation(v) otherwise;
  *   - vmx_exit_dispatch(v, reason): everything else, all fifteen GPRs saved.
  * Per-exit work that every exit needs is only the end-of-exit EPT generation check
  * (exit_finish). IDT-vectoring re-injection is done only for the exits that can happen during
@@ -49,6 +52,12 @@ _Static_assert(__builtin_offsetof(struct vcpu, ept_generation) == 184,
 _Static_assert(__builtin_offsetof(struct vmx_global, ept_generation) == 864,
                "stub.asm VMX_EPT_GENERATION");
 _Static_assert(sizeof(int) == sizeof(int32_t), "last_device is the record's int32_t device");
+_Static_assert(__builtin_offsetof(struct vcpu, rsp_valid) == 200, "stub.asm VCPU_RSP_VALID");
+_Static_assert(sizeof(((struct vcpu *)0)->rsp_valid) == 1, "stub.asm tests rsp_valid as a byte");
+_Static_assert(__builtin_offsetof(struct vmx_hooks, ept_violation) == 0,
+               "stub.asm HOOKS_EPT_VIOLATION");
+_Static_assert(__builtin_offsetof(struct vmx_hooks, ept_violation_loads_rsp) == 8,
+               "stub.asm HOOKS_EPT_LOADS_RSP");
 
 /* Blocking to end or a single-step trap to raise: both rare (vmx_retire_instruction). */
 __attribute__((noinline, cold)) static void retire_slow(uint64_t intr, uint64_t rflags)
@@ -709,10 +718,45 @@ __attribute__((always_inline)) static inline void rsp_write_back(struct vcpu *v)
     }
 }
 
-/* EPT violations (the MMIO path) come here straight from stub.asm, all GPRs saved. */
+/* The events an EPT violation can leave to the hypervisor: the event whose delivery it
+ * interrupted (SDM Vol. 3C, 28.2.4) and the blocking by NMI that an IRET's exit cleared
+ * (qualification bit 12; vmx/exit.h, vmx_interruptibility_after_ept_violation). Both rare:
+ * stub.asm tests the two fields itself and calls this only when one is set. */
+void vmx_ept_violation_events(struct vcpu *v)
+{
+    (void)v;
+    uint32_t idt = (uint32_t)vmread(VMCS_IDT_VECTORING_INFO);
+    if (idt & INTR_INFO_VALID)
+        reinject_event(idt);
+    uint64_t qual = vmread(VMCS_EXIT_QUALIFICATION);
+    if (qual & EPT_QUAL_NMI_UNBLOCKED) {
+        uint64_t intr = vmread(VMCS_GUEST_INTERRUPTIBILITY);
+        uint64_t after = vmx_interruptibility_after_ept_violation(intr, qual, idt);
+        if (after != intr)
+            vmwrite(VMCS_GUEST_INTERRUPTIBILITY, after);
+    }
+}
+
+/* stub.asm's EPT route: the hook returned false (no trapped region owns the address). */
+__attribute__((noreturn, cold)) void vmx_ept_violation_unhandled(struct vcpu *v)
+{
+    stop_guest(v, "EPT violation outside any trapped region");
+}
+
+/* stub.asm's EPT route after the hook when RSP was loaded or the EPT generation moved (it
+ * tests both itself): the write-back and the catch-up every other route does in C. */
+void vmx_ept_violation_finish(struct vcpu *v)
+{
+    rsp_write_back(v);
+    exit_finish(v);
+}
+
+/* EPT violations come here from stub.asm, all GPRs saved, when the hook does not load RSP
+ * itself (vmx_hooks.ept_violation_loads_rsp false); otherwise the stub calls the hook
+ * directly and does what this function does around it. */
 void vmx_exit_ept_violation(struct vcpu *v)
 {
-    reinject_if_vectoring();
+    vmx_ept_violation_events(v);
     handle_ept_violation(v);
     rsp_write_back(v);
     exit_finish(v);

@@ -15,7 +15,12 @@ struct vmx_hooks {
      * or an event injected). */
     bool (*ept_violation)(struct vcpu *v, uint64_t gpa, uint64_t qual);
     /* Set when ept_violation calls vmx_load_guest_rsp() itself before it uses gpr[GPR_RSP];
-     * while false the dispatcher loads RSP for it before every call. */
+     * while false the dispatcher loads RSP for it before every call. While true, stub.asm
+     * calls ept_violation straight from the exit stub (no C frame in between): the IDT-vectoring
+     * re-injection and the NMI blocking of qualification bit 12 are done before it, the RSP
+     * write-back and the EPT generation check after it. The hook must then not rely on
+     * v->last_device being set to -1 for it: it is -1 at every exit until a handler names a
+     * device (the record resets it after counting). */
     bool ept_violation_loads_rsp;
     /* An intercepted I/O port access (only the PCI configuration ports are intercepted). */
     uint32_t (*io)(uint16_t port, unsigned size, bool write, uint32_t value);
@@ -49,6 +54,24 @@ static inline uint64_t vmx_load_guest_rsp(struct vcpu *v)
 static inline uint64_t vmx_interruptibility_after_retire(uint64_t intr)
 {
     return intr & ~INTERRUPTIBILITY_STI_MOVSS;
+}
+
+/* The interruptibility state to resume with after an EPT violation that the hypervisor
+ * handles without completing the guest's instruction (an emulated MOV is never an IRET, and
+ * an IRET is never emulated: it gets an exception). `qual` is the exit qualification, `idt`
+ * the IDT-vectoring information. The IRET that exited unblocked NMIs before the exit (SDM
+ * Vol. 3C, 27.1: "any blocking by NMI is cleared before the VM exit commences"); bit 12 says
+ * it did, and since that IRET did not complete, blocking by NMI is set again (SDM Vol. 3C,
+ * 28.2.3, and 29.2.1.2 for the same bit of an exception exit). Bit 12 means nothing when the
+ * exit happened during event delivery (the IDT-vectoring field is valid; the event is
+ * delivered again instead, and an NMI injected with blocking by NMI set would fail the VM
+ * entry, SDM Vol. 3C, 27.3.1.5). */
+static inline uint64_t vmx_interruptibility_after_ept_violation(uint64_t intr, uint64_t qual,
+                                                                uint32_t idt)
+{
+    if ((qual & EPT_QUAL_NMI_UNBLOCKED) && !(idt & INTR_INFO_VALID))
+        return intr | INTERRUPTIBILITY_NMI;
+    return intr;
 }
 
 /* Whether retiring an emulated (non-branch) instruction raises a single-step trap: RFLAGS.TF

@@ -68,7 +68,8 @@ vmx_launch_here:
 ;   and write only RAX, RBX, RCX and RDX of the guest and call only C, which keeps RBP and
 ;   R12-R15 intact (SysV ABI): ten GPRs are saved and restored for them.
 ; - Every other exit saves and restores all fifteen (RSP stays in the VMCS:
-;   vmx_load_guest_rsp); EPT violations (the MMIO path) go straight to their own entry.
+;   vmx_load_guest_rsp); EPT violations (the MMIO path) go to the hook straight from here
+;   (.ept_violation below).
 ;
 ; Accounting (TRAPVISOR_ACCOUNTING, docs/stats.md): the window runs from the RDTSC right
 ; after the RAX/RDX saves to the RDTSC after the last register restore that the record does
@@ -85,6 +86,10 @@ extern vmx_exit_cpuid
 extern vmx_exit_light
 extern vmx_light_exits
 extern vmx_exit_ept_violation
+extern vmx_ept_violation_events
+extern vmx_ept_violation_unhandled
+extern vmx_ept_violation_finish
+extern vmx_hooks
 extern vmx
 
 VMCS_EXIT_REASON      equ 0x4402
@@ -96,7 +101,14 @@ VCPU_EXIT_TSC         equ 144
 VCPU_RESUME_TSC       equ 152
 VCPU_REC              equ 160   ; last_reason: struct stats_record_ctx (vmx/vmx.h)
 VCPU_EPT_GENERATION   equ 184
+VCPU_RSP_VALID        equ 200   ; bool
 VMX_EPT_GENERATION    equ 864   ; offsetof(struct vmx_global, ept_generation)
+HOOKS_EPT_VIOLATION   equ 0     ; struct vmx_hooks (vmx/exit.h)
+HOOKS_EPT_LOADS_RSP   equ 8
+VMCS_IDT_VECTORING    equ 0x4408
+VMCS_EXIT_QUALIFICATION equ 0x6400
+VMCS_GUEST_PHYS_ADDR  equ 0x2400
+EPT_QUAL_NMI_UNBLOCKED equ 1 << 12
 
 %define G(r) [gs:8*(r)]         ; vcpu->gpr[r]
 
@@ -185,6 +197,8 @@ vmx_exit_stub:
     jmp .resume_light
 
 .not_cpuid:
+    cmp eax, EXIT_EPT_VIOLATION
+    je .ept_violation
     mov G(1), rcx
     mov G(3), rbx
     mov G(6), rsi
@@ -194,8 +208,6 @@ vmx_exit_stub:
     mov G(10), r10
     mov G(11), r11
     mov rdi, [rsp]
-    cmp eax, EXIT_EPT_VIOLATION
-    je .ept_violation
     mov esi, eax
     cmp eax, 63
     ja .full
@@ -212,19 +224,83 @@ vmx_exit_stub:
     mov r11, G(11)
     EXIT_TAIL light
 
+; EPT violations: the hook reads and writes any guest GPR in vcpu->gpr, so all fifteen are
+; saved; when it loads RSP itself it is called from here with (v, gpa, qualification), as
+; vmx_exit_ept_violation (vmx/exit.c) would call it, and this route does that function's work
+; around it: each check below is one field test whose rare outcome goes to the C that
+; vmx_exit_ept_violation runs for it.
 .ept_violation:
+    mov G(1), rcx
+    mov G(3), rbx
     mov G(5), rbp
+    mov G(6), rsi
+    mov G(7), rdi
+    mov G(8), r8
+    mov G(9), r9
+    mov G(10), r10
+    mov G(11), r11
     mov G(12), r12
     mov G(13), r13
     mov G(14), r14
     mov G(15), r15
-    call vmx_exit_ept_violation wrt ..plt
+    mov rdi, [rsp]
+    cmp byte [rel vmx_hooks + HOOKS_EPT_LOADS_RSP], 0
+    je .ept_in_c
+    ; An exit during event delivery (SDM Vol. 3C, 28.2.4: IDT-vectoring valid, bit 31) or an
+    ; IRET that unblocked NMIs (qualification bit 12, 28.2.3): vmx_ept_violation_events.
+    mov eax, VMCS_IDT_VECTORING
+    vmread rax, rax
+    test eax, eax
+    js .ept_events
+    mov edx, VMCS_EXIT_QUALIFICATION
+    vmread rdx, rdx
+    test edx, EPT_QUAL_NMI_UNBLOCKED
+    jnz .ept_events
+.ept_hook:
+    mov esi, VMCS_GUEST_PHYS_ADDR
+    vmread rsi, rsi
+    ; v->last_device is already -1: it is at every exit until a handler names a device (the
+    ; record sets it back after counting; vmx/vmx.c and boot/ start it at -1).
+    call [rel vmx_hooks + HOOKS_EPT_VIOLATION]
+    test al, al
+    jz .ept_unhandled
+    ; The hook loaded RSP (rsp_valid), or the EPT changed: vmx_ept_violation_finish writes RSP
+    ; back and catches up exactly as the C routes' rsp_write_back and exit_finish do.
+    cmp byte [gs:VCPU_RSP_VALID], 0
+    jne .ept_finish_in_c
+    mov rax, [gs:VCPU_EPT_GENERATION]
+    cmp rax, [rel vmx + VMX_EPT_GENERATION]
+    jne .ept_finish_in_c
+.ept_resume:
+    mov rbx, G(3)
     mov rbp, G(5)
+    mov rsi, G(6)
+    mov rdi, G(7)
+    mov r9, G(9)
+    mov r10, G(10)
+    mov r11, G(11)
     mov r12, G(12)
     mov r13, G(13)
     mov r14, G(14)
     mov r15, G(15)
-    jmp .resume_light
+    EXIT_TAIL ept
+
+.ept_events:
+    call vmx_ept_violation_events wrt ..plt
+    mov rdi, [rsp]
+    mov edx, VMCS_EXIT_QUALIFICATION
+    vmread rdx, rdx
+    jmp .ept_hook
+.ept_unhandled:
+    mov rdi, [rsp]
+    call vmx_ept_violation_unhandled wrt ..plt
+.ept_finish_in_c:
+    mov rdi, [rsp]
+    call vmx_ept_violation_finish wrt ..plt
+    jmp .ept_resume
+.ept_in_c:
+    call vmx_exit_ept_violation wrt ..plt
+    jmp .ept_resume
 
 .full:
     mov G(5), rbp

@@ -179,8 +179,14 @@
  * single-step trap. */
 #define PENDING_DBG_BS (1ull << 14)
 
-/* Interruptibility state (SDM Vol. 3C, 25.4.2, Table 25-3): blocking by STI and by MOV SS. */
+/* Interruptibility state (SDM Vol. 3C, 25.4.2, Table 25-3): blocking by STI and by MOV SS;
+ * blocking by NMI (bit 3). */
 #define INTERRUPTIBILITY_STI_MOVSS 3ull
+#define INTERRUPTIBILITY_NMI       (1ull << 3)
+
+/* EPT-violation exit qualification bit 12, "NMI unblocking due to IRET" (SDM Vol. 3C, 28.2.1,
+ * Table 28-7, and 28.2.3). */
+#define EPT_QUAL_NMI_UNBLOCKED (1ull << 12)
 
 /* VM-entry interruption information (SDM Vol. 3C, Table 25-17). */
 #define INTR_INFO_VALID       (1u << 31)

@@ -137,6 +137,10 @@ int vmx_cpu_launch(struct vcpu *v, bool verbose);
 void vmx_exit_cpuid(struct vcpu *v);
 void vmx_exit_light(struct vcpu *v, uint32_t reason);
 void vmx_exit_ept_violation(struct vcpu *v);
+/* The cold branches of stub.asm's direct EPT route (vmx/exit.c). */
+void vmx_ept_violation_events(struct vcpu *v);
+__attribute__((noreturn)) void vmx_ept_violation_unhandled(struct vcpu *v);
+void vmx_ept_violation_finish(struct vcpu *v);
 void vmx_exit_dispatch(struct vcpu *v, uint32_t reason);
 void vmx_resume_failed(struct vcpu *v);
 
