@@ -22,17 +22,14 @@
 #include <cmocka.h>
 
 #include "decode/decode.h"
+#include "tests/support/rng.h"
 
 static const char *const mode_names[] = {"16", "32", "64"};
 
-/* xorshift64: reproducible random bytes. */
 static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
 static uint64_t rng(void)
 {
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return rng_state;
+    return xorshift64(&rng_state);
 }
 
 static void print_bytes(const uint8_t *b, size_t n)

@@ -7,6 +7,7 @@
 
 #include "ept/ept.h"
 #include "tests/ept/test_pool.h"
+#include "tests/support/rng.h"
 
 #define GiB (1ull << 30)
 #define MiB (1ull << 20)
@@ -24,10 +25,7 @@ static int quick;
 static uint64_t rng_state = 88172645463325252ull;
 static uint64_t rng(void)
 {
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return rng_state;
+    return xorshift64(&rng_state);
 }
 
 static void bench_lookup(unsigned nregions)

@@ -10,14 +10,12 @@
 #include <cmocka.h>
 
 #include "decode/memo.h"
+#include "tests/support/rng.h"
 
 static uint64_t rng_state = 0x243F6A8885A308D3ull;
 static uint64_t rng(void)
 {
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return rng_state;
+    return xorshift64(&rng_state);
 }
 
 /* Common device-access encodings plus random bytes, so decodes succeed and fail. */

@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "tests/pci/testdev.h"
+#include "tests/support/rng.h"
 
 #define BDF PCI_BDF(0, 3, 0)
 
@@ -292,10 +293,7 @@ static void pio_reaches_a_mapped_io_bar_only(void **state)
 static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
 static uint64_t rng(void)
 {
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return rng_state;
+    return xorshift64(&rng_state);
 }
 
 static void bar_access_with_a_guess_answers_as_the_search(void **state)
