@@ -268,6 +268,7 @@ fast_fetch(const struct guest_paging *pg, const struct guest_mem *mem, const str
             rec->full_cs_ar = FETCH_CACHE_FULL | cs->ar;
             rec->cpl_maxphyaddr = fetch_pg_cpl_maxphyaddr(pg);
             rec->no_1g_pages = pg->no_1g_pages;
+            rec->cpl = pg->cpl;
             rec->direct_limit = mem->direct_limit;
             rec->hole_base = mem->hole_base;
             rec->hole_size = mem->hole_size;
@@ -325,4 +326,39 @@ bool fetch_insn_cached(struct fetch_cache *cache, const struct guest_paging *pg,
     if (fetch_insn_cached_hit(cache, pg, mem, cs, rip, out))
         return true;
     return fetch_cache_fill(cache, pg, mem, cs, rip, out);
+}
+
+void fetch_cache_bind(struct fetch_cache *cache, const struct guest_mem *mem, unsigned maxphyaddr,
+                      bool no_1g_pages)
+{
+    fetch_cache_reset(cache);
+    cache->bound_mem = *mem;
+    cache->bound_maxphyaddr = maxphyaddr;
+    cache->bound_no_1g_pages = no_1g_pages;
+}
+
+/* A miss of the bound cache: the fast walk with the bound facts, remembered as a bound walk. */
+static __attribute__((noinline)) bool fetch_bound_fill(struct fetch_cache *cache,
+                                                       const struct guest_paging *pg,
+                                                       const struct fetch_cs *cs, uint64_t rip,
+                                                       uint8_t out[FETCH_MAX_BYTES])
+{
+    struct guest_paging bound_pg = *pg;
+    bound_pg.maxphyaddr = cache->bound_maxphyaddr;
+    bound_pg.no_1g_pages = cache->bound_no_1g_pages;
+    fetch_cache_reset(cache);
+    const bool ok = fast_fetch(&bound_pg, &cache->bound_mem, cs, rip, out, cache);
+    if (!ok)
+        fetch_cache_reset(cache);
+    else if (cache->full_cs_ar)
+        cache->full_cs_ar = FETCH_CACHE_BOUND | cs->ar; /* remembered: mark it a bound walk */
+    return ok;
+}
+
+bool fetch_insn_bound(struct fetch_cache *cache, const struct guest_paging *pg,
+                      const struct fetch_cs *cs, uint64_t rip, uint8_t out[FETCH_MAX_BYTES])
+{
+    if (fetch_insn_bound_hit(cache, pg, cs, rip, out))
+        return true;
+    return fetch_bound_fill(cache, pg, cs, rip, out);
 }

@@ -122,9 +122,16 @@ struct fetch_cache {
     unsigned levels;   /* entries the walk read (2..5); 0: empty */
     uint64_t ea[5];    /* guest-physical address of each entry the walk read, in order, */
     uint64_t entry[5]; /* ending at slot 4; earlier slots repeat the walk's first entry */
+    unsigned cpl;      /* pg->cpl of the remembered fetch */
+    /* fetch_cache_bind: the view and CPU facts fetch_insn_bound uses (not its arguments). */
+    struct guest_mem bound_mem;
+    unsigned bound_maxphyaddr;
+    bool bound_no_1g_pages;
 };
-/* In full_cs_ar: the cache holds a walk (so one compare tests both that and CS.ar). */
-#define FETCH_CACHE_FULL (1ull << 32)
+/* In full_cs_ar: the cache holds a walk made by fetch_insn_cached (FULL) or by
+ * fetch_insn_bound (BOUND), so one compare tests that, which kind, and CS.ar. */
+#define FETCH_CACHE_FULL  (1ull << 32)
+#define FETCH_CACHE_BOUND (1ull << 33)
 void fetch_cache_reset(struct fetch_cache *cache);
 
 /* guest_paging's cpl and maxphyaddr as one word (they are adjacent, see walk.h). */
@@ -179,6 +186,45 @@ static inline bool fetch_insn_cached_hit(const struct fetch_cache *cache,
     __builtin_memcpy(out + 7, &w1, 8);
     return true;
 }
+
+/* A cache bound to one view and one CPU's paging facts, for a caller whose view and CPU never
+ * change between fetches (the hypervisor: the identity map, the hidden region, MAXPHYADDR):
+ * fetch_cache_bind copies *mem, maxphyaddr and no_1g_pages into the cache and empties it;
+ * fetch_insn_bound(cache, pg, cs, rip, out) then answers exactly as fetch_insn_fast(pg', mem,
+ * cs, rip, out) with pg' = *pg but maxphyaddr and no_1g_pages from the binding, so its hit
+ * compares only RIP's page, CR0, CR3, CR4, EFER, CS.ar and CPL, and re-reads the entries. To
+ * change the view, bind again. fetch_insn_cached and fetch_insn_bound may share a cache: each
+ * misses on the other's walk. */
+void fetch_cache_bind(struct fetch_cache *cache, const struct guest_mem *mem, unsigned maxphyaddr,
+                      bool no_1g_pages);
+
+/* The hit of fetch_insn_bound alone (never writes the cache): false = call fetch_insn_bound. */
+static inline bool fetch_insn_bound_hit(const struct fetch_cache *cache,
+                                        const struct guest_paging *pg, const struct fetch_cs *cs,
+                                        uint64_t rip, uint8_t out[FETCH_MAX_BYTES])
+{
+    if (rip - cache->rip_page > 4096 - FETCH_MAX_BYTES || pg->cr3 != cache->cr3 ||
+        pg->cr0 != cache->cr0 || pg->cr4 != cache->cr4 || pg->efer != cache->efer ||
+        (FETCH_CACHE_BOUND | cs->ar) != cache->full_cs_ar || pg->cpl != cache->cpl)
+        return false;
+    const uintptr_t va = cache->bound_mem.direct_va;
+    if (cache->five_levels && fetch_direct_load64(va + cache->ea[0]) != cache->entry[0])
+        return false;
+    if (fetch_direct_load64(va + cache->ea[1]) != cache->entry[1] ||
+        fetch_direct_load64(va + cache->ea[2]) != cache->entry[2] ||
+        fetch_direct_load64(va + cache->ea[3]) != cache->entry[3] ||
+        fetch_direct_load64(va + cache->ea[4]) != cache->entry[4])
+        return false;
+    const uintptr_t code = va + cache->code_delta + rip;
+    const uint64_t w0 = fetch_direct_load64(code), w1 = fetch_direct_load64(code + 7);
+    __builtin_memcpy(out, &w0, 8);
+    __builtin_memcpy(out + 7, &w1, 8);
+    return true;
+}
+
+/* fetch_insn_bound_hit, else the fast walk through the bound view (remembered). */
+bool fetch_insn_bound(struct fetch_cache *cache, const struct guest_paging *pg,
+                      const struct fetch_cs *cs, uint64_t rip, uint8_t out[FETCH_MAX_BYTES]);
 
 /* fetch_insn_cached_hit, else the fast walk (remembered for the next call). */
 bool fetch_insn_cached(struct fetch_cache *cache, const struct guest_paging *pg,

@@ -106,6 +106,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const bool k = fetch_insn_cached(&cache, &pg, &mem, &cs, rip, cached);
     if (v.writes != w0 || k != f || (f && memcmp(fast, cached, FETCH_MAX_BYTES) != 0))
         abort();
+    /* The bound cache, bound again when this input's view or CPU facts differ (its contract);
+     * its calls take MAXPHYADDR and 1 GiB support from the binding, not from pg. */
+    static struct fetch_cache bound;
+    if (bound.bound_mem.write_gpa != mem.write_gpa || bound.bound_mem.direct != mem.direct ||
+        bound.bound_mem.direct_va != mem.direct_va ||
+        bound.bound_mem.direct_limit != mem.direct_limit ||
+        bound.bound_mem.hole_base != mem.hole_base || bound.bound_mem.hole_size != mem.hole_size ||
+        bound.bound_mem.read_gpa != mem.read_gpa || bound.bound_maxphyaddr != pg.maxphyaddr ||
+        bound.bound_no_1g_pages != pg.no_1g_pages)
+        fetch_cache_bind(&bound, &mem, pg.maxphyaddr, pg.no_1g_pages);
+    struct guest_paging other = pg;
+    other.maxphyaddr ^= 7;
+    other.no_1g_pages = !other.no_1g_pages;
+    if (fetch_insn_bound_hit(&bound, &other, &cs, rip, hit) &&
+        (!f || memcmp(fast, hit, FETCH_MAX_BYTES) != 0))
+        abort();
+    const bool b = fetch_insn_bound(&bound, &other, &cs, rip, cached);
+    if (v.writes != w0 || b != f || (f && memcmp(fast, cached, FETCH_MAX_BYTES) != 0))
+        abort();
     struct fetch_result r;
     fetch_insn(&pg, &mem, &cs, rip, &r);
     if (f &&

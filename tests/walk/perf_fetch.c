@@ -88,6 +88,35 @@ __attribute__((noinline)) static bool run_hit_inline(struct fetch_cache *cache, 
     return fetch_insn_cached(cache, &pg, &exit_mem, &cs, rip, out);
 }
 
+__attribute__((noinline)) static bool run_bound(struct fetch_cache *cache,
+                                                const struct guest_paging *pg,
+                                                const struct fetch_cs *cs, uint8_t *out)
+{
+    return fetch_insn_bound(cache, pg, cs, CODE_LA + 0x10, out);
+}
+
+/* As run_hit_inline, with a bound cache (fetch_insn_bound_hit inlined). */
+__attribute__((noinline)) static bool run_bound_inline(struct fetch_cache *cache, uint64_t cr0,
+                                                       uint64_t cr3, uint64_t cr4, uint64_t efer,
+                                                       uint32_t cs_ar, unsigned cpl, uint64_t rip,
+                                                       uint8_t *out)
+{
+    struct guest_paging pg;
+    pg.cr0 = cr0;
+    pg.cr3 = cr3;
+    pg.cr4 = cr4;
+    pg.efer = efer;
+    pg.rflags = 2;
+    pg.cpl = cpl;
+    pg.maxphyaddr = exit_maxphyaddr;
+    pg.no_1g_pages = false;
+    pg.pae_pdptes_valid = false;
+    const struct fetch_cs cs = {.base = 0, .limit = 0, .ar = cs_ar};
+    if (fetch_insn_bound_hit(cache, &pg, &cs, rip, out))
+        return true;
+    return fetch_insn_bound(cache, &pg, &cs, rip, out);
+}
+
 __attribute__((noinline)) static enum fetch_status run_general(const struct guest_paging *pg,
                                                                const struct guest_mem *mem,
                                                                const struct fetch_cs *cs,
@@ -120,7 +149,11 @@ int main(int argc, char **argv)
     unsigned fast_ok = 0, general_ok = 0, cached_ok = 0, inline_ok = 0;
     exit_mem = mem;
     exit_maxphyaddr = pg.maxphyaddr;
-    static struct fetch_cache exit_cache;
+    static struct fetch_cache exit_cache, bound_cache, exit_bound_cache;
+    fetch_cache_bind(&bound_cache, &mem, pg.maxphyaddr, pg.no_1g_pages);
+    fetch_cache_bind(&exit_bound_cache, &mem, pg.maxphyaddr, pg.no_1g_pages);
+    unsigned bound_ok = 0;
+    uint8_t out_bound[FETCH_MAX_BYTES], out_bound_inline[FETCH_MAX_BYTES];
     uint8_t out_inline[FETCH_MAX_BYTES];
     static struct fetch_cache cache; /* warm after the first call */
     uint8_t out[FETCH_MAX_BYTES], out_cached[FETCH_MAX_BYTES];
@@ -131,15 +164,20 @@ int main(int argc, char **argv)
         general_ok += run_general(&pg, &mem, &cs, &f) == FETCH_OK;
         inline_ok += run_hit_inline(&exit_cache, pg.cr0, pg.cr3, pg.cr4, pg.efer, cs.ar, pg.cpl,
                                     CODE_LA + 0x10, out_inline);
+        bound_ok += run_bound(&bound_cache, &pg, &cs, out_bound);
+        bound_ok += run_bound_inline(&exit_bound_cache, pg.cr0, pg.cr3, pg.cr4, pg.efer, cs.ar,
+                                     pg.cpl, CODE_LA + 0x10, out_bound_inline);
     }
     const bool same = memcmp(out, f.bytes, FETCH_MAX_BYTES) == 0 &&
                       memcmp(out_cached, f.bytes, FETCH_MAX_BYTES) == 0 &&
-                      memcmp(out_inline, f.bytes, FETCH_MAX_BYTES) == 0;
+                      memcmp(out_inline, f.bytes, FETCH_MAX_BYTES) == 0 &&
+                      memcmp(out_bound, f.bytes, FETCH_MAX_BYTES) == 0 &&
+                      memcmp(out_bound_inline, f.bytes, FETCH_MAX_BYTES) == 0;
     printf("perf_fetch: %u rounds, fast accepted %u, cached accepted %u, inline hit path "
-           "accepted %u, fetch_insn ok %u, bytes %s\n",
-           rounds, fast_ok, cached_ok, inline_ok, general_ok, same ? "same" : "DIFFER");
+           "accepted %u, bound accepted %u, fetch_insn ok %u, bytes %s\n",
+           rounds, fast_ok, cached_ok, inline_ok, bound_ok, general_ok, same ? "same" : "DIFFER");
     return fast_ok == rounds && cached_ok == rounds && inline_ok == rounds &&
-                   general_ok == rounds && same
+                   bound_ok == 2 * rounds && general_ok == rounds && same
                ? 0
                : 1;
 }

@@ -21,3 +21,8 @@ callgrind_annotate --inclusive=yes "$out" 2>/dev/null |
     tr -d , | while read -r ir; do
         echo "perf-fetch: fetch_insn_cached_hit inlined, with its caller $((ir / rounds)) host instructions per call (callgrind)"
     done
+callgrind_annotate --inclusive=yes "$out" 2>/dev/null |
+    sed -n 's/^ *\([0-9,]*\) ( *[0-9.]*%)  tests\/walk\/perf_fetch\.c:run_bound_inline[a-z0-9.]* \[.*/\1/p' |
+    tr -d , | while read -r ir; do
+        echo "perf-fetch: fetch_insn_bound_hit inlined, with its caller $((ir / rounds)) host instructions per call (callgrind)"
+    done

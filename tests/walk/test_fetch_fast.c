@@ -617,6 +617,51 @@ static void fast_agrees_with_fetch_insn_on_random_trees(void **state)
 
 /* --- fetch_insn_cached ------------------------------------------------------------------ */
 
+/* One bound cache for the whole run, bound again (as its contract asks) whenever the view,
+ * MAXPHYADDR or the 1 GiB-page support changed; its fetch and its hit give exactly the fast
+ * fetch's answer (`f`, `fast`). */
+static struct fetch_cache bound_cache;
+static unsigned bound_hits, bound_binds;
+
+static bool same_view(const struct guest_mem *a, const struct guest_mem *b)
+{
+    return a->read_gpa == b->read_gpa && a->write_gpa == b->write_gpa && a->ctx == b->ctx &&
+           a->direct == b->direct && a->direct_va == b->direct_va &&
+           a->direct_limit == b->direct_limit && a->hole_base == b->hole_base &&
+           a->hole_size == b->hole_size;
+}
+
+static void check_bound(const struct random_case *rc, bool f, const uint8_t fast[FETCH_MAX_BYTES])
+{
+    if (!same_view(&bound_cache.bound_mem, &rc->mem) ||
+        bound_cache.bound_maxphyaddr != rc->pg.maxphyaddr ||
+        bound_cache.bound_no_1g_pages != rc->pg.no_1g_pages) {
+        fetch_cache_bind(&bound_cache, &rc->mem, rc->pg.maxphyaddr, rc->pg.no_1g_pages);
+        bound_binds++;
+    }
+    /* The bound calls ignore pg's maxphyaddr and no_1g_pages: give them wrong ones. */
+    struct guest_paging pg = rc->pg;
+    pg.maxphyaddr = 60;
+    pg.no_1g_pages = !pg.no_1g_pages;
+    const unsigned writes0 = view.writes;
+    uint8_t out[FETCH_MAX_BYTES];
+    const struct fetch_cache before = bound_cache;
+    if (fetch_insn_bound_hit(&bound_cache, &pg, &rc->cs, rc->rip, out)) {
+        bound_hits++;
+        if (!f)
+            fail_msg("bound hit answered where the fast fetch declines, rip %#llx",
+                     (unsigned long long)rc->rip);
+        assert_memory_equal(fast, out, FETCH_MAX_BYTES);
+        assert_memory_equal(&before, &bound_cache, sizeof before);
+    }
+    const bool k = fetch_insn_bound(&bound_cache, &pg, &rc->cs, rc->rip, out);
+    assert_int_equal(view.writes, writes0);
+    if (k != f)
+        fail_msg("bound %d, fast %d at rip %#llx", k, f, (unsigned long long)rc->rip);
+    if (k)
+        assert_memory_equal(fast, out, FETCH_MAX_BYTES);
+}
+
 /* The cached fetch gives exactly the fast fetch's answer (and so the contract), writes nothing;
  * so does its inline hit (fetch_insn_cached_hit) whenever it answers, and it answers for every
  * call that fetch_insn_cached serves without a walk. */
@@ -646,6 +691,7 @@ static void check_cached(struct fetch_cache *cache, const struct random_case *rc
     /* A hit leaves the cache as it was; a miss refills it (or empties it). */
     if (h)
         assert_memory_equal(&before, cache, sizeof before);
+    check_bound(rc, f, fast);
     check_fast_against_general(&rc->pg, &rc->mem, &rc->cs, rc->rip, rc->tstart,
                                view.ram.next_table);
 }
@@ -740,13 +786,15 @@ static void cached_agrees_with_fast_fetch_across_changes(void **state)
     }
     view.limit = GUEST_RAM_SIZE;
     view.hole_base = view.hole_size = 0;
-    print_message("fetch_insn_cached: %u fetches, %u accepted, %u with a warm cache, %u hits\n",
-                  calls, accepted, warm, hits);
+    print_message("fetch_insn_cached: %u fetches, %u accepted, %u with a warm cache, %u hits; "
+                  "fetch_insn_bound: %u hits, %u bindings\n",
+                  calls, accepted, warm, hits, bound_hits, bound_binds);
     /* Not vacuous: thousands of accepted fetches, most of them with a warm cache, thousands
      * answered by the hit. */
     assert_true(accepted > calls / 40);
     assert_true(warm > calls / 40);
     assert_true(hits > calls / 80);
+    assert_true(bound_hits > calls / 80);
 }
 
 /* The cache re-reads what the walk depends on: a changed PTE (another frame) or changed code
@@ -861,6 +909,43 @@ static void cached_hit_answers_each_walk_shape_and_declines_on_each_entry_change
     }
 }
 
+/* fetch_insn_cached and fetch_insn_bound on one cache: each misses on the other's walk (the
+ * other's view may differ), then answers from its own; binding empties the cache. */
+static void bound_and_unbound_walks_never_answer_for_each_other(void **state)
+{
+    (void)state;
+    const enum paging_mode mode = PAGING_4LEVEL;
+    reset_tables(tables_start());
+    const uint64_t cr3 = guest_tables_root(&view.ram);
+    const uint64_t rip = 0xFFFFFFFF80001234ull;
+    guest_map(&view.ram, mode, cr3, rip, 0x9000, 4096, E_P | E_RW | E_A);
+    for (unsigned l = 2; l <= 4; l++)
+        guest_entry_change(&view.ram, mode, cr3, rip, l, E_A, E_US);
+    const struct guest_paging pg = paging64(cr3, false);
+    const struct guest_mem mem = view_mem(true);
+    struct fetch_cache cache;
+    memset(&cache, 0, sizeof cache);
+    uint8_t out[FETCH_MAX_BYTES];
+    assert_false(fetch_insn_bound(&cache, &pg, &cs64, rip, out)); /* never bound: no view */
+    fetch_cache_bind(&cache, &mem, pg.maxphyaddr, pg.no_1g_pages);
+    assert_false(fetch_insn_bound_hit(&cache, &pg, &cs64, rip, out));
+    assert_true(fetch_insn_bound(&cache, &pg, &cs64, rip, out));
+    assert_memory_equal(out, view.ram.bytes + 0x9234, FETCH_MAX_BYTES);
+    assert_true(fetch_insn_bound_hit(&cache, &pg, &cs64, rip, out));
+    assert_false(fetch_insn_cached_hit(&cache, &pg, &mem, &cs64, rip, out));
+    assert_true(fetch_insn_cached(&cache, &pg, &mem, &cs64, rip, out));
+    assert_true(fetch_insn_cached_hit(&cache, &pg, &mem, &cs64, rip, out));
+    assert_false(fetch_insn_bound_hit(&cache, &pg, &cs64, rip, out));
+    assert_true(fetch_insn_bound(&cache, &pg, &cs64, rip, out));
+    assert_true(fetch_insn_bound_hit(&cache, &pg, &cs64, rip, out));
+    /* Bound again to a view without the code page: empty, and the walk declines. */
+    struct guest_mem small = mem;
+    small.direct_limit = 0x9000;
+    fetch_cache_bind(&cache, &small, pg.maxphyaddr, pg.no_1g_pages);
+    assert_false(fetch_insn_bound_hit(&cache, &pg, &cs64, rip, out));
+    assert_false(fetch_insn_bound(&cache, &pg, &cs64, rip, out));
+}
+
 /* A zeroed cache never answers, not even for all-zero inputs with a view (its remembered
  * entries would be read at guest-physical 0). */
 static void cached_hit_never_answers_from_an_empty_cache(void **state)
@@ -873,8 +958,10 @@ static void cached_hit_never_answers_from_an_empty_cache(void **state)
     struct guest_mem mem = {0};
     mem.direct = true;
     uint8_t out[FETCH_MAX_BYTES];
-    for (uint64_t rip = 0; rip < 4096; rip += 15)
+    for (uint64_t rip = 0; rip < 4096; rip += 15) {
         assert_false(fetch_insn_cached_hit(&cache, &pg, &mem, &cs, rip, out));
+        assert_false(fetch_insn_bound_hit(&cache, &pg, &cs, rip, out));
+    }
     fetch_cache_reset(&cache);
     assert_false(fetch_insn_cached_hit(&cache, &pg, &mem, &cs, 0, out));
 }
@@ -889,6 +976,7 @@ int main(void)
         cmocka_unit_test(cached_agrees_with_fast_fetch_across_changes),
         cmocka_unit_test(cached_hit_answers_each_walk_shape_and_declines_on_each_entry_change),
         cmocka_unit_test(cached_hit_never_answers_from_an_empty_cache),
+        cmocka_unit_test(bound_and_unbound_walks_never_answer_for_each_other),
     };
     return cmocka_run_group_tests(tests, setup_view, teardown_view);
 }
