@@ -61,6 +61,9 @@ static bool gpa_write(void *ctx, uint64_t gpa, const void *buf, size_t len)
  * gpa_read answers (boot_mmio_init fills it once the region and the limit are known). */
 static struct guest_mem boot_guest_mem = {.read_gpa = gpa_read, .write_gpa = gpa_write};
 
+/* Each CPU's last code translation (decode/fetch.h: its entries re-read on every use). */
+static struct fetch_cache fetch_cache[VMX_MAX_CPUS];
+
 void boot_mmio_init(void)
 {
     boot_guest_mem.direct = true;
@@ -68,6 +71,10 @@ void boot_mmio_init(void)
     boot_guest_mem.direct_limit = boot.ept_limit;
     boot_guest_mem.hole_base = vmx.hidden_base;
     boot_guest_mem.hole_size = vmx.hidden_size;
+    /* The view and the CPU's paging facts never change after this: each CPU's code-translation
+     * cache is bound to them (decode/fetch.h), so its hit compares only the guest's state. */
+    for (unsigned i = 0; i < VMX_MAX_CPUS; i++)
+        fetch_cache_bind(&fetch_cache[i], &boot_guest_mem, boot.ept.mtrr.maxphyaddr, false);
 }
 
 struct mmio_ctx {
@@ -353,9 +360,7 @@ static bool mmio_general(struct vcpu *v, uint64_t gpa, uint64_t qual,
     }
 }
 
-/* Each CPU's last code translation (decode/fetch.h: revalidated entry by entry on every use)
- * and memo of decoded instructions (decode/memo.h, slots picked by RIP). */
-static struct fetch_cache fetch_cache[VMX_MAX_CPUS];
+/* Each CPU's memo of decoded instructions (decode/memo.h, slots picked by RIP). */
 static struct insn_memo decode_memo[VMX_MAX_CPUS];
 
 /* The common case, without the general path's generality: a MOV load or store (also MOVZX and
@@ -382,13 +387,13 @@ static bool mmio_mov_fast(struct vcpu *v, uint64_t gpa, uint64_t qual, const str
     pg.cr4 = vmread(VMCS_GUEST_CR4);
     pg.rflags = vmread(VMCS_GUEST_RFLAGS);
     pg.cpl = vmx_guest_cpl();
-    pg.maxphyaddr = boot.ept.mtrr.maxphyaddr;
-    pg.no_1g_pages = false;
-    pg.pae_pdptes_valid = false;
+    /* MAXPHYADDR and 1 GiB support come from the fetch cache's binding (boot_mmio_init); the
+     * PDPTEs belong to PAE paging, not IA-32e. */
     uint64_t rip = vmread(VMCS_GUEST_RIP);
     uint8_t bytes[FETCH_MAX_BYTES];
-    if (!fetch_insn_cached(&fetch_cache[v->index % VMX_MAX_CPUS], &pg, &boot_guest_mem, &cs, rip,
-                           bytes))
+    struct fetch_cache *fc = &fetch_cache[v->index % VMX_MAX_CPUS];
+    if (!fetch_insn_bound_hit(fc, &pg, &cs, rip, bytes) &&
+        !fetch_insn_bound(fc, &pg, &cs, rip, bytes))
         return false;
     const struct x86_insn *insn;
     if (insn_memo_decode(&decode_memo[v->index % VMX_MAX_CPUS], rip, bytes, X86_MODE_64, &insn) !=
