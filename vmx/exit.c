@@ -52,8 +52,8 @@ _Static_assert(__builtin_offsetof(struct vcpu, ept_generation) == 184,
 _Static_assert(__builtin_offsetof(struct vmx_global, ept_generation) == 864,
                "stub.asm VMX_EPT_GENERATION");
 _Static_assert(sizeof(int) == sizeof(int32_t), "last_device is the record's int32_t device");
-_Static_assert(__builtin_offsetof(struct vcpu, rsp_valid) == 200, "stub.asm VCPU_RSP_VALID");
-_Static_assert(sizeof(((struct vcpu *)0)->rsp_valid) == 1, "stub.asm tests rsp_valid as a byte");
+_Static_assert(__builtin_offsetof(struct vcpu, finish_generation) == 440,
+               "stub.asm VCPU_FINISH_GENERATION");
 _Static_assert(__builtin_offsetof(struct vmx_hooks, ept_violation) == 0,
                "stub.asm HOOKS_EPT_VIOLATION");
 _Static_assert(__builtin_offsetof(struct vmx_hooks, ept_violation_loads_rsp) == 8,
@@ -641,6 +641,7 @@ __attribute__((noinline, cold)) static void ept_catch_up(struct vcpu *v)
     uint64_t gen = __atomic_load_n(&vmx.ept_generation, __ATOMIC_ACQUIRE);
     vmx_invept_all();
     __atomic_store_n(&v->ept_generation, gen, __ATOMIC_RELEASE);
+    v->finish_generation = v->rsp_valid ? VCPU_FINISH_PENDING : gen;
     if (v->sync_generation) {
         wait_for_flush(v, v->sync_generation);
         v->sync_generation = 0;
@@ -715,6 +716,7 @@ __attribute__((always_inline)) static inline void rsp_write_back(struct vcpu *v)
         if (v->gpr[GPR_RSP] != v->rsp_loaded)
             vmwrite(VMCS_GUEST_RSP, v->gpr[GPR_RSP]);
         v->rsp_valid = false;
+        v->finish_generation = v->ept_generation;
     }
 }
 
@@ -743,12 +745,18 @@ __attribute__((noreturn, cold)) void vmx_ept_violation_unhandled(struct vcpu *v)
     stop_guest(v, "EPT violation outside any trapped region");
 }
 
-/* stub.asm's EPT route after the hook when RSP was loaded or the EPT generation moved (it
- * tests both itself): the write-back and the catch-up every other route does in C. */
+/* stub.asm's EPT route after the hook when v->finish_generation differs from
+ * vmx.ept_generation, that is when RSP was loaded (rsp_valid) or the EPT changed since this
+ * CPU last flushed: the write-back and the catch-up every other route does in C. Either way
+ * it leaves finish_generation equal to ept_generation. Before the first such call it is 0
+ * (the vcpu is zeroed), never above ept_generation, so it cannot hide a generation to catch
+ * up: finish_generation == vmx.ept_generation implies ept_generation == vmx.ept_generation
+ * and rsp_valid false. */
 void vmx_ept_violation_finish(struct vcpu *v)
 {
     rsp_write_back(v);
     exit_finish(v);
+    v->finish_generation = v->ept_generation;
 }
 
 /* EPT violations come here from stub.asm, all GPRs saved, when the hook does not load RSP

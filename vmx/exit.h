@@ -44,6 +44,7 @@ static inline uint64_t vmx_load_guest_rsp(struct vcpu *v)
         v->rsp_loaded = vmread(VMCS_GUEST_RSP);
         v->gpr[GPR_RSP] = v->rsp_loaded;
         v->rsp_valid = true;
+        v->finish_generation = VCPU_FINISH_PENDING; /* stub.asm's EPT route writes it back */
     }
     return v->gpr[GPR_RSP];
 }

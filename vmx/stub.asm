@@ -101,7 +101,7 @@ VCPU_EXIT_TSC         equ 144
 VCPU_RESUME_TSC       equ 152
 VCPU_REC              equ 160   ; last_reason: struct stats_record_ctx (vmx/vmx.h)
 VCPU_EPT_GENERATION   equ 184
-VCPU_RSP_VALID        equ 200   ; bool
+VCPU_FINISH_GENERATION equ 440
 VMX_EPT_GENERATION    equ 864   ; offsetof(struct vmx_global, ept_generation)
 HOOKS_EPT_VIOLATION   equ 0     ; struct vmx_hooks (vmx/exit.h)
 HOOKS_EPT_LOADS_RSP   equ 8
@@ -265,10 +265,10 @@ vmx_exit_stub:
     test al, al
     jz .ept_unhandled
     ; The hook loaded RSP (rsp_valid), or the EPT changed: vmx_ept_violation_finish writes RSP
-    ; back and catches up exactly as the C routes' rsp_write_back and exit_finish do.
-    cmp byte [gs:VCPU_RSP_VALID], 0
-    jne .ept_finish_in_c
-    mov rax, [gs:VCPU_EPT_GENERATION]
+    ; back and catches up exactly as the C routes' rsp_write_back and exit_finish do. One
+    ; compare tells: finish_generation is the flushed generation, or never one while RSP is
+    ; loaded (struct vcpu, vmx/vmx.h).
+    mov rax, [gs:VCPU_FINISH_GENERATION]
     cmp rax, [rel vmx + VMX_EPT_GENERATION]
     jne .ept_finish_in_c
 .ept_resume:

@@ -81,7 +81,12 @@ struct vcpu {
     bool stopped;             /* the guest was stopped (unhandled exit, triple fault) */
     volatile bool in_init;    /* between INIT and SIPI (wait-for-SIPI) */
     uint64_t sync_generation; /* this exit changed the EPT: wait for every CPU to flush */
+    /* What stub.asm's EPT route compares with vmx.ept_generation after the hook, so that one
+     * compare covers both pieces of end-of-exit work: ept_generation while rsp_valid is false,
+     * VCPU_FINISH_PENDING (never a generation) while it is true. vmx/exit.c keeps it so. */
+    uint64_t finish_generation;
 };
+#define VCPU_FINISH_PENDING (~0ull)
 
 /* Computed once from the capability MSRs (SDM Vol. 3D, Appendix A) by vmx_global_init. */
 struct vmx_controls {
