@@ -40,6 +40,10 @@ FREE_CFLAGS := -std=c11 $(WARN) -O2 -g -I. -ffreestanding -mno-red-zone -fno-sta
 # the accounting's cost can be shown; use a separate BUILD= for such a build.
 ACCOUNTING ?= 1
 FREE_CFLAGS += -DTRAPVISOR_ACCOUNTING=$(ACCOUNTING)
+# `make MMIO_CACHES=0` builds the MMIO fast path without its per-CPU caches (boot/mmio.c), for
+# make bench-exits' comparison; also a separate BUILD=.
+MMIO_CACHES ?= 1
+FREE_CFLAGS += -DTRAPVISOR_MMIO_CACHES=$(MMIO_CACHES)
 # Link-time optimisation: the exit paths cross folders (vmx -> boot -> ept/decode/pci/devices)
 # and each call boundary costs instructions on every exit; LTO inlines across them (make
 # bench-exits: about 120 instructions per MMIO exit). The link goes through the compiler driver

@@ -17,6 +17,12 @@
 #include "vmx/exit.h"
 #include "vmx/vmcs.h"
 
+/* `make MMIO_CACHES=0` builds the MMIO fast path without its per-CPU caches (region, code
+ * translation, decoded instruction), so their effect can be measured (make bench-exits). */
+#ifndef TRAPVISOR_MMIO_CACHES
+#define TRAPVISOR_MMIO_CACHES 1
+#endif
+
 extern struct pci_bus boot_bus;
 extern char boot_ecam_owner;
 extern struct ecam_window boot_ecam;
@@ -361,7 +367,7 @@ static bool mmio_general(struct vcpu *v, uint64_t gpa, uint64_t qual,
 }
 
 /* Each CPU's memo of decoded instructions (decode/memo.h, slots picked by RIP). */
-static struct insn_memo decode_memo[VMX_MAX_CPUS];
+__attribute__((unused)) static struct insn_memo decode_memo[VMX_MAX_CPUS];
 
 /* The common case, without the general path's generality: a MOV load or store (also MOVZX and
  * MOVSX loads) of a device register by 64-bit code, for which the exit itself gives the
@@ -391,14 +397,27 @@ static bool mmio_mov_fast(struct vcpu *v, uint64_t gpa, uint64_t qual, const str
      * PDPTEs belong to PAE paging, not IA-32e. */
     uint64_t rip = vmread(VMCS_GUEST_RIP);
     uint8_t bytes[FETCH_MAX_BYTES];
+    const struct x86_insn *insn;
+#if TRAPVISOR_MMIO_CACHES
     struct fetch_cache *fc = &fetch_cache[v->index % VMX_MAX_CPUS];
     if (!fetch_insn_bound_hit(fc, &pg, &cs, rip, bytes) &&
         !fetch_insn_bound(fc, &pg, &cs, rip, bytes))
         return false;
-    const struct x86_insn *insn;
     if (insn_memo_decode(&decode_memo[v->index % VMX_MAX_CPUS], rip, bytes, X86_MODE_64, &insn) !=
         X86_DECODE_OK)
         return false;
+#else
+    /* What every exit costs without the per-CPU caches (make MMIO_CACHES=0): the walk and the
+     * decode each time. */
+    pg.maxphyaddr = boot.ept.mtrr.maxphyaddr;
+    pg.no_1g_pages = false;
+    if (!fetch_insn_fast(&pg, &boot_guest_mem, &cs, rip, bytes))
+        return false;
+    struct x86_insn decoded;
+    if (x86_decode(bytes, FETCH_MAX_BYTES, X86_MODE_64, &decoded) != X86_DECODE_OK)
+        return false;
+    insn = &decoded;
+#endif
     const bool store = insn->access == X86_ACCESS_WRITE;
     if (insn->op == X86_OP_MOV) {
         if (!store && insn->access != X86_ACCESS_READ)
@@ -448,9 +467,14 @@ static struct ept_region_cache region_cache[VMX_MAX_CPUS];
 bool boot_mmio_exit(struct vcpu *v, uint64_t gpa, uint64_t qual)
 {
     struct ept_region_cache *cache = &region_cache[v->index % VMX_MAX_CPUS];
+#if TRAPVISOR_MMIO_CACHES
     const struct ept_region *region = ept_region_cache_hit(&boot.ept.regions, gpa, cache);
     if (!region)
         region = ept_region_lookup_cached(&boot.ept.regions, gpa, cache);
+#else
+    ept_region_cache_init(cache); /* looked up in the table every time */
+    const struct ept_region *region = ept_region_lookup_cached(&boot.ept.regions, gpa, cache);
+#endif
     if (!region) {
         /* A translation another CPU just restored, still cached here: flush and retry. */
         struct ept_leaf leaf;
