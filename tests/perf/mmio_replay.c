@@ -11,47 +11,14 @@
 #include "decode/decode.h"
 #include "decode/emulate.h"
 #include "decode/fetch.h"
+#include "tests/support/replay_guest.h"
 #include "decode/memo.h"
 #include "decode/walk.h"
 
-#define GUEST_PAGES 8
-static uint8_t guest[GUEST_PAGES * 4096] __attribute__((aligned(4096)));
 #define CODE_LA   0x400000ull
 #define DEV_LA    (CODE_LA + 0x1000) /* shares the page tables with the code page */
 #define DEV_GPA   0xfe000000ull
 #define DEV_VALUE 0x12345678u
-
-static bool gpa_read(void *ctx, uint64_t gpa, void *buf, size_t len)
-{
-    (void)ctx;
-    if (gpa + len > sizeof guest || gpa + len < gpa)
-        return false;
-    memcpy(buf, guest + gpa, len);
-    return true;
-}
-
-static bool gpa_write(void *ctx, uint64_t gpa, const void *buf, size_t len)
-{
-    (void)ctx;
-    if (gpa + len > sizeof guest || gpa + len < gpa)
-        return false;
-    memcpy(guest + gpa, buf, len);
-    return true;
-}
-
-static void put64(uint64_t gpa, uint64_t v)
-{
-    memcpy(guest + gpa, &v, 8);
-}
-
-/* PML4 at 0x1000, PDPT 0x2000, PD 0x3000, PT 0x4000; code page at 0x5000. */
-static void map(uint64_t la, uint64_t gpa)
-{
-    put64(0x1000 + ((la >> 39) & 511) * 8, 0x2000 | 0x7);
-    put64(0x2000 + ((la >> 30) & 511) * 8, 0x3000 | 0x7);
-    put64(0x3000 + ((la >> 21) & 511) * 8, 0x4000 | 0x7);
-    put64(0x4000 + ((la >> 12) & 511) * 8, gpa | 0x7);
-}
 
 static enum x86_emu_status dev_read(void *ctx, uint64_t la, void *buf, unsigned size,
                                     struct x86_exception *exc)
@@ -119,9 +86,9 @@ int main(int argc, char **argv)
     unsigned rounds = argc > 1 ? (unsigned)atoi(argv[1]) : 1000;
     static const uint8_t code[] = {0x8b, 0x40, 0x08, 0x90, 0x90, 0x90, 0x90, 0x90,
                                    0x90, 0x90, 0x90, 0x90, 0x90, 0x90, 0x90}; /* mov eax,[rax+8] */
-    map(CODE_LA, 0x5000);
-    map(DEV_LA, 0x6000);
-    memcpy(guest + 0x5000, code, sizeof code);
+    replay_map(CODE_LA, 0x5000, 0x7);
+    replay_map(DEV_LA, 0x6000, 0x7);
+    memcpy(replay_guest + 0x5000, code, sizeof code);
     struct guest_paging pg = {.cr0 = 0x80050033,
                               .cr3 = 0x1000,
                               .cr4 = 0x20,
@@ -129,15 +96,15 @@ int main(int argc, char **argv)
                               .rflags = 2,
                               .cpl = 0,
                               .maxphyaddr = 39};
-    struct guest_mem mem = {.read_gpa = gpa_read, .write_gpa = gpa_write};
+    struct guest_mem mem = {.read_gpa = replay_gpa_read, .write_gpa = replay_gpa_write};
     struct fetch_cs cs = {.base = 0, .limit = 0xffffffff, .ar = 0xa09b};
     uint64_t sum = 0;
     for (unsigned i = 0; i < rounds; i++)
         sum += replay_general(&pg, &mem, &cs);
     /* The fast path's steps (boot/mmio.c mmio_mov_fast): the direct view, the memo. */
     mem.direct = true;
-    mem.direct_va = (uintptr_t)guest;
-    mem.direct_limit = sizeof guest;
+    mem.direct_va = (uintptr_t)replay_guest;
+    mem.direct_limit = sizeof replay_guest;
     static struct insn_memo memo;
     uint64_t fast_sum = 0;
     for (unsigned i = 0; i < rounds; i++)

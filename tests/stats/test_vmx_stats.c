@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "vmx/stats.h"
+#include "tests/support/rng.h"
 
 static struct tv_stats pub, snap;
 static struct stats_state st;
@@ -174,10 +175,7 @@ static struct stats_state ref_st;
 static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
 static uint64_t rng(void)
 {
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return rng_state;
+    return xorshift64(&rng_state);
 }
 
 /* Differential: the same random exits through stats_record_fast and through the C

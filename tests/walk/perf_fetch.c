@@ -9,42 +9,9 @@
 #include <string.h>
 
 #include "decode/fetch.h"
+#include "tests/support/replay_guest.h"
 
-#define GUEST_PAGES 8
-static uint8_t guest[GUEST_PAGES * 4096] __attribute__((aligned(4096)));
 #define CODE_LA 0x400000ull
-
-static bool gpa_read(void *ctx, uint64_t gpa, void *buf, size_t len)
-{
-    (void)ctx;
-    if (gpa + len > sizeof guest || gpa + len < gpa)
-        return false;
-    memcpy(buf, guest + gpa, len);
-    return true;
-}
-
-static bool gpa_write(void *ctx, uint64_t gpa, const void *buf, size_t len)
-{
-    (void)ctx;
-    if (gpa + len > sizeof guest || gpa + len < gpa)
-        return false;
-    memcpy(guest + gpa, buf, len);
-    return true;
-}
-
-static void put64(uint64_t gpa, uint64_t v)
-{
-    memcpy(guest + gpa, &v, 8);
-}
-
-/* PML4 at 0x1000, PDPT 0x2000, PD 0x3000, PT 0x4000 (P, RW, US, A); code page at 0x5000. */
-static void map(uint64_t la, uint64_t gpa)
-{
-    put64(0x1000 + ((la >> 39) & 511) * 8, 0x2000 | 0x27);
-    put64(0x2000 + ((la >> 30) & 511) * 8, 0x3000 | 0x27);
-    put64(0x3000 + ((la >> 21) & 511) * 8, 0x4000 | 0x27);
-    put64(0x4000 + ((la >> 12) & 511) * 8, gpa | 0x27);
-}
 
 /* Separate, non-inlined callers so callgrind shows each path on its own line. */
 __attribute__((noinline)) static bool run_fast(const struct guest_paging *pg,
@@ -128,9 +95,9 @@ __attribute__((noinline)) static enum fetch_status run_general(const struct gues
 int main(int argc, char **argv)
 {
     const unsigned rounds = argc > 1 ? (unsigned)atoi(argv[1]) : 1000;
-    map(CODE_LA, 0x5000);
+    replay_map(CODE_LA, 0x5000, 0x27);
     for (unsigned i = 0; i < 4096; i++)
-        guest[0x5000 + i] = (uint8_t)(i * 7 + 1);
+        replay_guest[0x5000 + i] = (uint8_t)(i * 7 + 1);
     const struct guest_paging pg = {.cr0 = 0x80050033,
                                     .cr3 = 0x1000,
                                     .cr4 = 0x20,
@@ -138,11 +105,11 @@ int main(int argc, char **argv)
                                     .rflags = 2,
                                     .cpl = 0,
                                     .maxphyaddr = 39};
-    const struct guest_mem mem = {.read_gpa = gpa_read,
-                                  .write_gpa = gpa_write,
+    const struct guest_mem mem = {.read_gpa = replay_gpa_read,
+                                  .write_gpa = replay_gpa_write,
                                   .direct = true,
-                                  .direct_va = (uintptr_t)guest,
-                                  .direct_limit = sizeof guest,
+                                  .direct_va = (uintptr_t)replay_guest,
+                                  .direct_limit = sizeof replay_guest,
                                   .hole_base = 0x7000,
                                   .hole_size = 0x1000};
     const struct fetch_cs cs = {.base = 0, .limit = 0xffffffff, .ar = 0xa09b};
