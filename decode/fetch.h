@@ -157,6 +157,25 @@ static inline uint64_t fetch_direct_load64(uintptr_t va)
  * for these inputs (then fetch_insn_fast would give the same bytes); false when it does not,
  * and `out` is unspecified -- then call fetch_insn_cached (which walks and remembers). Inline so
  * the exit path carries no call for the common case; it never writes the cache. */
+/* The common end of both hits: the remembered walk's entries re-read and compared (the slots
+ * before a shallow walk repeat its first entry), then the 15 code bytes. */
+static inline bool fetch_cache_replay(const struct fetch_cache *cache, uintptr_t va, uint64_t rip,
+                                      uint8_t out[FETCH_MAX_BYTES])
+{
+    if (cache->five_levels && fetch_direct_load64(va + cache->ea[0]) != cache->entry[0])
+        return false;
+    if (fetch_direct_load64(va + cache->ea[1]) != cache->entry[1] ||
+        fetch_direct_load64(va + cache->ea[2]) != cache->entry[2] ||
+        fetch_direct_load64(va + cache->ea[3]) != cache->entry[3] ||
+        fetch_direct_load64(va + cache->ea[4]) != cache->entry[4])
+        return false;
+    const uintptr_t code = va + cache->code_delta + rip;
+    const uint64_t w0 = fetch_direct_load64(code), w1 = fetch_direct_load64(code + 7);
+    __builtin_memcpy(out, &w0, 8);
+    __builtin_memcpy(out + 7, &w1, 8);
+    return true;
+}
+
 static inline bool fetch_insn_cached_hit(const struct fetch_cache *cache,
                                          const struct guest_paging *pg, const struct guest_mem *mem,
                                          const struct fetch_cs *cs, uint64_t rip,
@@ -173,18 +192,7 @@ static inline bool fetch_insn_cached_hit(const struct fetch_cache *cache,
         mem->hole_size != cache->hole_size)
         return false;
     const uintptr_t va = mem->direct_va;
-    if (cache->five_levels && fetch_direct_load64(va + cache->ea[0]) != cache->entry[0])
-        return false;
-    if (fetch_direct_load64(va + cache->ea[1]) != cache->entry[1] ||
-        fetch_direct_load64(va + cache->ea[2]) != cache->entry[2] ||
-        fetch_direct_load64(va + cache->ea[3]) != cache->entry[3] ||
-        fetch_direct_load64(va + cache->ea[4]) != cache->entry[4])
-        return false;
-    const uintptr_t code = va + cache->code_delta + rip;
-    const uint64_t w0 = fetch_direct_load64(code), w1 = fetch_direct_load64(code + 7);
-    __builtin_memcpy(out, &w0, 8);
-    __builtin_memcpy(out + 7, &w1, 8);
-    return true;
+    return fetch_cache_replay(cache, va, rip, out);
 }
 
 /* A cache bound to one view and one CPU's paging facts, for a caller whose view and CPU never
@@ -208,18 +216,7 @@ static inline bool fetch_insn_bound_hit(const struct fetch_cache *cache,
         (FETCH_CACHE_BOUND | cs->ar) != cache->full_cs_ar || pg->cpl != cache->cpl)
         return false;
     const uintptr_t va = cache->bound_mem.direct_va;
-    if (cache->five_levels && fetch_direct_load64(va + cache->ea[0]) != cache->entry[0])
-        return false;
-    if (fetch_direct_load64(va + cache->ea[1]) != cache->entry[1] ||
-        fetch_direct_load64(va + cache->ea[2]) != cache->entry[2] ||
-        fetch_direct_load64(va + cache->ea[3]) != cache->entry[3] ||
-        fetch_direct_load64(va + cache->ea[4]) != cache->entry[4])
-        return false;
-    const uintptr_t code = va + cache->code_delta + rip;
-    const uint64_t w0 = fetch_direct_load64(code), w1 = fetch_direct_load64(code + 7);
-    __builtin_memcpy(out, &w0, 8);
-    __builtin_memcpy(out + 7, &w1, 8);
-    return true;
+    return fetch_cache_replay(cache, va, rip, out);
 }
 
 /* fetch_insn_bound_hit, else the fast walk through the bound view (remembered). */
