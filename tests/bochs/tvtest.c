@@ -79,6 +79,23 @@ __asm__(".text\n"
         "  iretq\n");
 extern char tv_ud_handler[], tv_gp_handler[];
 
+/* #DB (a trap: the frame's RIP is the next instruction, RFLAGS at 16): counts it, keeps that
+ * RIP and DR6, and clears TF in the saved RFLAGS so the single step ends there. */
+volatile uint64_t tv_db_count, tv_db_rip, tv_db_dr6;
+__asm__(".text\n"
+        ".globl tv_db_handler\n"
+        "tv_db_handler:\n"
+        "  push %rax\n"
+        "  lock incq tv_db_count(%rip)\n"
+        "  mov 8(%rsp), %rax\n"
+        "  mov %rax, tv_db_rip(%rip)\n"
+        "  mov %dr6, %rax\n"
+        "  mov %rax, tv_db_dr6(%rip)\n"
+        "  andq $~0x100, 24(%rsp)\n"
+        "  pop %rax\n"
+        "  iretq\n");
+extern char tv_db_handler[];
+
 struct __attribute__((packed)) dtr {
     uint16_t limit;
     uint64_t base;
@@ -333,6 +350,72 @@ static void test_vmx_hidden(void)
     check("feature-control-locked-vmx-off", (fc & 1) && !(fc & 6), "");
 }
 
+/* An instruction Trapvisor emulates (an edu MMIO read through the fast path, CPUID through
+ * the C path since TF is set) must end in the single-step trap the CPU would raise: #DB after
+ * it, RIP at the next instruction, DR6.BS set (SDM Vol. 3A, 18.3.1.4; Trapvisor sets BS in the
+ * pending debug exceptions, Vol. 3C 25.4.2). POPF sets TF, so the trap follows the instruction
+ * after it (SDM Vol. 3A, 18.3.1.4). */
+static void single_step_over(const char *name, int which, uint32_t bar)
+{
+    struct dtr idtr;
+    uint16_t cs;
+    __asm__ volatile("sidt %0" : "=m"(idtr));
+    __asm__ volatile("mov %%cs, %0" : "=r"(cs));
+    uint64_t *idt = (uint64_t *)(uintptr_t)idtr.base;
+    __asm__ volatile("cli");
+    uint64_t saved[2] = {idt[2], idt[3]};
+    set_gate(idt, 1, tv_db_handler, cs);
+    tv_db_count = tv_db_rip = 0;
+    __asm__ volatile("mov %0, %%dr6" : : "r"(0xFFFF0FF0ull));
+    uint64_t next = 0;
+    uint32_t value = 0;
+    if (which == 0) {
+        __asm__ volatile("pushfq\n\t"
+                         "orq $0x100, (%%rsp)\n\t"
+                         "popfq\n\t"
+                         "movl (%2), %0\n\t"
+                         "1:\n\t"
+                         "lea 1b(%%rip), %1\n\t"
+                         : "=&r"(value), "=&r"(next)
+                         : "r"((uint64_t)bar)
+                         : "memory", "cc");
+    } else {
+        uint32_t b, c, d;
+        __asm__ volatile("pushfq\n\t"
+                         "orq $0x100, (%%rsp)\n\t"
+                         "popfq\n\t"
+                         "cpuid\n\t"
+                         "1:\n\t"
+                         "lea 1b(%%rip), %1\n\t"
+                         : "=a"(value), "=&r"(next), "=b"(b), "=c"(c), "=d"(d)
+                         : "a"(TV_CPUID_LEAF_SIGNATURE), "c"(0)
+                         : "memory", "cc");
+    }
+    idt[2] = saved[0];
+    idt[3] = saved[1];
+    __asm__ volatile("sti");
+    bool value_ok = which == 0 ? value == 0x010000edu : value == TV_CPUID_LEAF_SIGNATURE;
+    char d[96];
+    fmt_snprintf(d, sizeof(d), "(#DB %u at 0x%llx, expected 0x%llx, DR6 0x%llx, value 0x%x)",
+                 (unsigned)tv_db_count, (unsigned long long)tv_db_rip, (unsigned long long)next,
+                 (unsigned long long)tv_db_dr6, value);
+    check(name, tv_db_count == 1 && tv_db_rip == next && (tv_db_dr6 & (1u << 14)) && value_ok, d);
+}
+
+static void test_single_step(void)
+{
+    uint32_t bar = 0;
+    for (unsigned dev = 0; dev < 32 && !bar; dev++)
+        if (cfg_read32(0, dev, 0, 0) == 0x11e81234u)
+            bar = cfg_read32(0, dev, 0, 0x10) & ~0xFu;
+    if (!bar) {
+        check("single-step-after-mmio-read", false, "(no edu on bus 0)");
+        return;
+    }
+    single_step_over("single-step-after-mmio-read", 0, bar);
+    single_step_over("single-step-after-cpuid", 1, 0);
+}
+
 static void test_bar_unsupported(void)
 {
     uint32_t bar = 0;
@@ -427,6 +510,7 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *st)
         test_hidden();
         test_vmx_hidden();
         test_bar_unsupported();
+        test_single_step();
         test_signature_every_cpu();
         test_bar_move_every_cpu();
     }
