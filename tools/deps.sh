@@ -10,6 +10,7 @@ PACKAGES=(
     ovmf qemu-system-x86 qemu-utils
     bochs bochs-term bochsbios vgabios debootstrap
     gnuplot-nox python3 busybox-static cpio xz-utils util-linux
+    valgrind
 )
 
 missing=()
