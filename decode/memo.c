@@ -7,7 +7,7 @@ enum x86_decode_status insn_memo_fill(struct insn_memo *memo, uint64_t key,
                                       const uint8_t bytes[X86_MAX_INSN_LEN], enum x86_mode mode,
                                       const struct x86_insn **out)
 {
-    struct insn_memo_entry *e = &memo->slot[(key ^ (key >> 5)) & (INSN_MEMO_SLOTS - 1)];
+    struct insn_memo_entry *e = insn_memo_slot(memo, key);
     /* Decode into the slot; it holds an instruction only when the decode succeeded. */
     e->valid = false;
     __builtin_memset(&e->insn, 0, sizeof e->insn);

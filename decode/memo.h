@@ -31,6 +31,13 @@ struct insn_memo {
     struct insn_memo_entry slot[INSN_MEMO_SLOTS];
 };
 
+/* The slot `key` picks (the MMIO path's key is RIP: the low bits and bits 5 and up mixed, so
+ * instructions a few bytes apart and a few cache lines apart land in different slots). */
+static inline struct insn_memo_entry *insn_memo_slot(struct insn_memo *memo, uint64_t key)
+{
+    return &memo->slot[(key ^ (key >> 5)) & (INSN_MEMO_SLOTS - 1)];
+}
+
 /* Decodes into the slot of `key` (x86_decode(bytes, X86_MAX_INSN_LEN, mode, ...)) and keeps
  * the result when it is X86_DECODE_OK; insn_memo_decode's miss path. */
 enum x86_decode_status insn_memo_fill(struct insn_memo *memo, uint64_t key,
@@ -49,7 +56,7 @@ static inline enum x86_decode_status insn_memo_decode(struct insn_memo *memo, ui
     uint64_t lo, hi;
     __builtin_memcpy(&lo, bytes, 8);
     __builtin_memcpy(&hi, bytes + 7, 8);
-    const struct insn_memo_entry *e = &memo->slot[(key ^ (key >> 5)) & (INSN_MEMO_SLOTS - 1)];
+    const struct insn_memo_entry *e = insn_memo_slot(memo, key);
     if (e->valid & (e->bytes_lo == lo) & (e->bytes_hi == hi) & (e->mode == (uint8_t)mode)) {
         *out = &e->insn;
         return X86_DECODE_OK;

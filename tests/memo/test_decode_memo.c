@@ -36,7 +36,7 @@ static void check_against_decode(struct insn_memo *memo, uint64_t key, const uin
     struct x86_insn want;
     memset(&want, 0, sizeof want);
     enum x86_decode_status want_st = x86_decode(b, 15, mode, &want);
-    const struct insn_memo_entry *slot = &memo->slot[(key ^ (key >> 5)) & (INSN_MEMO_SLOTS - 1)];
+    const struct insn_memo_entry *slot = insn_memo_slot(memo, key);
     bool was_hit = slot->valid && memcmp(&slot->bytes_lo, b, 8) == 0 &&
                    memcmp(&slot->bytes_hi, b + 7, 8) == 0 && slot->mode == (uint8_t)mode;
     const struct x86_insn *got = NULL;
@@ -81,7 +81,7 @@ static void memo_keeps_no_failed_decode(void **state)
     const struct x86_insn *got;
     assert_int_equal(insn_memo_decode(&memo, 1, ok, X86_MODE_64, &got), X86_DECODE_OK);
     assert_int_not_equal(insn_memo_decode(&memo, 1, bad, X86_MODE_64, &got), X86_DECODE_OK);
-    assert_false(memo.slot[(1 ^ 0) & (INSN_MEMO_SLOTS - 1)].valid);
+    assert_false(insn_memo_slot(&memo, 1)->valid);
     assert_int_not_equal(insn_memo_decode(&memo, 1, bad, X86_MODE_64, &got), X86_DECODE_OK);
     assert_int_equal(insn_memo_decode(&memo, 1, ok, X86_MODE_64, &got), X86_DECODE_OK);
     assert_int_equal(got->len, 3);
