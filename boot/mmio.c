@@ -67,8 +67,14 @@ static bool gpa_write(void *ctx, uint64_t gpa, const void *buf, size_t len)
  * gpa_read answers (boot_mmio_init fills it once the region and the limit are known). */
 static struct guest_mem boot_guest_mem = {.read_gpa = gpa_read, .write_gpa = gpa_write};
 
-/* Each CPU's last code translation (decode/fetch.h: its entries re-read on every use). */
+#if TRAPVISOR_MMIO_CACHES
+/* Each CPU's caches for the fast path: the region of its last MMIO exit (zeroed = empty: a
+ * region of size 0 holds no address), its last code translation (decode/fetch.h: its entries
+ * re-read on every use) and its memo of decoded instructions (decode/memo.h, slot by RIP). */
+static struct ept_region_cache region_cache[VMX_MAX_CPUS];
 static struct fetch_cache fetch_cache[VMX_MAX_CPUS];
+static struct insn_memo decode_memo[VMX_MAX_CPUS];
+#endif
 
 void boot_mmio_init(void)
 {
@@ -77,10 +83,12 @@ void boot_mmio_init(void)
     boot_guest_mem.direct_limit = boot.ept_limit;
     boot_guest_mem.hole_base = vmx.hidden_base;
     boot_guest_mem.hole_size = vmx.hidden_size;
+#if TRAPVISOR_MMIO_CACHES
     /* The view and the CPU's paging facts never change after this: each CPU's code-translation
      * cache is bound to them (decode/fetch.h), so its hit compares only the guest's state. */
     for (unsigned i = 0; i < VMX_MAX_CPUS; i++)
         fetch_cache_bind(&fetch_cache[i], &boot_guest_mem, boot.ept.mtrr.maxphyaddr, false);
+#endif
 }
 
 struct mmio_ctx {
@@ -211,6 +219,7 @@ static void xmm_read(void *ctx, unsigned reg, uint8_t out[16])
         __asm__ volatile("movdqu %%xmm" #n ", %0" : "=m"(tmp));                                    \
         break;
     switch (reg) {
+        /* clang-format off */
         XR(0)
         XR(1)
         XR(2)
@@ -218,7 +227,18 @@ static void xmm_read(void *ctx, unsigned reg, uint8_t out[16])
         XR(4)
         XR(5)
         XR(6)
-        XR(7) XR(8) XR(9) XR(10) XR(11) XR(12) XR(13) XR(14) XR(15) default : memset(tmp, 0, 16);
+        XR(7)
+        XR(8)
+        XR(9)
+        XR(10)
+        XR(11)
+        XR(12)
+        XR(13)
+        XR(14)
+        XR(15)
+    default:
+        memset(tmp, 0, 16);
+        /* clang-format on */
     }
 #undef XR
     memcpy(out, tmp, 16);
@@ -234,12 +254,26 @@ static void xmm_write(void *ctx, unsigned reg, const uint8_t in[16])
         __asm__ volatile("movdqu %0, %%xmm" #n : : "m"(tmp));                                      \
         break;
     switch (reg) {
+        /* clang-format off */
         XW(0)
         XW(1)
         XW(2)
         XW(3)
         XW(4)
-        XW(5) XW(6) XW(7) XW(8) XW(9) XW(10) XW(11) XW(12) XW(13) XW(14) XW(15) default : break;
+        XW(5)
+        XW(6)
+        XW(7)
+        XW(8)
+        XW(9)
+        XW(10)
+        XW(11)
+        XW(12)
+        XW(13)
+        XW(14)
+        XW(15)
+    default:
+        break;
+        /* clang-format on */
     }
 #undef XW
 }
@@ -366,9 +400,6 @@ static bool mmio_general(struct vcpu *v, uint64_t gpa, uint64_t qual,
     }
 }
 
-/* Each CPU's memo of decoded instructions (decode/memo.h, slots picked by RIP). */
-__attribute__((unused)) static struct insn_memo decode_memo[VMX_MAX_CPUS];
-
 /* The common case, without the general path's generality: a MOV load or store (also MOVZX and
  * MOVSX loads) of a device register by 64-bit code, for which the exit itself gives the
  * access's linear and guest-physical address (SDM Vol. 3C, 28.2.1, Table 28-7: qualification
@@ -460,20 +491,18 @@ static bool mmio_mov_fast(struct vcpu *v, uint64_t gpa, uint64_t qual, const str
     return true;
 }
 
-/* The region each CPU's last MMIO exit was for: consecutive exits mostly hit the same BAR.
- * Zeroed = empty (a region of size 0 holds no address). */
-static struct ept_region_cache region_cache[VMX_MAX_CPUS];
-
 bool boot_mmio_exit(struct vcpu *v, uint64_t gpa, uint64_t qual)
 {
-    struct ept_region_cache *cache = &region_cache[v->index % VMX_MAX_CPUS];
 #if TRAPVISOR_MMIO_CACHES
+    /* Consecutive exits mostly hit the same BAR. */
+    struct ept_region_cache *cache = &region_cache[v->index % VMX_MAX_CPUS];
     const struct ept_region *region = ept_region_cache_hit(&boot.ept.regions, gpa, cache);
     if (!region)
         region = ept_region_lookup_cached(&boot.ept.regions, gpa, cache);
 #else
-    ept_region_cache_init(cache); /* looked up in the table every time */
-    const struct ept_region *region = ept_region_lookup_cached(&boot.ept.regions, gpa, cache);
+    struct ept_region found;
+    const struct ept_region *region =
+        ept_region_lookup(&boot.ept.regions, gpa, &found) ? &found : 0;
 #endif
     if (!region) {
         /* A translation another CPU just restored, still cached here: flush and retry. */
