@@ -112,6 +112,47 @@ EPT_QUAL_NMI_UNBLOCKED equ 1 << 12
 
 %define G(r) [gs:8*(r)]         ; vcpu->gpr[r]
 
+; Guest GPRs in vcpu->gpr beyond RAX and RDX (saved first by every route): the light set, which
+; every route but CPUID saves (CPUID saves R8 at once and the rest only when it goes to C, by
+; hand since R8 is its scratch by then), and the set the C ABI preserves (RBP, R12-R15),
+; which only the routes whose handlers may read or write any guest GPR save. RCX and R8 are
+; reloaded by EXIT_TAIL (the record uses them), so the restores leave them out.
+%macro SAVE_LIGHT_GPRS 0
+    mov G(1), rcx
+    mov G(3), rbx
+    mov G(6), rsi
+    mov G(7), rdi
+    mov G(8), r8
+    mov G(9), r9
+    mov G(10), r10
+    mov G(11), r11
+%endmacro
+
+%macro RESTORE_LIGHT_GPRS 0
+    mov rbx, G(3)
+    mov rsi, G(6)
+    mov rdi, G(7)
+    mov r9, G(9)
+    mov r10, G(10)
+    mov r11, G(11)
+%endmacro
+
+%macro SAVE_CALLEE_GPRS 0
+    mov G(5), rbp
+    mov G(12), r12
+    mov G(13), r13
+    mov G(14), r14
+    mov G(15), r15
+%endmacro
+
+%macro RESTORE_CALLEE_GPRS 0
+    mov rbp, G(5)
+    mov r12, G(12)
+    mov r13, G(13)
+    mov r14, G(14)
+    mov r15, G(15)
+%endmacro
+
 ; The end of every route: the window's last RDTSC, the record, the last four loads, VMRESUME.
 %macro EXIT_TAIL 1
 %if TRAPVISOR_ACCOUNTING
@@ -199,14 +240,7 @@ vmx_exit_stub:
 .not_cpuid:
     cmp eax, EXIT_EPT_VIOLATION
     je .ept_violation
-    mov G(1), rcx
-    mov G(3), rbx
-    mov G(6), rsi
-    mov G(7), rdi
-    mov G(8), r8
-    mov G(9), r9
-    mov G(10), r10
-    mov G(11), r11
+    SAVE_LIGHT_GPRS
     mov rdi, [rsp]
     mov esi, eax
     cmp eax, 63
@@ -216,12 +250,7 @@ vmx_exit_stub:
     jnc .full
     call vmx_exit_light wrt ..plt
 .resume_light:
-    mov rbx, G(3)
-    mov rsi, G(6)
-    mov rdi, G(7)
-    mov r9, G(9)
-    mov r10, G(10)
-    mov r11, G(11)
+    RESTORE_LIGHT_GPRS
     EXIT_TAIL light
 
 ; EPT violations: the hook reads and writes any guest GPR in vcpu->gpr, so all fifteen are
@@ -230,19 +259,8 @@ vmx_exit_stub:
 ; around it: each check below is one field test whose rare outcome goes to the C that
 ; vmx_exit_ept_violation runs for it.
 .ept_violation:
-    mov G(1), rcx
-    mov G(3), rbx
-    mov G(5), rbp
-    mov G(6), rsi
-    mov G(7), rdi
-    mov G(8), r8
-    mov G(9), r9
-    mov G(10), r10
-    mov G(11), r11
-    mov G(12), r12
-    mov G(13), r13
-    mov G(14), r14
-    mov G(15), r15
+    SAVE_LIGHT_GPRS
+    SAVE_CALLEE_GPRS
     mov rdi, [rsp]
     cmp byte [rel vmx_hooks + HOOKS_EPT_LOADS_RSP], 0
     je .ept_in_c
@@ -272,17 +290,8 @@ vmx_exit_stub:
     cmp rax, [rel vmx + VMX_EPT_GENERATION]
     jne .ept_finish_in_c
 .ept_resume:
-    mov rbx, G(3)
-    mov rbp, G(5)
-    mov rsi, G(6)
-    mov rdi, G(7)
-    mov r9, G(9)
-    mov r10, G(10)
-    mov r11, G(11)
-    mov r12, G(12)
-    mov r13, G(13)
-    mov r14, G(14)
-    mov r15, G(15)
+    RESTORE_LIGHT_GPRS
+    RESTORE_CALLEE_GPRS
     EXIT_TAIL ept
 
 .ept_events:
@@ -303,17 +312,9 @@ vmx_exit_stub:
     jmp .ept_resume
 
 .full:
-    mov G(5), rbp
-    mov G(12), r12
-    mov G(13), r13
-    mov G(14), r14
-    mov G(15), r15
+    SAVE_CALLEE_GPRS
     call vmx_exit_dispatch wrt ..plt
-    mov rbp, G(5)
-    mov r12, G(12)
-    mov r13, G(13)
-    mov r14, G(14)
-    mov r15, G(15)
+    RESTORE_CALLEE_GPRS
     jmp .resume_light
 
 ; Host exceptions: push a dummy error code where the CPU pushes none (SDM Vol. 3A, 6.3.1,
