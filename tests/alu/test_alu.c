@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "decode/alu.h"
+#include "tests/support/rng.h"
 
 /* The inline asm below pushes; host code may keep data in the 128-byte red zone under RSP,
  * so step over it first (System V ABI, 3.2.2). Flags loaded: bit 1 (always 1) plus the
@@ -154,10 +155,7 @@ static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
 static uint64_t rng_next(void)
 {
     /* xorshift64*: a fixed seed keeps the run repeatable. */
-    rng_state ^= rng_state >> 12;
-    rng_state ^= rng_state << 25;
-    rng_state ^= rng_state >> 27;
-    return rng_state * 0x2545F4914F6CDD1Dull;
+    return xorshift64star(&rng_state);
 }
 
 /* Random operands biased towards the interesting region: sometimes small, sometimes near a

@@ -208,15 +208,21 @@ static void cfg_write32(unsigned bus, unsigned dev, unsigned fn, unsigned off, u
     __asm__ volatile("outl %0, %1" : : "a"(v), "Nd"((uint16_t)0xCFC));
 }
 
+/* The device number of edu (1234:11e8) on bus 0, or 32 when there is none. */
+static unsigned edu_device(void)
+{
+    for (unsigned dev = 0; dev < 32; dev++)
+        if (cfg_read32(0, dev, 0, 0) == 0x11e81234u)
+            return dev;
+    return 32;
+}
+
 /* The guest moves edu's BAR0 16 MiB up (memory decode stays on): Trapvisor restores the old
  * pages, traps the new ones and flushes every CPU before the writing CPU goes on. Every CPU
  * then finds the device at the new address and not at the old one; then it moves back. */
 static void test_bar_move_every_cpu(void)
 {
-    unsigned dev = 32;
-    for (unsigned d = 0; d < 32 && dev == 32; d++)
-        if (cfg_read32(0, d, 0, 0) == 0x11e81234u)
-            dev = d;
+    unsigned dev = edu_device();
     if (dev == 32) {
         check("bar-move-every-cpu", false, "(no edu on bus 0)");
         return;
@@ -404,10 +410,8 @@ static void single_step_over(const char *name, int which, uint32_t bar)
 
 static void test_single_step(void)
 {
-    uint32_t bar = 0;
-    for (unsigned dev = 0; dev < 32 && !bar; dev++)
-        if (cfg_read32(0, dev, 0, 0) == 0x11e81234u)
-            bar = cfg_read32(0, dev, 0, 0x10) & ~0xFu;
+    unsigned dev = edu_device();
+    uint32_t bar = dev < 32 ? cfg_read32(0, dev, 0, 0x10) & ~0xFu : 0;
     if (!bar) {
         check("single-step-after-mmio-read", false, "(no edu on bus 0)");
         return;
@@ -418,10 +422,8 @@ static void test_single_step(void)
 
 static void test_bar_unsupported(void)
 {
-    uint32_t bar = 0;
-    for (unsigned dev = 0; dev < 32 && !bar; dev++)
-        if (cfg_read32(0, dev, 0, 0) == 0x11e81234u)
-            bar = cfg_read32(0, dev, 0, 0x10) & ~0xFu;
+    unsigned dev = edu_device();
+    uint32_t bar = dev < 32 ? cfg_read32(0, dev, 0, 0x10) & ~0xFu : 0;
     if (!bar) {
         check("bar-unsupported-ud", false, "(no edu on bus 0)");
         return;

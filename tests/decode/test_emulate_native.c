@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "decode/emulate.h"
+#include "tests/support/rng.h"
 
 #define CASES        120000
 #define STRING_CASES 20000
@@ -37,10 +38,7 @@ static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
 static uint64_t rnd(void)
 {
     /* xorshift64* */
-    rng_state ^= rng_state >> 12;
-    rng_state ^= rng_state << 25;
-    rng_state ^= rng_state >> 27;
-    return rng_state * 0x2545F4914F6CDD1Dull;
+    return xorshift64star(&rng_state);
 }
 
 /* --- the native harness ------------------------------------------------------------------- */

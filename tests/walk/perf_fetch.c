@@ -34,10 +34,11 @@ __attribute__((noinline)) static bool run_cached(struct fetch_cache *cache,
  * on a miss. Its count is the whole caller, building the registers included. */
 static struct guest_mem exit_mem;
 static unsigned exit_maxphyaddr;
-__attribute__((noinline)) static bool run_hit_inline(struct fetch_cache *cache, uint64_t cr0,
-                                                     uint64_t cr3, uint64_t cr4, uint64_t efer,
-                                                     uint32_t cs_ar, unsigned cpl, uint64_t rip,
-                                                     uint8_t *out)
+
+/* The registers as the exit path builds them from its VMREADs (inlined into each caller, so
+ * the callers' counts include it). */
+static inline struct guest_paging exit_paging(uint64_t cr0, uint64_t cr3, uint64_t cr4,
+                                              uint64_t efer, unsigned cpl)
 {
     struct guest_paging pg;
     pg.cr0 = cr0;
@@ -49,6 +50,14 @@ __attribute__((noinline)) static bool run_hit_inline(struct fetch_cache *cache, 
     pg.maxphyaddr = exit_maxphyaddr;
     pg.no_1g_pages = false;
     pg.pae_pdptes_valid = false;
+    return pg;
+}
+__attribute__((noinline)) static bool run_hit_inline(struct fetch_cache *cache, uint64_t cr0,
+                                                     uint64_t cr3, uint64_t cr4, uint64_t efer,
+                                                     uint32_t cs_ar, unsigned cpl, uint64_t rip,
+                                                     uint8_t *out)
+{
+    const struct guest_paging pg = exit_paging(cr0, cr3, cr4, efer, cpl);
     const struct fetch_cs cs = {.base = 0, .limit = 0, .ar = cs_ar};
     if (fetch_insn_cached_hit(cache, &pg, &exit_mem, &cs, rip, out))
         return true;
@@ -68,16 +77,7 @@ __attribute__((noinline)) static bool run_bound_inline(struct fetch_cache *cache
                                                        uint32_t cs_ar, unsigned cpl, uint64_t rip,
                                                        uint8_t *out)
 {
-    struct guest_paging pg;
-    pg.cr0 = cr0;
-    pg.cr3 = cr3;
-    pg.cr4 = cr4;
-    pg.efer = efer;
-    pg.rflags = 2;
-    pg.cpl = cpl;
-    pg.maxphyaddr = exit_maxphyaddr;
-    pg.no_1g_pages = false;
-    pg.pae_pdptes_valid = false;
+    const struct guest_paging pg = exit_paging(cr0, cr3, cr4, efer, cpl);
     const struct fetch_cs cs = {.base = 0, .limit = 0, .ar = cs_ar};
     if (fetch_insn_bound_hit(cache, &pg, &cs, rip, out))
         return true;

@@ -19,6 +19,7 @@
 
 #include "decode/fetch.h"
 #include "tests/walk/guest_tables.h"
+#include "tests/support/rng.h"
 
 /* Guest memory with a direct view: read_gpa answers exactly as the view promises (refuses
  * beyond `limit` and anything overlapping the hole), so the view is faithful. */
@@ -72,10 +73,7 @@ static struct guest_mem view_mem(bool writable)
 static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
 static uint64_t rnd(void)
 {
-    rng_state ^= rng_state >> 12;
-    rng_state ^= rng_state << 25;
-    rng_state ^= rng_state >> 27;
-    return rng_state * 0x2545F4914F6CDD1Dull;
+    return xorshift64star(&rng_state);
 }
 static uint64_t below(uint64_t n)
 {
@@ -797,18 +795,26 @@ static void cached_agrees_with_fast_fetch_across_changes(void **state)
     assert_true(bound_hits > calls / 80);
 }
 
+/* Fresh 4-level tables with one supervisor 4 KiB page at `rip` -> guest-physical 0x9000, every
+ * entry present and accessed; returns CR3. */
+static uint64_t map_supervisor_code_page(uint64_t rip)
+{
+    reset_tables(tables_start());
+    const uint64_t cr3 = guest_tables_root(&view.ram);
+    guest_map(&view.ram, PAGING_4LEVEL, cr3, rip, 0x9000, 4096, E_P | E_RW | E_A);
+    for (unsigned l = 2; l <= 4; l++)
+        guest_entry_change(&view.ram, PAGING_4LEVEL, cr3, rip, l, E_A, E_US);
+    return cr3;
+}
+
 /* The cache re-reads what the walk depends on: a changed PTE (another frame) or changed code
  * bytes are seen on the next fetch of the same RIP. */
 static void cached_fetch_sees_changed_pte_and_code(void **state)
 {
     (void)state;
     const enum paging_mode mode = PAGING_4LEVEL;
-    reset_tables(tables_start());
-    const uint64_t cr3 = guest_tables_root(&view.ram);
     const uint64_t rip = 0xFFFFFFFF80001234ull;
-    guest_map(&view.ram, mode, cr3, rip, 0x9000, 4096, E_P | E_RW | E_A);
-    for (unsigned l = 2; l <= 4; l++)
-        guest_entry_change(&view.ram, mode, cr3, rip, l, E_A, E_US);
+    const uint64_t cr3 = map_supervisor_code_page(rip);
     const struct guest_paging pg = paging64(cr3, false);
     const struct guest_mem mem = view_mem(true);
     struct fetch_cache cache;
@@ -914,13 +920,8 @@ static void cached_hit_answers_each_walk_shape_and_declines_on_each_entry_change
 static void bound_and_unbound_walks_never_answer_for_each_other(void **state)
 {
     (void)state;
-    const enum paging_mode mode = PAGING_4LEVEL;
-    reset_tables(tables_start());
-    const uint64_t cr3 = guest_tables_root(&view.ram);
     const uint64_t rip = 0xFFFFFFFF80001234ull;
-    guest_map(&view.ram, mode, cr3, rip, 0x9000, 4096, E_P | E_RW | E_A);
-    for (unsigned l = 2; l <= 4; l++)
-        guest_entry_change(&view.ram, mode, cr3, rip, l, E_A, E_US);
+    const uint64_t cr3 = map_supervisor_code_page(rip);
     const struct guest_paging pg = paging64(cr3, false);
     const struct guest_mem mem = view_mem(true);
     struct fetch_cache cache;

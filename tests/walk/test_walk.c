@@ -13,6 +13,7 @@
 #include "decode/fetch.h"
 #include "decode/walk.h"
 #include "tests/walk/guest_tables.h"
+#include "tests/support/rng.h"
 
 static struct guest_ram ram;
 static struct guest_mem mem;
@@ -647,10 +648,7 @@ static void linear_addresses_wrap_at_4g_outside_long_mode(void **state)
 static uint64_t rng = 0x2545F4914F6CDD1Dull;
 static uint64_t rnd(void)
 {
-    rng ^= rng >> 12;
-    rng ^= rng << 25;
-    rng ^= rng >> 27;
-    return rng * 0x2545F4914F6CDD1Dull;
+    return xorshift64star(&rng);
 }
 
 /* Guest-controlled garbage: page tables full of random entries that mostly point into a
