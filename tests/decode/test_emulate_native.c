@@ -435,20 +435,28 @@ static unsigned run_string_case(unsigned idx, char *why, size_t whylen)
     return 0;
 }
 
-static void string_forms_match_the_host_cpu_when_restarted_at_random_iterations(void **state)
+/* Runs cases 0..n-1 in a fresh executable page for the native side; prints the first ten
+ * failures and returns how many there were. */
+static unsigned run_cases(unsigned n, unsigned (*run)(unsigned idx, char *why, size_t whylen))
 {
-    (void)state;
     code = mmap(NULL, 4096, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     assert_true(code != MAP_FAILED);
     unsigned failures = 0;
     char why[200];
-    for (unsigned i = 0; i < STRING_CASES; i++) {
-        if (run_string_case(i, why, sizeof why)) {
+    for (unsigned i = 0; i < n; i++) {
+        if (run(i, why, sizeof why)) {
             if (failures++ < 10)
                 print_message("%s\n", why);
         }
     }
     munmap(code, 4096);
+    return failures;
+}
+
+static void string_forms_match_the_host_cpu_when_restarted_at_random_iterations(void **state)
+{
+    (void)state;
+    unsigned failures = run_cases(STRING_CASES, run_string_case);
     print_message("emulate-native: %u string cases, %u failures\n", STRING_CASES, failures);
     assert_int_equal(failures, 0);
 }
@@ -457,17 +465,7 @@ static void emulate_matches_the_host_cpu_on_random_operands(void **state)
 {
     (void)state;
     build_forms();
-    code = mmap(NULL, 4096, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    assert_true(code != MAP_FAILED);
-    unsigned failures = 0;
-    char why[200];
-    for (unsigned i = 0; i < CASES; i++) {
-        if (run_case(i, why, sizeof why)) {
-            if (failures++ < 10)
-                print_message("%s\n", why);
-        }
-    }
-    munmap(code, 4096);
+    unsigned failures = run_cases(CASES, run_case);
     print_message("emulate-native: %u cases over %u forms, %u failures\n", CASES, nforms, failures);
     assert_int_equal(failures, 0);
 }
