@@ -73,3 +73,4 @@ fuzz-decode-fast: $(FUZZ_DECODE_FAST)
 	$(FUZZ_DECODE_FAST) -max_total_time=$(or $(FUZZ_SECONDS),600) -max_len=33 -print_final_stats=1 \
 	    -artifact_prefix=$(BUILD)/fuzz/fast- $(BUILD)/fuzz/corpus-fast
 FUZZ_TARGETS += fuzz-decode-fast
+$(eval $(call host_test,test_decode_mov,tests/decode/test_decode_mov.c $(EMULATE_TEST_SRCS) decode/mov.c))
