@@ -156,6 +156,11 @@ EPT_QUAL_NMI_UNBLOCKED equ 1 << 12
 ; The end of every route: the window's last RDTSC, the record, the last four loads, VMRESUME.
 %macro EXIT_TAIL 1
 %if TRAPVISOR_ACCOUNTING
+    ; Bochs (whose TSC counts instructions) updates its clock only where a trace ends: without
+    ; this taken branch the RDTSC would read the count at the start of its straight-line run
+    ; and leave that run out of the window (lib/tsc.h). One instruction, inside the window.
+    jmp %%window_end
+%%window_end:
     rdtsc                       ; window end
     shl rdx, 32
     or rax, rdx
