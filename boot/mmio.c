@@ -6,7 +6,7 @@
 #include "decode/decode.h"
 #include "decode/emulate.h"
 #include "decode/fetch.h"
-#include "decode/memo.h"
+#include "decode/mov.h"
 #include "decode/walk.h"
 #include "ept/invept.h"
 #include "lib/log.h"
@@ -66,30 +66,6 @@ static bool gpa_write(void *ctx, uint64_t gpa, const void *buf, size_t len)
  * fetch uses: the identity map below the EPT limit, the hidden region excluded -- exactly what
  * gpa_read answers (boot_mmio_init fills it once the region and the limit are known). */
 static struct guest_mem boot_guest_mem = {.read_gpa = gpa_read, .write_gpa = gpa_write};
-
-#if TRAPVISOR_MMIO_CACHES
-/* Each CPU's caches for the fast path: the region of its last MMIO exit (zeroed = empty: a
- * region of size 0 holds no address), its last code translation (decode/fetch.h: its entries
- * re-read on every use) and its memo of decoded instructions (decode/memo.h, slot by RIP). */
-static struct ept_region_cache region_cache[VMX_MAX_CPUS];
-static struct fetch_cache fetch_cache[VMX_MAX_CPUS];
-static struct insn_memo decode_memo[VMX_MAX_CPUS];
-#endif
-
-void boot_mmio_init(void)
-{
-    boot_guest_mem.direct = true;
-    boot_guest_mem.direct_va = 0;
-    boot_guest_mem.direct_limit = boot.ept_limit;
-    boot_guest_mem.hole_base = vmx.hidden_base;
-    boot_guest_mem.hole_size = vmx.hidden_size;
-#if TRAPVISOR_MMIO_CACHES
-    /* The view and the CPU's paging facts never change after this: each CPU's code-translation
-     * cache is bound to them (decode/fetch.h), so its hit compares only the guest's state. */
-    for (unsigned i = 0; i < VMX_MAX_CPUS; i++)
-        fetch_cache_bind(&fetch_cache[i], &boot_guest_mem, boot.ept.mtrr.maxphyaddr, false);
-#endif
-}
 
 struct mmio_ctx {
     struct vcpu *v;
@@ -400,110 +376,219 @@ static bool mmio_general(struct vcpu *v, uint64_t gpa, uint64_t qual,
     }
 }
 
-/* The common case, without the general path's generality: a MOV load or store (also MOVZX and
- * MOVSX loads) of a device register by 64-bit code, for which the exit itself gives the
- * access's linear and guest-physical address (SDM Vol. 3C, 28.2.1, Table 28-7: qualification
- * bits 7 and 8). Each step declines (returns false) before anything is changed when its case is
- * not the simple one, and the general path then handles the exit from the start; what it does
- * when it does not decline is what the general path would do (the fetch, decode and route
- * shortcuts are each checked against their general code by host tests). */
-static bool mmio_mov_fast(struct vcpu *v, uint64_t gpa, uint64_t qual, const struct ept_region *r)
-{
-    if ((qual & (3u << 7)) != (3u << 7) || r->kind != EPT_REGION_TRAPPED ||
-        r->owner == &boot_ecam_owner)
-        return false;
-    struct guest_paging pg;
-    pg.efer = vmread(VMCS_GUEST_EFER);
-    struct fetch_cs cs = {.base = 0, .limit = 0, .ar = (uint32_t)vmread(VMCS_GUEST_CS_AR)};
-    if (!(pg.efer & X86_EFER_LMA) || !(cs.ar & SEG_AR_L))
-        return false; /* not 64-bit mode */
-    /* A fetch reads only CR0.PE and CR0.PG (WP matters to writes), and IA-32e mode implies both
-     * (SDM Vol. 3A, 10.8.5: LMA = LME and PG; PG needs PE): no VMREAD. */
-    pg.cr0 = X86_CR0_PE | X86_CR0_PG;
-    pg.cr3 = vmread(VMCS_GUEST_CR3);
-    pg.cr4 = vmread(VMCS_GUEST_CR4);
-    pg.rflags = vmread(VMCS_GUEST_RFLAGS);
-    pg.cpl = vmx_guest_cpl();
-    /* MAXPHYADDR and 1 GiB support come from the fetch cache's binding (boot_mmio_init); the
-     * PDPTEs belong to PAE paging, not IA-32e. */
-    uint64_t rip = vmread(VMCS_GUEST_RIP);
-    uint8_t bytes[FETCH_MAX_BYTES];
-    const struct x86_insn *insn;
+/* The common case, without the general path's generality: a MOV load or store (also MOVZX,
+ * MOVSX and MOVSXD loads) of a device register by 64-bit code, for which the exit itself gives
+ * the access's linear and guest-physical address (SDM Vol. 3C, 28.2.1, Table 28-7:
+ * qualification bits 7 and 8).
+ *
+ * An MMIO site is one such instruction as the fast path has seen it: where it is (RIP, and the
+ * guest's translation of it: decode/fetch.h's cache, whose entries are re-read at every use),
+ * its 15 bytes, what it does (decode/mov.h: address form, size, register, extension), the EPT
+ * region it reached (ept/region.h's cache, valid while the region table is unchanged) and the
+ * BAR behind it (pci/pci.h's remembered route, valid while the bus's map is unchanged).
+ * Replaying a site checks that all of it still holds -- the same bytes at the same RIP through
+ * the same translation in the same mode, the operand's address is the one that exited, the
+ * access kind is the one that exited, the table and the map are the same and the access lies
+ * in the window -- and then does only the access, the register write and the retire. Each step
+ * declines (returns false) before anything is changed, and the general path then handles the
+ * exit from the start; what a replay does is what the general path would do (each shortcut is
+ * checked against its general code by host tests: decode/mov.h against x86_emulate, the fetch
+ * cache against fetch_insn, the region cache against the table search, the route against the
+ * bus search). */
+struct mmio_site {
+    uint64_t rip;                /* MMIO_SITE_EMPTY: none */
+    uint64_t bytes_lo, bytes_hi; /* the instruction's bytes 0..7 and 7..14 */
+    struct ept_region_cache region;
+    struct pci_bar_route route;
+    struct x86_mov_access mov;
+    uint64_t value_mask; /* the access's bytes */
+    uint32_t qual_kind;  /* qualification bits 2:0 of its access: 1 read, 2 write; 0: the
+                            instruction is not a form the fast path takes (the general path's) */
+    int stats_slot;      /* boot_device_stats_slot of the region's function */
 #if TRAPVISOR_MMIO_CACHES
-    struct fetch_cache *fc = &fetch_cache[v->index % VMX_MAX_CPUS];
-    if (!fetch_insn_bound_hit(fc, &pg, &cs, rip, bytes) &&
-        !fetch_insn_bound(fc, &pg, &cs, rip, bytes))
-        return false;
-    if (insn_memo_decode(&decode_memo[v->index % VMX_MAX_CPUS], rip, bytes, X86_MODE_64, &insn) !=
-        X86_DECODE_OK)
-        return false;
-#else
-    /* What every exit costs without the per-CPU caches (make MMIO_CACHES=0): the walk and the
-     * decode each time. */
-    pg.maxphyaddr = boot.ept.mtrr.maxphyaddr;
-    pg.no_1g_pages = false;
-    if (!fetch_insn_fast(&pg, &boot_guest_mem, &cs, rip, bytes))
-        return false;
-    struct x86_insn decoded;
-    if (x86_decode(bytes, FETCH_MAX_BYTES, X86_MODE_64, &decoded) != X86_DECODE_OK)
-        return false;
-    insn = &decoded;
+    struct fetch_cache fc; /* RIP's translation, bound to boot_guest_mem */
 #endif
-    const bool store = insn->access == X86_ACCESS_WRITE;
-    if (insn->op == X86_OP_MOV) {
-        if (!store && insn->access != X86_ACCESS_READ)
-            return false;
-    } else if ((insn->op != X86_OP_MOVZX && insn->op != X86_OP_MOVSX) ||
-               insn->access != X86_ACCESS_READ) {
-        return false;
-    }
-    /* The operand's linear address must be the one that exited, as an access of the kind that
-     * exited (bit 1: write), within one page: then it is exactly at gpa. */
-    if (store != ((qual & 2) != 0) || (gpa & 4095) + insn->access_size > 4096)
-        return false;
-    struct x86_regs *regs = (struct x86_regs *)(void *)v;
-    v->rip = rip;
-    if (insn->mem.base == GPR_RSP || insn->mem.index == GPR_RSP || insn->reg == GPR_RSP)
-        vmx_load_guest_rsp(v); /* read (operand) or written (load into RSP): see vmx/exit.h */
-    struct x86_emu_env env;
-    env.mode = X86_MODE_64;
-    if (insn->mem.seg == X86_SEG_FS)
-        env.seg_base[X86_SEG_FS] = vmread(VMCS_GUEST_FS_BASE);
-    else if (insn->mem.seg == X86_SEG_GS)
-        env.seg_base[X86_SEG_GS] = vmread(VMCS_GUEST_GS_BASE);
-    if (x86_mem_linear(insn, regs, &env) != vmread(VMCS_GUEST_LINEAR_ADDR))
-        return false;
+};
 
+/* No RIP is non-canonical (SDM Vol. 1, 3.3.7.1), so this matches none. */
+#define MMIO_SITE_EMPTY (1ull << 63)
+
+/* The guest state the fetch reads in 64-bit mode: CR3, CR4, EFER, CS.ar and CPL. A fetch reads
+ * only CR0.PE and CR0.PG (WP matters to writes), and IA-32e mode implies both (SDM Vol. 3A,
+ * 10.8.5: LMA = LME and PG; PG needs PE): no VMREAD. MAXPHYADDR and 1 GiB support come from
+ * the fetch cache's binding (boot_mmio_init); the PDPTEs belong to PAE paging, not IA-32e. */
+static void mmio_fetch_state(struct guest_paging *pg, struct fetch_cs *cs)
+{
+    pg->cr0 = X86_CR0_PE | X86_CR0_PG;
+    pg->cr3 = vmread(VMCS_GUEST_CR3);
+    pg->cr4 = vmread(VMCS_GUEST_CR4);
+    pg->efer = vmread(VMCS_GUEST_EFER);
+    pg->cpl = vmx_guest_cpl();
+    cs->base = 0;
+    cs->limit = 0;
+    cs->ar = (uint32_t)vmread(VMCS_GUEST_CS_AR);
+}
+
+/* Fills the parts of a site that do not depend on the fetch: what the instruction does and
+ * where it went (region r, found for gpa). False: not a region or a route the fast path takes
+ * now (nothing is kept). True with qual_kind 0: the instruction is not a form the fast path
+ * takes (kept, so the next exit from it goes to the general path at once). */
+static bool mmio_site_describe(struct mmio_site *s, uint64_t rip, const uint8_t bytes[15],
+                               const struct ept_region *r)
+{
+    if (r->kind != EPT_REGION_TRAPPED || r->owner == &boot_ecam_owner)
+        return false;
     struct pci_function *fn = r->owner;
-    const int bar = (int)(r->tag & 0xFF);
-    if (store) {
-        uint64_t value = insn->src == X86_SRC_IMM
-                             ? insn->imm
-                             : x86_reg_read(regs, insn->reg, insn->reg_high8, insn->operand_size);
-        pci_bar_write(&boot_bus, fn, bar, gpa, insn->access_size, value);
-    } else {
-        uint64_t value = 0;
-        pci_bar_read(&boot_bus, fn, bar, gpa, insn->access_size, &value);
-        x86_load_result(insn, regs, value);
-    }
-    v->last_device = boot_device_stats_slot(fn);
-    vmx_retire_instruction(v, rip + insn->len, pg.rflags);
+    if (!pci_bar_route_take(&boot_bus, fn, (int)(r->tag & 0xFF), &s->route))
+        return false;
+    struct x86_insn insn;
+    s->qual_kind = 0;
+    if (x86_decode(bytes, FETCH_MAX_BYTES, X86_MODE_64, &insn) == X86_DECODE_OK &&
+        x86_mov_access_of(&insn, rip, &s->mov) && !x86_mov_uses_rsp(&s->mov))
+        s->qual_kind = s->mov.store ? 2 : 1; /* RSP is in the VMCS, loaded on demand: the
+                                                general path does that */
+    s->stats_slot = boot_device_stats_slot(fn);
+    s->value_mask = ~0ull >> (64 - 8 * s->mov.size);
+    __builtin_memcpy(&s->bytes_lo, bytes, 8);
+    __builtin_memcpy(&s->bytes_hi, bytes + 7, 8);
+    s->rip = rip;
     return true;
 }
 
-bool boot_mmio_exit(struct vcpu *v, uint64_t gpa, uint64_t qual)
+/* The exit-specific part of a replay: the access must be the one that exited, then it is done.
+ * The code bytes, their translation and the region have been checked by the caller. */
+__attribute__((always_inline)) static inline bool
+mmio_site_run(struct vcpu *v, const struct mmio_site *s, uint64_t gpa, uint64_t qual)
+{
+    const struct x86_mov_access *a = &s->mov;
+    /* Only a data read (a load) or only a data write (a store): not a fetch, not both. A site
+     * of the general path's (qual_kind 0) matches no access: every violation has one of the
+     * three bits (SDM Vol. 3C, Table 28-7). */
+    if ((qual & 7) != s->qual_kind)
+        return false;
+    uint64_t la = x86_mov_offset(a, v->gpr);
+    if (a->seg == X86_SEG_FS)
+        la += vmread(VMCS_GUEST_FS_BASE);
+    else if (a->seg == X86_SEG_GS)
+        la += vmread(VMCS_GUEST_GS_BASE);
+    /* The operand's linear address must be the one that exited, with the whole access in its
+     * page: then the access is exactly at gpa (a translation keeps the offset in the page). An
+     * access reaching into the next page is the general path's (it may be told of either part). */
+    uint64_t offset;
+    if (la != vmread(VMCS_GUEST_LINEAR_ADDR) || (la & 4095) + a->size > 4096 ||
+        !pci_bar_route_offset(&boot_bus, &s->route, gpa, a->size, &offset))
+        return false;
+    struct device *dev = s->route.dev;
+    if (a->store) {
+        dev->ops->write(dev, s->route.bar, offset, a->size, x86_mov_store_value(a, v->gpr));
+    } else {
+        uint64_t value = ~0ull;
+        dev->ops->read(dev, s->route.bar, offset, a->size, &value);
+        x86_mov_load(a, v->gpr, value & s->value_mask);
+    }
+    v->last_device = s->stats_slot;
+    vmx_retire_instruction(v, s->rip + a->len, vmread(VMCS_GUEST_RFLAGS));
+    return true;
+}
+
+#if TRAPVISOR_MMIO_CACHES
+/* Each CPU's sites, direct-mapped by RIP (a driver touches its registers from a handful of
+ * instructions). */
+#define MMIO_SITES_PER_CPU 16
+static struct mmio_site mmio_sites[VMX_MAX_CPUS * MMIO_SITES_PER_CPU];
+
+static inline struct mmio_site *mmio_site_of(const struct vcpu *v, uint64_t rip)
+{
+    return &mmio_sites[(v->index % VMX_MAX_CPUS) * MMIO_SITES_PER_CPU +
+                       (rip ^ (rip >> 4)) % MMIO_SITES_PER_CPU];
+}
+
+/* What a site did for an exit. */
+enum mmio_site_result {
+    MMIO_SITE_MISS,    /* no site, or it no longer holds: fill one */
+    MMIO_SITE_DONE,    /* the exit is handled */
+    MMIO_SITE_GENERAL, /* the instruction or this access is the general path's */
+};
+
+/* A remembered site: the same bytes at the same RIP through the same translation, the same
+ * region. Runs first at every EPT violation, before any lookup. */
+__attribute__((always_inline)) static inline enum mmio_site_result
+mmio_site_replay(struct vcpu *v, uint64_t gpa, uint64_t qual)
+{
+    if ((qual & (3u << 7)) != (3u << 7))
+        return MMIO_SITE_GENERAL;
+    const uint64_t rip = vmread(VMCS_GUEST_RIP);
+    const struct mmio_site *s = mmio_site_of(v, rip);
+    /* One register for the site from here on (the compiler would otherwise recompute its
+     * address from the index at each use). */
+    __asm__("" : "+r"(s));
+    if (s->rip != rip || !ept_region_cache_hit(&boot.ept.regions, gpa, &s->region))
+        return MMIO_SITE_MISS;
+    /* The state a fetch in IA-32e mode reads (see mmio_fetch_state). */
+    const uint8_t *code = fetch_bound_code(
+        &s->fc, vmread(VMCS_GUEST_CR3), vmread(VMCS_GUEST_CR4), vmread(VMCS_GUEST_EFER),
+        (uint32_t)vmread(VMCS_GUEST_CS_AR), vmx_guest_cpl(), rip);
+    if (!code)
+        return MMIO_SITE_MISS;
+    uint64_t lo, hi;
+    __builtin_memcpy(&lo, code, 8);
+    __builtin_memcpy(&hi, code + 7, 8);
+    if (lo != s->bytes_lo || hi != s->bytes_hi)
+        return MMIO_SITE_MISS;
+    return mmio_site_run(v, s, gpa, qual) ? MMIO_SITE_DONE : MMIO_SITE_GENERAL;
+}
+
+/* A new site (or one whose instruction, translation, region or route changed): look up, walk,
+ * decode, route; then replay it. */
+__attribute__((noinline)) static enum mmio_site_result mmio_site_fill(struct vcpu *v, uint64_t gpa,
+                                                                      uint64_t qual)
+{
+    const uint64_t rip = vmread(VMCS_GUEST_RIP);
+    struct mmio_site *s = mmio_site_of(v, rip);
+    s->rip = MMIO_SITE_EMPTY;
+    struct guest_paging pg;
+    struct fetch_cs cs;
+    mmio_fetch_state(&pg, &cs);
+    uint8_t bytes[FETCH_MAX_BYTES];
+    const struct ept_region *r = ept_region_lookup_cached(&boot.ept.regions, gpa, &s->region);
+    if (!r || !fetch_insn_bound(&s->fc, &pg, &cs, rip, bytes) ||
+        !mmio_site_describe(s, rip, bytes, r))
+        return MMIO_SITE_GENERAL;
+    return mmio_site_replay(v, gpa, qual) == MMIO_SITE_DONE ? MMIO_SITE_DONE : MMIO_SITE_GENERAL;
+}
+#endif
+
+void boot_mmio_init(void)
+{
+    boot_guest_mem.direct = true;
+    boot_guest_mem.direct_va = 0;
+    boot_guest_mem.direct_limit = boot.ept_limit;
+    boot_guest_mem.hole_base = vmx.hidden_base;
+    boot_guest_mem.hole_size = vmx.hidden_size;
+#if TRAPVISOR_MMIO_CACHES
+    /* The view and the CPU's paging facts never change after this: each site's code-translation
+     * cache is bound to them (decode/fetch.h), so its hit compares only the guest's state. */
+    for (unsigned i = 0; i < VMX_MAX_CPUS * MMIO_SITES_PER_CPU; i++) {
+        mmio_sites[i].rip = MMIO_SITE_EMPTY;
+        ept_region_cache_init(&mmio_sites[i].region);
+        fetch_cache_bind(&mmio_sites[i].fc, &boot_guest_mem, boot.ept.mtrr.maxphyaddr, false);
+    }
+#endif
+}
+
+/* Everything but a replayed site: a new one, the general path, a stale translation. */
+__attribute__((noinline)) static bool mmio_exit_slow(struct vcpu *v, uint64_t gpa, uint64_t qual,
+                                                     bool site_missed)
 {
 #if TRAPVISOR_MMIO_CACHES
-    /* Consecutive exits mostly hit the same BAR. */
-    struct ept_region_cache *cache = &region_cache[v->index % VMX_MAX_CPUS];
-    const struct ept_region *region = ept_region_cache_hit(&boot.ept.regions, gpa, cache);
-    if (!region)
-        region = ept_region_lookup_cached(&boot.ept.regions, gpa, cache);
+    if (site_missed && mmio_site_fill(v, gpa, qual) == MMIO_SITE_DONE)
+        return true;
 #else
+    (void)site_missed;
+#endif
     struct ept_region found;
     const struct ept_region *region =
         ept_region_lookup(&boot.ept.regions, gpa, &found) ? &found : 0;
-#endif
     if (!region) {
         /* A translation another CPU just restored, still cached here: flush and retry. */
         struct ept_leaf leaf;
@@ -513,5 +598,34 @@ bool boot_mmio_exit(struct vcpu *v, uint64_t gpa, uint64_t qual)
         }
         return false;
     }
-    return mmio_mov_fast(v, gpa, qual, region) || mmio_general(v, gpa, qual, region);
+#if !TRAPVISOR_MMIO_CACHES
+    /* What every exit costs without the per-CPU caches (make MMIO_CACHES=0): the walk, the
+     * decode and the route each time, into a site used once. */
+    if ((qual & (3u << 7)) == (3u << 7)) {
+        struct guest_paging pg;
+        struct fetch_cs cs;
+        mmio_fetch_state(&pg, &cs);
+        pg.maxphyaddr = boot.ept.mtrr.maxphyaddr;
+        pg.no_1g_pages = false;
+        const uint64_t rip = vmread(VMCS_GUEST_RIP);
+        uint8_t bytes[FETCH_MAX_BYTES];
+        struct mmio_site s;
+        if (fetch_insn_fast(&pg, &boot_guest_mem, &cs, rip, bytes) &&
+            mmio_site_describe(&s, rip, bytes, region) && mmio_site_run(v, &s, gpa, qual))
+            return true;
+    }
+#endif
+    return mmio_general(v, gpa, qual, region);
+}
+
+bool boot_mmio_exit(struct vcpu *v, uint64_t gpa, uint64_t qual)
+{
+#if TRAPVISOR_MMIO_CACHES
+    const enum mmio_site_result done = mmio_site_replay(v, gpa, qual);
+    if (done == MMIO_SITE_DONE)
+        return true;
+    return mmio_exit_slow(v, gpa, qual, done == MMIO_SITE_MISS);
+#else
+    return mmio_exit_slow(v, gpa, qual, false);
+#endif
 }

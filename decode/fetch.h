@@ -153,29 +153,40 @@ static inline uint64_t fetch_direct_load64(uintptr_t va)
     return v;
 }
 
+/* The common end of every hit: the remembered walk's entries re-read and compared (the slots
+ * before a shallow walk repeat its first entry). */
+static inline bool fetch_cache_entries_hold(const struct fetch_cache *cache, uintptr_t va)
+{
+    if (cache->five_levels && fetch_direct_load64(va + cache->ea[0]) != cache->entry[0])
+        return false;
+    return fetch_direct_load64(va + cache->ea[1]) == cache->entry[1] &&
+           fetch_direct_load64(va + cache->ea[2]) == cache->entry[2] &&
+           fetch_direct_load64(va + cache->ea[3]) == cache->entry[3] &&
+           fetch_direct_load64(va + cache->ea[4]) == cache->entry[4];
+}
+
+/* The 15 code bytes at `code` (two overlapping loads). */
+static inline void fetch_code_copy(uintptr_t code, uint8_t out[FETCH_MAX_BYTES])
+{
+    const uint64_t w0 = fetch_direct_load64(code), w1 = fetch_direct_load64(code + 7);
+    __builtin_memcpy(out, &w0, 8);
+    __builtin_memcpy(out + 7, &w1, 8);
+}
+
+/* The entries, then the 15 code bytes. */
+static inline bool fetch_cache_replay(const struct fetch_cache *cache, uintptr_t va, uint64_t rip,
+                                      uint8_t out[FETCH_MAX_BYTES])
+{
+    if (!fetch_cache_entries_hold(cache, va))
+        return false;
+    fetch_code_copy(va + cache->code_delta + rip, out);
+    return true;
+}
+
 /* The hit of fetch_insn_cached alone: true with the 15 bytes in `out` when the cache answers
  * for these inputs (then fetch_insn_fast would give the same bytes); false when it does not,
  * and `out` is unspecified -- then call fetch_insn_cached (which walks and remembers). Inline so
  * the exit path carries no call for the common case; it never writes the cache. */
-/* The common end of both hits: the remembered walk's entries re-read and compared (the slots
- * before a shallow walk repeat its first entry), then the 15 code bytes. */
-static inline bool fetch_cache_replay(const struct fetch_cache *cache, uintptr_t va, uint64_t rip,
-                                      uint8_t out[FETCH_MAX_BYTES])
-{
-    if (cache->five_levels && fetch_direct_load64(va + cache->ea[0]) != cache->entry[0])
-        return false;
-    if (fetch_direct_load64(va + cache->ea[1]) != cache->entry[1] ||
-        fetch_direct_load64(va + cache->ea[2]) != cache->entry[2] ||
-        fetch_direct_load64(va + cache->ea[3]) != cache->entry[3] ||
-        fetch_direct_load64(va + cache->ea[4]) != cache->entry[4])
-        return false;
-    const uintptr_t code = va + cache->code_delta + rip;
-    const uint64_t w0 = fetch_direct_load64(code), w1 = fetch_direct_load64(code + 7);
-    __builtin_memcpy(out, &w0, 8);
-    __builtin_memcpy(out + 7, &w1, 8);
-    return true;
-}
-
 static inline bool fetch_insn_cached_hit(const struct fetch_cache *cache,
                                          const struct guest_paging *pg, const struct guest_mem *mem,
                                          const struct fetch_cs *cs, uint64_t rip,
@@ -206,17 +217,37 @@ static inline bool fetch_insn_cached_hit(const struct fetch_cache *cache,
 void fetch_cache_bind(struct fetch_cache *cache, const struct guest_mem *mem, unsigned maxphyaddr,
                       bool no_1g_pages);
 
+/* Where the code bytes at RIP are, through the bound cache's remembered translation, when it
+ * still holds: the same CR3, CR4, EFER, CS.ar and CPL (CR0 is the caller's: a fetch in IA-32e
+ * mode reads only PE and PG, both implied), and every entry the walk read unchanged. NULL when
+ * it does not hold. The caller guarantees that RIP is in the remembered page with all
+ * FETCH_MAX_BYTES in it -- fetch_insn_bound last filled this cache for this very RIP, for
+ * instance (the MMIO fast path's sites, boot/mmio.c, keep one cache per instruction). */
+static inline const uint8_t *fetch_bound_code(const struct fetch_cache *cache, uint64_t cr3,
+                                              uint64_t cr4, uint64_t efer, uint32_t cs_ar,
+                                              unsigned cpl, uint64_t rip)
+{
+    if (cr3 != cache->cr3 || cr4 != cache->cr4 || efer != cache->efer ||
+        (FETCH_CACHE_BOUND | cs_ar) != cache->full_cs_ar || cpl != cache->cpl)
+        return 0;
+    const uintptr_t va = cache->bound_mem.direct_va;
+    if (!fetch_cache_entries_hold(cache, va))
+        return 0;
+    return (const uint8_t *)(va + cache->code_delta + rip);
+}
+
 /* The hit of fetch_insn_bound alone (never writes the cache): false = call fetch_insn_bound. */
 static inline bool fetch_insn_bound_hit(const struct fetch_cache *cache,
                                         const struct guest_paging *pg, const struct fetch_cs *cs,
                                         uint64_t rip, uint8_t out[FETCH_MAX_BYTES])
 {
-    if (rip - cache->rip_page > 4096 - FETCH_MAX_BYTES || pg->cr3 != cache->cr3 ||
-        pg->cr0 != cache->cr0 || pg->cr4 != cache->cr4 || pg->efer != cache->efer ||
-        (FETCH_CACHE_BOUND | cs->ar) != cache->full_cs_ar || pg->cpl != cache->cpl)
+    if (rip - cache->rip_page > 4096 - FETCH_MAX_BYTES || pg->cr0 != cache->cr0)
         return false;
-    const uintptr_t va = cache->bound_mem.direct_va;
-    return fetch_cache_replay(cache, va, rip, out);
+    const uint8_t *code = fetch_bound_code(cache, pg->cr3, pg->cr4, pg->efer, cs->ar, pg->cpl, rip);
+    if (!code)
+        return false;
+    fetch_code_copy((uintptr_t)code, out);
+    return true;
 }
 
 /* fetch_insn_bound_hit, else the fast walk through the bound view (remembered). */

@@ -1,7 +1,7 @@
 /* A MOV, MOVZX or MOVSX with one memory operand, decoded in 64-bit mode at one RIP, reduced to
  * what replaying it needs: everything that does not depend on the registers or the memory
  * value is worked out once (x86_mov_access_of), so an exit from the same instruction costs a
- * few ALU operations (x86_mov_linear, x86_mov_store_value, x86_mov_load). The MMIO fast path
+ * few ALU operations (x86_mov_offset, x86_mov_store_value, x86_mov_load). The MMIO fast path
  * keeps one with each instruction it has seen (boot/mmio.c, "MMIO sites").
  *
  * The results are exactly x86_emulate's for the same instruction (tests/decode/test_decode_mov.c
@@ -57,7 +57,8 @@ static inline bool x86_mov_uses_rsp(const struct x86_mov_access *a)
 
 /* The operand's offset in its segment (the linear address, unless seg is FS or GS: then add
  * that segment's base). gpr[] are the 16 general-purpose registers. */
-static inline uint64_t x86_mov_offset(const struct x86_mov_access *a, const uint64_t gpr[16])
+__attribute__((always_inline)) static inline uint64_t x86_mov_offset(const struct x86_mov_access *a,
+                                                                     const uint64_t gpr[16])
 {
     uint64_t ea = a->disp;
     if (a->base != X86_MOV_NO_REG)
@@ -69,7 +70,8 @@ static inline uint64_t x86_mov_offset(const struct x86_mov_access *a, const uint
 
 /* A store's value: `size` bytes of the source register (bits 15:8 for AH..BH) or the
  * immediate. */
-static inline uint64_t x86_mov_store_value(const struct x86_mov_access *a, const uint64_t gpr[16])
+__attribute__((always_inline)) static inline uint64_t
+x86_mov_store_value(const struct x86_mov_access *a, const uint64_t gpr[16])
 {
     if (a->store_imm)
         return a->imm;
@@ -77,7 +79,8 @@ static inline uint64_t x86_mov_store_value(const struct x86_mov_access *a, const
 }
 
 /* A load: the destination register after `value` (the `size` bytes read, zero-extended). */
-static inline void x86_mov_load(const struct x86_mov_access *a, uint64_t gpr[16], uint64_t value)
+__attribute__((always_inline)) static inline void x86_mov_load(const struct x86_mov_access *a,
+                                                               uint64_t gpr[16], uint64_t value)
 {
     const uint64_t ext = (uint64_t)((int64_t)(value << a->sign_shift) >> a->sign_shift);
     uint64_t *r = &gpr[a->reg & 15];

@@ -651,6 +651,23 @@ bool pci_mmio_find(struct pci_bus *bus, uint64_t gpa, struct pci_function **fn, 
     return bar_lookup(bus, false, gpa, fn, bar, offset, &size);
 }
 
+bool pci_bar_route_take(struct pci_bus *bus, struct pci_function *fn, int bar,
+                        struct pci_bar_route *route)
+{
+    if (!fn || bar < 0 || bar >= PCI_NUM_SLOTS)
+        return false;
+    uint32_t seq = __atomic_load_n(&bus->map_seq, __ATOMIC_ACQUIRE);
+    const struct pci_bar_window *w = &fn->win[bar];
+    struct pci_bar_route r = {
+        .dev = fn->dev, .base = w->base, .size = w->size, .map_seq = seq, .bar = bar};
+    bool holds = !(seq & 1) && w->mapped && !w->io && !bus->mem_overlap && w->size != 0;
+    __atomic_thread_fence(__ATOMIC_ACQUIRE);
+    if (!holds || __atomic_load_n(&bus->map_seq, __ATOMIC_RELAXED) != seq)
+        return false;
+    *route = r;
+    return true;
+}
+
 static uint64_t ones64(unsigned size)
 {
     return size >= 8 ? ~0ull : (1ull << (8 * size)) - 1;

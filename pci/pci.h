@@ -208,6 +208,37 @@ static inline enum pci_mmio_result pci_bar_write(struct pci_bus *bus, struct pci
     return PCI_MMIO_OK;
 }
 
+/* A BAR's route remembered while the bus's memory map stays the same (the MMIO fast path keeps
+ * one with each instruction it has seen, boot/mmio.c). pci_bar_route_take fills it when
+ * pci_bar_guess_holds's conditions hold for fn's `bar` (a mapped memory BAR, no two mapped
+ * windows overlapping) at an even map_seq; pci_bar_route_offset then answers for an access of
+ * `size` bytes at gpa with one compare of map_seq instead of reading the window: every map
+ * change moves map_seq, so an unchanged map_seq means an unchanged window, and an access inside
+ * it is routed exactly as pci_bar_read/pci_bar_write (and so pci_mmio_read/write) route it. */
+struct pci_bar_route {
+    struct device *dev;
+    uint64_t base; /* the window when taken */
+    uint64_t size;
+    uint32_t map_seq; /* even: the map it belongs to */
+    int bar;
+};
+
+bool pci_bar_route_take(struct pci_bus *bus, struct pci_function *fn, int bar,
+                        struct pci_bar_route *route);
+
+/* The offset of gpa..gpa+size in the remembered window, when the map is still the one the route
+ * was taken in and the access lies inside the window (size 1, 2, 4 or 8). */
+static inline bool pci_bar_route_offset(struct pci_bus *bus, const struct pci_bar_route *route,
+                                        uint64_t gpa, unsigned size, uint64_t *offset)
+{
+    const uint64_t off = gpa - route->base;
+    if (__atomic_load_n(&bus->map_seq, __ATOMIC_ACQUIRE) != route->map_seq || off >= route->size ||
+        size > route->size - off)
+        return false;
+    *offset = off;
+    return true;
+}
+
 /* The same for port I/O to mapped I/O BARs (size 1, 2 or 4; an I/O exit on a port that is
  * neither a config port nor in an I/O BAR gets PCI_MMIO_UNCLAIMED). */
 enum pci_mmio_result pci_pio_read(struct pci_bus *bus, uint16_t port, unsigned size,
