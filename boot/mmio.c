@@ -402,9 +402,11 @@ struct mmio_site {
     struct pci_bar_route route;
     struct x86_mov_access mov;
     uint64_t value_mask; /* the access's bytes */
-    uint32_t qual_kind;  /* qualification bits 2:0 of its access: 1 read, 2 write; 0: the
-                            instruction is not a form the fast path takes (the general path's) */
-    int stats_slot;      /* boot_device_stats_slot of the region's function */
+    const void *plain;   /* a load of a plain register (device_ops.plain_read) at plain_offset */
+    uint64_t plain_offset;
+    uint32_t qual_kind; /* qualification bits 2:0 of its access: 1 read, 2 write; 0: the
+                           instruction is not a form the fast path takes (the general path's) */
+    int stats_slot;     /* boot_device_stats_slot of the region's function */
 #if TRAPVISOR_MMIO_CACHES
     struct fetch_cache fc; /* RIP's translation, bound to boot_guest_mem */
 #endif
@@ -434,7 +436,7 @@ static void mmio_fetch_state(struct guest_paging *pg, struct fetch_cs *cs)
  * now (nothing is kept). True with qual_kind 0: the instruction is not a form the fast path
  * takes (kept, so the next exit from it goes to the general path at once). */
 static bool mmio_site_describe(struct mmio_site *s, uint64_t rip, const uint8_t bytes[15],
-                               const struct ept_region *r)
+                               uint64_t gpa, const struct ept_region *r)
 {
     if (r->kind != EPT_REGION_TRAPPED || r->owner == &boot_ecam_owner)
         return false;
@@ -449,6 +451,12 @@ static bool mmio_site_describe(struct mmio_site *s, uint64_t rip, const uint8_t 
                                                 general path does that */
     s->stats_slot = boot_device_stats_slot(fn);
     s->value_mask = ~0ull >> (64 - 8 * s->mov.size);
+    /* A load of a plain register is served by one load while the access stays the same. */
+    const struct device *dev = s->route.dev;
+    s->plain_offset = gpa - s->route.base;
+    s->plain = s->qual_kind == 1 && dev->ops->plain_read
+                   ? dev->ops->plain_read(s->route.dev, s->route.bar, s->plain_offset, s->mov.size)
+                   : 0;
     __builtin_memcpy(&s->bytes_lo, bytes, 8);
     __builtin_memcpy(&s->bytes_hi, bytes + 7, 8);
     s->rip = rip;
@@ -483,7 +491,10 @@ mmio_site_run(struct vcpu *v, const struct mmio_site *s, uint64_t gpa, uint64_t 
         dev->ops->write(dev, s->route.bar, offset, a->size, x86_mov_store_value(a, v->gpr));
     } else {
         uint64_t value = ~0ull;
-        dev->ops->read(dev, s->route.bar, offset, a->size, &value);
+        if (offset == s->plain_offset && s->plain)
+            value = device_plain_load(s->plain, a->size);
+        else
+            dev->ops->read(dev, s->route.bar, offset, a->size, &value);
         x86_mov_load(a, v->gpr, value & s->value_mask);
     }
     v->last_device = s->stats_slot;
@@ -552,7 +563,7 @@ __attribute__((noinline)) static enum mmio_site_result mmio_site_fill(struct vcp
     uint8_t bytes[FETCH_MAX_BYTES];
     const struct ept_region *r = ept_region_lookup_cached(&boot.ept.regions, gpa, &s->region);
     if (!r || !fetch_insn_bound(&s->fc, &pg, &cs, rip, bytes) ||
-        !mmio_site_describe(s, rip, bytes, r))
+        !mmio_site_describe(s, rip, bytes, gpa, r))
         return MMIO_SITE_GENERAL;
     return mmio_site_replay(v, gpa, qual) == MMIO_SITE_DONE ? MMIO_SITE_DONE : MMIO_SITE_GENERAL;
 }
@@ -611,7 +622,7 @@ __attribute__((noinline)) static bool mmio_exit_slow(struct vcpu *v, uint64_t gp
         uint8_t bytes[FETCH_MAX_BYTES];
         struct mmio_site s;
         if (fetch_insn_fast(&pg, &boot_guest_mem, &cs, rip, bytes) &&
-            mmio_site_describe(&s, rip, bytes, region) && mmio_site_run(v, &s, gpa, qual))
+            mmio_site_describe(&s, rip, bytes, gpa, region) && mmio_site_run(v, &s, gpa, qual))
             return true;
     }
 #endif

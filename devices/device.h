@@ -78,6 +78,13 @@ struct device_ops {
      * always stores a value (only the low `size` bytes are used). */
     void (*read)(struct device *dev, int bar, uint64_t offset, unsigned size, uint64_t *value);
     void (*write)(struct device *dev, int bar, uint64_t offset, unsigned size, uint64_t value);
+    /* A plain register: when a read of `size` bytes at `offset` in `bar` has no effect and its
+     * value is `size` bytes of device state, the address of those bytes (little-endian,
+     * naturally aligned, the same for the device's life); NULL when the read must go through
+     * `read`. A caller that has seen the access before may then load the value itself with
+     * device_plain_load, without the call: the device changes such state only with single
+     * atomic stores. The value is always exactly what `read` returns. May be NULL. */
+    const void *(*plain_read)(struct device *dev, int bar, uint64_t offset, unsigned size);
     /* After a configuration write has been applied (e.g. MSI enable changed). May be NULL.
      * Called with the bus configuration lock held: it may take the device's own lock but must
      * not access configuration space through the bus. */
@@ -85,6 +92,21 @@ struct device_ops {
     /* Back to power-on state (device registers only; pci/ resets configuration space). */
     void (*reset)(struct device *dev);
 };
+
+/* The value of a plain register (device_ops.plain_read), `size` 1, 2, 4 or 8. */
+static inline uint64_t device_plain_load(const void *p, unsigned size)
+{
+    switch (size) {
+    case 1:
+        return __atomic_load_n((const uint8_t *)p, __ATOMIC_ACQUIRE);
+    case 2:
+        return __atomic_load_n((const uint16_t *)p, __ATOMIC_ACQUIRE);
+    case 4:
+        return __atomic_load_n((const uint32_t *)p, __ATOMIC_ACQUIRE);
+    default:
+        return __atomic_load_n((const uint64_t *)p, __ATOMIC_ACQUIRE);
+    }
+}
 
 struct device {
     const struct device_ops *ops;

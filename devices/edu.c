@@ -5,6 +5,21 @@
 #include "lib/string.h"
 #include "pci/pci.h"
 
+/* The registers are read without the device lock (edu_plain_read: a guest read of one is a single
+ * load, device_plain_load), so each change to one is a single atomic store, made under the lock;
+ * release order keeps a register's new value from being seen before an earlier one's (factorial:
+ * the result before "computing" clears). Reads under the lock need no atomics: only lock holders
+ * store. */
+static void edu_set32(uint32_t *reg, uint32_t value)
+{
+    __atomic_store_n(reg, value, __ATOMIC_RELEASE);
+}
+
+static void edu_set64(uint64_t *reg, uint64_t value)
+{
+    __atomic_store_n(reg, value, __ATOMIC_RELEASE);
+}
+
 uint32_t edu_factorial(uint32_t n)
 {
     /* n! for n >= 34 has at least 32 factors of two (17 + 8 + 4 + 2 + 1), so it is 0 modulo
@@ -32,7 +47,7 @@ void edu_init(struct edu *edu, const struct platform_ops *platform, void *platfo
 static void edu_raise_irq(struct edu *edu, uint32_t bits)
 {
     struct pci_function *fn = edu->dev.fn;
-    edu->irq_status |= bits;
+    edu_set32(&edu->irq_status, edu->irq_status | bits);
     if (!edu->irq_status || !fn)
         return;
     /* With MSI every raise sends a message, even when bits were already pending. */
@@ -45,7 +60,7 @@ static void edu_raise_irq(struct edu *edu, uint32_t bits)
 static void edu_lower_irq(struct edu *edu, uint32_t bits)
 {
     struct pci_function *fn = edu->dev.fn;
-    edu->irq_status &= ~bits;
+    edu_set32(&edu->irq_status, edu->irq_status & ~bits);
     if (!edu->irq_status && fn && !pci_msi_enabled(fn))
         pci_intx_set(fn, 0);
 }
@@ -100,7 +115,7 @@ static void edu_dma_run(struct edu *edu)
 
     /* The command completes either way (a driver waiting for the interrupt is not left
      * hanging); a refused transfer simply moved no data. */
-    edu->dma_cmd &= ~(uint64_t)EDU_DMA_RUN;
+    edu_set64(&edu->dma_cmd, edu->dma_cmd & ~(uint64_t)EDU_DMA_RUN);
     if (edu->dma_cmd & EDU_DMA_IRQ)
         edu_raise_irq(edu, EDU_IRQ_DMA);
 }
@@ -115,10 +130,49 @@ static bool edu_access_valid(unsigned size, uint64_t offset)
     return (size == 4 || size == 8) && !(offset & (size - 1));
 }
 
+/* The registers a read returns as they are: all of them (edu's reads have no effect). Offsets
+ * it does not list, and 8-byte reads below 0x80, read all ones and are not plain. A 4-byte read
+ * of a 64-bit register is its low half: its first four bytes. */
+static const uint32_t edu_id_value = EDU_ID_VALUE;
+
+static const void *edu_plain_read(struct device *dev, int bar, uint64_t offset, unsigned size)
+{
+    struct edu *edu = (struct edu *)dev;
+    if (bar != 0 || !edu_access_valid(size, offset))
+        return 0;
+    if (size == 4) {
+        switch (offset) {
+        case EDU_REG_ID:
+            return &edu_id_value;
+        case EDU_REG_LIVENESS:
+            return &edu->liveness;
+        case EDU_REG_FACTORIAL:
+            return &edu->fact;
+        case EDU_REG_STATUS:
+            return &edu->status;
+        case EDU_REG_IRQ_STATUS:
+            return &edu->irq_status;
+        default:
+            break;
+        }
+    }
+    switch (offset) {
+    case EDU_REG_DMA_SRC:
+        return &edu->dma_src;
+    case EDU_REG_DMA_DST:
+        return &edu->dma_dst;
+    case EDU_REG_DMA_COUNT:
+        return &edu->dma_count;
+    case EDU_REG_DMA_CMD:
+        return &edu->dma_cmd;
+    default:
+        return 0;
+    }
+}
+
 static void edu_mmio_read(struct device *dev, int bar, uint64_t offset, unsigned size,
                           uint64_t *value)
 {
-    struct edu *edu = (struct edu *)dev;
     if (bar != 0) {
         *value = ~0ull;
         return;
@@ -127,43 +181,8 @@ static void edu_mmio_read(struct device *dev, int bar, uint64_t offset, unsigned
         *value = 0;
         return;
     }
-    uint64_t v = ~0ull; /* unlisted offsets, and 8-byte accesses below 0x80 */
-    spin_lock(&edu->lock);
-    if (offset >= 0x80 || size == 4) {
-        switch (offset) {
-        case EDU_REG_ID:
-            v = EDU_ID_VALUE;
-            break;
-        case EDU_REG_LIVENESS:
-            v = edu->liveness;
-            break;
-        case EDU_REG_FACTORIAL:
-            v = edu->fact;
-            break;
-        case EDU_REG_STATUS:
-            v = edu->status;
-            break;
-        case EDU_REG_IRQ_STATUS:
-            v = edu->irq_status;
-            break;
-        case EDU_REG_DMA_SRC:
-            v = edu->dma_src;
-            break;
-        case EDU_REG_DMA_DST:
-            v = edu->dma_dst;
-            break;
-        case EDU_REG_DMA_COUNT:
-            v = edu->dma_count;
-            break;
-        case EDU_REG_DMA_CMD:
-            v = edu->dma_cmd;
-            break;
-        default:
-            break;
-        }
-    }
-    spin_unlock(&edu->lock);
-    *value = size == 4 ? v & 0xFFFFFFFFu : v;
+    const void *reg = edu_plain_read(dev, bar, offset, size);
+    *value = reg ? device_plain_load(reg, size) : size == 4 ? 0xFFFFFFFFu : ~0ull;
 }
 
 /* The registers whose write does more than store: factorial, interrupt raise and
@@ -178,10 +197,10 @@ __attribute__((noinline)) static void edu_write_with_effect(struct edu *edu, uin
     case EDU_REG_FACTORIAL:
         if (edu->status & EDU_STATUS_COMPUTING)
             break;
-        edu->fact = v32;
-        edu->status |= EDU_STATUS_COMPUTING;
-        edu->fact = edu_factorial(edu->fact); /* completes at once: no worker thread */
-        edu->status &= ~EDU_STATUS_COMPUTING;
+        edu_set32(&edu->fact, v32);
+        edu_set32(&edu->status, edu->status | EDU_STATUS_COMPUTING);
+        edu_set32(&edu->fact, edu_factorial(v32)); /* completes at once: no worker thread */
+        edu_set32(&edu->status, edu->status & ~EDU_STATUS_COMPUTING);
         if (edu->status & EDU_STATUS_IRQFACT)
             edu_raise_irq(edu, EDU_IRQ_FACT);
         break;
@@ -196,7 +215,7 @@ __attribute__((noinline)) static void edu_write_with_effect(struct edu *edu, uin
          * value), as is any command while one is running. */
         if (!(value & EDU_DMA_RUN) || (edu->dma_cmd & EDU_DMA_RUN))
             break;
-        edu->dma_cmd = value;
+        edu_set64(&edu->dma_cmd, value);
         edu_dma_run(edu);
         break;
     default:
@@ -219,14 +238,14 @@ static void edu_mmio_write(struct device *dev, int bar, uint64_t offset, unsigne
     spin_lock(&edu->lock);
     switch (offset) {
     case EDU_REG_LIVENESS:
-        edu->liveness = ~v32;
+        edu_set32(&edu->liveness, ~v32);
         break;
     case EDU_REG_STATUS:
         /* Only bit 7 is writable; "computing" belongs to the device. */
         if (v32 & EDU_STATUS_IRQFACT)
-            edu->status |= EDU_STATUS_IRQFACT;
+            edu_set32(&edu->status, edu->status | EDU_STATUS_IRQFACT);
         else
-            edu->status &= ~EDU_STATUS_IRQFACT;
+            edu_set32(&edu->status, edu->status & ~EDU_STATUS_IRQFACT);
         break;
     case EDU_REG_DMA_SRC:
     case EDU_REG_DMA_DST:
@@ -235,11 +254,11 @@ static void edu_mmio_write(struct device *dev, int bar, uint64_t offset, unsigne
         if (edu->dma_cmd & EDU_DMA_RUN)
             break;
         if (offset == EDU_REG_DMA_SRC)
-            edu->dma_src = value;
+            edu_set64(&edu->dma_src, value);
         else if (offset == EDU_REG_DMA_DST)
-            edu->dma_dst = value;
+            edu_set64(&edu->dma_dst, value);
         else
-            edu->dma_count = value;
+            edu_set64(&edu->dma_count, value);
         break;
     default:
         edu_write_with_effect(edu, offset, value);
@@ -252,11 +271,14 @@ static void edu_reset(struct device *dev)
 {
     struct edu *edu = (struct edu *)dev;
     spin_lock(&edu->lock);
-    edu->liveness = 0;
-    edu->fact = 0;
-    edu->status = 0;
-    edu->irq_status = 0;
-    edu->dma_src = edu->dma_dst = edu->dma_count = edu->dma_cmd = 0;
+    edu_set32(&edu->liveness, 0);
+    edu_set32(&edu->fact, 0);
+    edu_set32(&edu->status, 0);
+    edu_set32(&edu->irq_status, 0);
+    edu_set64(&edu->dma_src, 0);
+    edu_set64(&edu->dma_dst, 0);
+    edu_set64(&edu->dma_count, 0);
+    edu_set64(&edu->dma_cmd, 0);
     memset(edu->dma_buf, 0, sizeof edu->dma_buf);
     if (edu->dev.fn)
         pci_intx_set(edu->dev.fn, 0);
@@ -280,6 +302,7 @@ const struct device_ops edu_ops = {
     .msi_64bit = true,
     .read = edu_mmio_read,
     .write = edu_mmio_write,
+    .plain_read = edu_plain_read,
     .cfg_write = NULL,
     .reset = edu_reset,
 };
