@@ -654,7 +654,8 @@ bool pci_mmio_find(struct pci_bus *bus, uint64_t gpa, struct pci_function **fn, 
 bool pci_bar_route_take(struct pci_bus *bus, struct pci_function *fn, int bar,
                         struct pci_bar_route *route)
 {
-    if (!fn || bar < 0 || bar >= PCI_NUM_SLOTS)
+    /* A function of another bus: this bus's map_seq does not follow its windows. */
+    if (!fn || fn->bus != bus || bar < 0 || bar >= PCI_NUM_SLOTS)
         return false;
     uint32_t seq = __atomic_load_n(&bus->map_seq, __ATOMIC_ACQUIRE);
     const struct pci_bar_window *w = &fn->win[bar];

@@ -1,10 +1,12 @@
 /* pci/ BAR decoding: which range changes a BAR write or a COMMAND toggle reports (and that
  * sizing reports no move to the sizing pattern), and MMIO dispatch over the mapped BARs
- * (routing, offsets, unclaimed addresses, accesses straddling a BAR's end, bad sizes). */
+ * (routing, offsets, unclaimed addresses, accesses straddling a BAR's end, bad sizes), and the
+ * remembered route of the MMIO fast path against that dispatch. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -287,88 +289,539 @@ static void pio_reaches_a_mapped_io_bar_only(void **state)
     assert_int_equal(pci_mmio_read(&bus, 0xC004, 4, &m), PCI_MMIO_UNCLAIMED);
 }
 
-/* pci_bar_read/write with a guessed BAR (the EPT region's owner and tag) must answer exactly
- * as the search does: the same result, value and device access, also for wrong guesses, moved
- * or disabled BARs, overlapping BARs of two functions, straddling and bad sizes. */
+/* --- the remembered BAR route (pci_bar_route_take / pci_bar_route_offset) ---------------------
+ *
+ * The MMIO fast path (boot/mmio.c) keeps, per guest instruction, the route to the BAR it
+ * reached and later answers with one compare of map_seq instead of the bus search. These tests
+ * hold it to the search: whenever pci_bar_route_offset says yes, pci_mmio_find routes the
+ * access to the same device, BAR and offset and pci_mmio_read/write serve it whole; a route
+ * never answers for a map other than the one it was taken in; and pci_bar_route_take refuses
+ * whatever the search could route differently (I/O BARs, unmapped BARs, overlapping windows). */
+
 static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
 static uint64_t rng(void)
 {
     return xorshift64(&rng_state);
 }
 
-static void bar_access_with_a_guess_answers_as_the_search(void **state)
+/* A second and third function, and one on another bus, for the route tests.
+ * fn2: BAR0 mem32 64 KiB, BAR1 I/O 16, BAR2-3 mem64 4 KiB, BAR4 mem32 16 bytes.
+ * fn3: BAR0-1 mem64 8 KiB, BAR2 mem32 4 KiB, BAR3 I/O 4, BAR5 mem32 32 bytes. */
+#define BDF2 PCI_BDF(0, 4, 0)
+#define BDF3 PCI_BDF(0, 5, 0)
+static struct pci_function fn2, fn3, fn_other;
+static struct testdev td2, td3, td_other;
+static struct pci_bus other_bus;
+
+static void add_route_functions(void)
 {
-    (void)state;
-    static struct pci_function fn2;
-    static struct testdev td2;
     testdev_init(&td2);
     td2.ops.bars[0] = (struct pci_bar_decl){.size = 0x10000, .kind = PCI_BAR_MEM32};
-    assert_true(pci_bus_add(&bus, &fn2, &td2.dev, PCI_BDF(0, 4, 0)));
-    static const uint32_t bases[] = {0xC1000000, 0xC1100000, 0xC1008000, 0xC2000000, 0};
-    static const unsigned sizes[] = {1, 2, 3, 4, 8, 16, 0};
-    unsigned guessed_right = 0, overlaps = 0;
-    for (unsigned i = 0; i < 20000; i++) {
-        unsigned r = (unsigned)rng();
-        /* Reprogram a BAR of either function, or its decode. */
-        uint16_t bdf = (r & 1) ? PCI_BDF(0, 4, 0) : BDF;
-        switch ((r >> 1) % 4) {
-        case 0:
-            assert_true(pci_cfg_write(&bus, bdf, 0x10, 4, bases[(r >> 3) % 5]));
-            break;
-        case 1:
-            assert_true(pci_cfg_write(&bus, BDF, 0x14, 4, bases[(r >> 3) % 5] + 0x1000));
-            break;
-        case 2:
-            assert_true(
-                pci_cfg_write(&bus, bdf, PCI_COMMAND, 2, (r >> 3) & 1 ? PCI_COMMAND_MEMORY : 0));
-            break;
-        default:
-            break;
-        }
-        overlaps += bus.mem_overlap;
-        /* Addresses inside the windows and around every window size's end (straddling). */
-        static const uint64_t ends[] = {0, 0x1000, 0x4000, 0x10000, 0x100000};
-        uint64_t x = rng();
-        uint64_t gpa = bases[(r >> 5) % 4] +
-                       ((x & 1) ? x % 0x10008 - 4 : ends[(x >> 1) % 5] + (x >> 4) % 16 - 8);
-        unsigned size = sizes[(r >> 8) % 7];
-        /* Half the time the right BAR (as the EPT region would say), else any guess. */
-        struct pci_function *guess = (r >> 11) % 3 == 0 ? NULL : (r >> 11) % 3 == 1 ? &fn : &fn2;
-        int bar = (int)((r >> 13) % 9) - 1;
-        struct pci_function *found_fn;
-        int found_bar;
-        uint64_t found_off;
-        if (pci_mmio_find(&bus, gpa, &found_fn, &found_bar, &found_off) && ((r >> 18) & 1)) {
-            guess = found_fn;
-            bar = found_bar;
-            guessed_right++;
-        }
-        bool write = (r >> 17) & 1;
-        uint64_t wval = rng();
-        uint64_t v_search = 1, v_guess = 2;
-        td.n_log = td2.n_log = 0;
-        enum pci_mmio_result r_search = write ? pci_mmio_write(&bus, gpa, size, wval)
-                                              : pci_mmio_read(&bus, gpa, size, &v_search);
-        struct testdev_access a1 = td.log[0], b1 = td2.log[0];
-        unsigned n1 = td.n_log, m1 = td2.n_log;
-        td.n_log = td2.n_log = 0;
-        memset(td.log, 0, sizeof td.log);
-        memset(td2.log, 0, sizeof td2.log);
-        enum pci_mmio_result r_guess = write ? pci_bar_write(&bus, guess, bar, gpa, size, wval)
-                                             : pci_bar_read(&bus, guess, bar, gpa, size, &v_guess);
-        assert_int_equal(r_guess, r_search);
-        if (!write)
-            assert_int_equal(v_guess, v_search);
-        assert_int_equal(td.n_log, n1);
-        assert_int_equal(td2.n_log, m1);
-        if (n1)
-            assert_memory_equal(&td.log[0], &a1, sizeof a1);
-        if (m1)
-            assert_memory_equal(&td2.log[0], &b1, sizeof b1);
+    td2.ops.bars[1] = (struct pci_bar_decl){.size = 16, .kind = PCI_BAR_IO};
+    td2.ops.bars[2] = (struct pci_bar_decl){.size = 0x1000, .kind = PCI_BAR_MEM64};
+    td2.ops.bars[4] = (struct pci_bar_decl){.size = 16, .kind = PCI_BAR_MEM32};
+    assert_true(pci_bus_add(&bus, &fn2, &td2.dev, BDF2));
+    testdev_init(&td3);
+    td3.ops.bars[0] = (struct pci_bar_decl){.size = 0x2000, .kind = PCI_BAR_MEM64};
+    td3.ops.bars[2] = (struct pci_bar_decl){.size = 0x1000, .kind = PCI_BAR_MEM32};
+    td3.ops.bars[3] = (struct pci_bar_decl){.size = 4, .kind = PCI_BAR_IO};
+    td3.ops.bars[5] = (struct pci_bar_decl){.size = 32, .kind = PCI_BAR_MEM32};
+    assert_true(pci_bus_add(&bus, &fn3, &td3.dev, BDF3));
+    /* fn's BAR0, mapped at the same place, but by a function of another bus. */
+    testdev_init(&td_other);
+    td_other.ops.bars[0] = td.ops.bars[0];
+    pci_bus_init(&other_bus, NULL, NULL, NULL, NULL);
+    assert_true(pci_bus_add(&other_bus, &fn_other, &td_other.dev, BDF));
+    assert_true(pci_cfg_write(&other_bus, BDF, 0x10, 4, 0xC1000000));
+    assert_true(pci_cfg_write(&other_bus, BDF, PCI_COMMAND, 2, PCI_COMMAND_MEMORY));
+}
+
+/* Whether two mapped memory windows on the bus intersect, worked out here from the published
+ * windows (not from bus.mem_overlap). */
+static bool windows_overlap(void)
+{
+    struct pci_function *fns[] = {&fn, &fn2, &fn3};
+    for (int i = 0; i < 3; i++)
+        for (int s = 0; s < PCI_NUM_SLOTS; s++)
+            for (int j = 0; j < 3; j++)
+                for (int t = 0; t < PCI_NUM_SLOTS; t++) {
+                    const struct pci_bar_window *a = &fns[i]->win[s], *b = &fns[j]->win[t];
+                    if ((i == j && s == t) || !a->mapped || a->io || !b->mapped || b->io)
+                        continue;
+                    if (a->base < b->base + b->size && b->base < a->base + a->size)
+                        return true;
+                }
+    return false;
+}
+
+static void route_take_refuses_io_unmapped_out_of_range_null_foreign_and_overlap(void **state)
+{
+    (void)state;
+    add_route_functions();
+    struct pci_bar_route r;
+    memset(&r, 0x5A, sizeof r);
+    const struct pci_bar_route untouched = r;
+    /* Nothing mapped yet (decode off, BARs unassigned). */
+    for (int s = 0; s < PCI_NUM_SLOTS; s++)
+        assert_false(pci_bar_route_take(&bus, &fn, s, &r));
+    wr(0x10, 4, 0xC1000000);
+    assert_false(pci_bar_route_take(&bus, &fn, 0, &r)); /* assigned, memory decode off */
+    wr(0x20, 4, 0xC000);
+    wr(PCI_COMMAND, 2, PCI_COMMAND_MEMORY | PCI_COMMAND_IO);
+    assert_true(fn.win[4].mapped);
+    assert_false(pci_bar_route_take(&bus, &fn, 4, &r));  /* a mapped I/O BAR */
+    assert_false(pci_bar_route_take(&bus, &fn, 1, &r));  /* memory decode on, BAR unassigned */
+    assert_false(pci_bar_route_take(&bus, &fn, -1, &r)); /* out of range */
+    assert_false(pci_bar_route_take(&bus, &fn, PCI_NUM_SLOTS, &r));
+    assert_false(pci_bar_route_take(&bus, &fn, 1000, &r));
+    assert_false(pci_bar_route_take(&bus, NULL, 0, &r));
+    /* fn_other is mapped at the same address, but on other_bus: this bus's map_seq says
+     * nothing about its windows. */
+    assert_true(fn_other.win[0].mapped);
+    assert_false(pci_bar_route_take(&bus, &fn_other, 0, &r));
+    assert_memory_equal(&r, &untouched, sizeof r);
+
+    assert_true(pci_bar_route_take(&bus, &fn, 0, &r));
+    assert_ptr_equal(r.dev, &td.dev);
+    assert_int_equal(r.bar, 0);
+    assert_int_equal(r.base, 0xC1000000);
+    assert_int_equal(r.size, 0x100000);
+    assert_int_equal(r.map_seq, bus.map_seq);
+    assert_int_equal(r.map_seq & 1, 0);
+
+    /* fn2's BAR0 inside fn's BAR0: while they overlap no memory BAR of the bus gives a route,
+     * not even a third one clear of both. */
+    assert_true(pci_cfg_write(&bus, BDF3, 0x18, 4, 0xD0000000));
+    assert_true(pci_cfg_write(&bus, BDF3, PCI_COMMAND, 2, PCI_COMMAND_MEMORY));
+    assert_true(pci_bar_route_take(&bus, &fn3, 2, &r));
+    assert_true(pci_cfg_write(&bus, BDF2, 0x10, 4, 0xC1080000));
+    assert_true(pci_cfg_write(&bus, BDF2, PCI_COMMAND, 2, PCI_COMMAND_MEMORY));
+    assert_true(windows_overlap());
+    memset(&r, 0x5A, sizeof r);
+    assert_false(pci_bar_route_take(&bus, &fn, 0, &r));
+    assert_false(pci_bar_route_take(&bus, &fn2, 0, &r));
+    assert_false(pci_bar_route_take(&bus, &fn3, 2, &r));
+    assert_memory_equal(&r, &untouched, sizeof r);
+    /* Moved clear again: routes again. */
+    assert_true(pci_cfg_write(&bus, BDF2, 0x10, 4, 0xC1100000));
+    assert_false(windows_overlap());
+    assert_true(pci_bar_route_take(&bus, &fn2, 0, &r));
+    assert_int_equal(r.base, 0xC1100000);
+    assert_true(pci_bar_route_take(&bus, &fn3, 2, &r));
+}
+
+static void route_offset_answers_inside_the_window_only(void **state)
+{
+    (void)state;
+    wr(0x14, 4, 0xC1100000); /* BAR1, 4 KiB */
+    wr(PCI_COMMAND, 2, PCI_COMMAND_MEMORY);
+    struct pci_bar_route r;
+    assert_true(pci_bar_route_take(&bus, &fn, 1, &r));
+    uint64_t off = 0;
+    assert_true(pci_bar_route_offset(&bus, &r, 0xC1100000, 1, &off));
+    assert_int_equal(off, 0);
+    assert_true(pci_bar_route_offset(&bus, &r, 0xC1100FF8, 8, &off));
+    assert_int_equal(off, 0xFF8);
+    assert_true(pci_bar_route_offset(&bus, &r, 0xC1100FFF, 1, &off));
+    assert_int_equal(off, 0xFFF);
+    assert_false(pci_bar_route_offset(&bus, &r, 0xC1100FFC, 8, &off)); /* straddles the end */
+    assert_false(pci_bar_route_offset(&bus, &r, 0xC1100FFF, 2, &off));
+    assert_false(pci_bar_route_offset(&bus, &r, 0xC1101000, 1, &off)); /* just past */
+    assert_false(pci_bar_route_offset(&bus, &r, 0xC10FFFFF, 1, &off)); /* just below */
+    assert_false(pci_bar_route_offset(&bus, &r, 0xC10FFFFC, 8, &off)); /* starts below */
+    assert_false(pci_bar_route_offset(&bus, &r, 0, 4, &off));
+    assert_false(pci_bar_route_offset(&bus, &r, ~0ull, 1, &off));
+    assert_false(pci_bar_route_offset(&bus, &r, ~0ull - 3, 8, &off));
+}
+
+/* Every kind of map change leaves a route taken before it unanswered, even where the window
+ * it remembers is back in the same place; a configuration write that changes no window (a
+ * sizing write with decode off, the same address again, read-only bits, bus master) keeps it. */
+static void route_is_refused_after_any_map_change_and_kept_otherwise(void **state)
+{
+    (void)state;
+    add_route_functions();
+    wr(0x10, 4, 0xC1000000);
+    wr(0x18, 4, 0xC0000000); /* BAR2-3, 64-bit */
+    wr(0x1C, 4, 1);
+    wr(PCI_COMMAND, 2, PCI_COMMAND_MEMORY);
+    assert_true(pci_cfg_write(&bus, BDF2, 0x10, 4, 0xC2000000));
+    struct pci_bar_route r0, r2;
+    uint64_t off;
+#define TAKE_BOTH()                                                                                \
+    do {                                                                                           \
+        assert_true(pci_bar_route_take(&bus, &fn, 0, &r0));                                        \
+        assert_true(pci_bar_route_take(&bus, &fn, 2, &r2));                                        \
+    } while (0)
+#define BOTH_ANSWER(yes)                                                                           \
+    do {                                                                                           \
+        assert_int_equal(pci_bar_route_offset(&bus, &r0, 0xC1000010, 4, &off), (yes));             \
+        assert_int_equal(pci_bar_route_offset(&bus, &r2, 0x1C0000010ull, 4, &off), (yes));         \
+    } while (0)
+    TAKE_BOTH();
+    assert_int_equal(r2.base, 0x1C0000000ull);
+    BOTH_ANSWER(true);
+
+    /* Writes that change no window. */
+    wr(0x10, 4, 0xC1000000);
+    wr(0x10, 4, 0xC10FFFFF); /* only read-only address bits differ */
+    wr(0x1C, 4, 1);
+    wr(PCI_COMMAND, 2, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
+    wr(0x14, 4, 0xFFFFFFFF); /* sizing an unassigned BAR: stays unmapped */
+    wr(0x14, 4, 0);
+    wr(PCI_ROM_ADDRESS, 4, 0xFFFFFFFE); /* sizing the ROM, enable bit clear */
+    assert_true(pci_cfg_write(&bus, BDF2, 0x10, 4, 0xFFFFFFFF)); /* fn2: decode off */
+    assert_true(pci_cfg_write(&bus, BDF2, 0x10, 4, 0xC2000000));
+    assert_true(pci_cfg_write(&bus, BDF2, 0x3C, 1, 0x0B)); /* interrupt line */
+    BOTH_ANSWER(true);
+
+    /* Sizing with decode on unmaps, and putting the address back maps again. */
+    uint32_t seq = bus.map_seq;
+    wr(0x10, 4, 0xFFFFFFFF);
+    wr(0x10, 4, 0xC1000000);
+    assert_int_not_equal(bus.map_seq, seq);
+    BOTH_ANSWER(false);
+    TAKE_BOTH();
+    BOTH_ANSWER(true);
+    /* A move and back. */
+    wr(0x10, 4, 0xD0000000);
+    wr(0x10, 4, 0xC1000000);
+    BOTH_ANSWER(false);
+    TAKE_BOTH();
+    /* The high dword of the 64-bit BAR alone. */
+    wr(0x1C, 4, 2);
+    BOTH_ANSWER(false);
+    assert_true(pci_bar_route_take(&bus, &fn, 2, &r2));
+    assert_int_equal(r2.base, 0x2C0000000ull);
+    assert_true(pci_bar_route_offset(&bus, &r2, 0x2C0000010ull, 4, &off));
+    assert_false(pci_bar_route_offset(&bus, &r2, 0x1C0000010ull, 4, &off));
+    wr(0x1C, 4, 1);
+    TAKE_BOTH();
+    /* Memory decode off and on. */
+    wr(PCI_COMMAND, 2, 0);
+    assert_false(pci_bar_route_take(&bus, &fn, 0, &r0));
+    wr(PCI_COMMAND, 2, PCI_COMMAND_MEMORY);
+    BOTH_ANSWER(false);
+    TAKE_BOTH();
+    /* Another function's BAR mapping or moving (clear of both windows). */
+    assert_true(pci_cfg_write(&bus, BDF2, PCI_COMMAND, 2, PCI_COMMAND_MEMORY));
+    BOTH_ANSWER(false);
+    TAKE_BOTH();
+    assert_true(pci_cfg_write(&bus, BDF2, 0x10, 4, 0xC3000000));
+    BOTH_ANSWER(false);
+    TAKE_BOTH();
+    /* The I/O BAR is on the same map. */
+    wr(0x20, 4, 0xC000);
+    wr(PCI_COMMAND, 2, PCI_COMMAND_MEMORY | PCI_COMMAND_IO);
+    BOTH_ANSWER(false);
+    TAKE_BOTH();
+    /* The ROM enable bit. */
+    wr(PCI_ROM_ADDRESS, 4, 0xC4000001);
+    BOTH_ANSWER(false);
+    TAKE_BOTH();
+    /* A function reset (BARs back to unassigned). */
+    pci_function_reset(&fn2);
+    BOTH_ANSWER(false);
+    TAKE_BOTH();
+    pci_function_reset(&fn);
+    BOTH_ANSWER(false);
+    assert_false(pci_bar_route_take(&bus, &fn, 0, &r0));
+#undef TAKE_BOTH
+#undef BOTH_ANSWER
+}
+
+/* Routes held across random reprogramming of three functions' BARs, COMMAND and ROM (overlaps,
+ * decode off, 64-bit BARs above 4 GiB, I/O BARs, sizing, byte writes, resets), taken at random
+ * moments (also with bad arguments), asked about random accesses near every window: the route
+ * answers exactly when its map is current and the access lies in its window, and then the
+ * search agrees on device, BAR and offset and serves the access whole. */
+struct held_route {
+    struct pci_bar_route r;
+    bool taken;
+    bool crossed_config_write; /* a configuration write since taken, same map */
+};
+
+static uint32_t pick32(const uint32_t *v, size_t n)
+{
+    return v[rng() % n];
+}
+
+static uint16_t get_le16(const uint8_t *p)
+{
+    return (uint16_t)(p[0] | p[1] << 8);
+}
+
+/* One random configuration write (or a function reset), checked against the rule routes rely
+ * on: map_seq moves exactly when some window's mapped state, or a mapped window's base, changes,
+ * and is even (stable) again afterwards. */
+static void random_config_write(struct pci_function *const *fns, unsigned *sizing_kept)
+{
+    struct pci_bar_window before[3][PCI_NUM_SLOTS];
+    for (int i = 0; i < 3; i++)
+        memcpy(before[i], fns[i]->win, sizeof before[i]);
+    static const uint32_t mem_lo[] = {0xC1000000, 0xC1008000, 0xC10FF000, 0xC1100000, 0xC1101000,
+                                      0xC2000000, 0xC3000000, 0xC3010000, 0xD0000000, 0xD0001000,
+                                      0xE0000000, 0xFFFFFFFF, 0x00000000};
+    static const uint32_t mem_hi[] = {0, 0, 0, 1, 0xFFFFFFFF};
+    static const uint32_t io_lo[] = {0xC000, 0xC010, 0xC020, 0xFFFFFFFF, 0};
+    struct pci_function *f = fns[rng() % 3];
+    uint64_t x = rng();
+    uint32_t seq = bus.map_seq;
+    bool decode_on = get_le16(f->cfg + PCI_COMMAND) & PCI_COMMAND_MEMORY;
+    bool sizing = false;
+    switch (x % 16) {
+    case 0:
+    case 1:
+    case 2:
+    case 3:
+    case 4:
+    case 5: { /* a BAR's low dword */
+        int s = (int)((x >> 8) % PCI_NUM_BARS);
+        bool io = f->dev->ops->bars[s].kind == PCI_BAR_IO;
+        uint32_t v = io ? pick32(io_lo, 5) : pick32(mem_lo, 13);
+        sizing = v == 0xFFFFFFFF;
+        assert_true(pci_cfg_write(&bus, f->bdf, (uint16_t)(0x10 + 4 * s), 4, v));
+        break;
     }
-    /* Not vacuous: right guesses (the fast route) and overlapping BARs both happened. */
-    assert_true(guessed_right > 500);
-    assert_true(overlaps > 500);
+    case 6:
+    case 7: { /* a 64-bit BAR's high dword (or whatever that slot holds) */
+        int s = (int)((x >> 8) % (PCI_NUM_BARS - 1));
+        assert_true(pci_cfg_write(&bus, f->bdf, (uint16_t)(0x14 + 4 * s), 4, pick32(mem_hi, 5)));
+        break;
+    }
+    case 8: { /* one byte of a BAR */
+        uint16_t reg = (uint16_t)(0x10 + (x >> 8) % 24);
+        assert_true(pci_cfg_write(&bus, f->bdf, reg, 1, (uint32_t)(x >> 16) & 0xFF));
+        break;
+    }
+    case 9:
+    case 10:
+    case 11:
+    case 12: { /* COMMAND: memory decode on three times in four */
+        uint32_t cmd = ((x >> 8) % 4 ? PCI_COMMAND_MEMORY : 0) |
+                       ((x >> 10) & 1 ? PCI_COMMAND_IO : 0) |
+                       ((x >> 11) & 1 ? PCI_COMMAND_MASTER : 0);
+        assert_true(pci_cfg_write(&bus, f->bdf, PCI_COMMAND, 2, cmd));
+        break;
+    }
+    case 13: { /* the ROM (only fn has one; the others' register is read-only zero) */
+        uint32_t v = pick32(mem_lo, 13) | (uint32_t)((x >> 8) & 1);
+        sizing = (v | 1) == 0xFFFFFFFF;
+        assert_true(pci_cfg_write(&bus, f->bdf, PCI_ROM_ADDRESS, 4, v));
+        break;
+    }
+    case 14:
+        if ((x >> 8) % 64 == 0)
+            pci_function_reset(f);
+        break;
+    default: /* not a BAR or COMMAND: the map never changes */
+        assert_true(pci_cfg_write(&bus, f->bdf, PCI_INTERRUPT_LINE, 1, (uint32_t)x & 0xFF));
+        break;
+    }
+    bool changed = false;
+    for (int i = 0; i < 3; i++)
+        for (int s = 0; s < PCI_NUM_SLOTS; s++) {
+            const struct pci_bar_window *a = &before[i][s], *b = &fns[i]->win[s];
+            changed |= a->mapped != b->mapped || (b->mapped && a->base != b->base);
+        }
+    assert_int_equal(bus.map_seq != seq, changed);
+    assert_int_equal(bus.map_seq & 1, 0);
+    if (sizing && !decode_on && !changed)
+        (*sizing_kept)++;
+}
+
+struct route_counts {
+    unsigned taken, taken_above_4g,
+        refused[6]; /* NULL, range, foreign bus, unmapped, I/O, overlap */
+    unsigned answered, kept_across_writes, map_changed, stale_differs, outside, straddle;
+    unsigned overlap_steps, sizing_kept;
+};
+
+static struct pci_function *const route_fns[] = {&fn, &fn2, &fn3};
+static struct testdev *const route_tds[] = {&td, &td2, &td3};
+
+/* Takes a route of a function of the bus (or NULL, or one on another bus) and a slot from -1 to
+ * PCI_NUM_SLOTS: it must be given exactly when the slot is a mapped memory BAR and no two mapped
+ * windows overlap, and then describe the published window at the current, even map_seq. */
+static void take_random_route(uint64_t x, struct held_route *h, struct route_counts *c)
+{
+    unsigned pick = (unsigned)(x % 8);
+    struct pci_function *f = pick < 6 ? route_fns[pick % 3] : pick == 6 ? NULL : &fn_other;
+    int bar = (int)((x >> 4) % (PCI_NUM_SLOTS + 2)) - 1;
+    struct pci_bar_route r;
+    bool ok = pci_bar_route_take(&bus, f, bar, &r);
+    int why = !f                                ? 0
+              : bar < 0 || bar >= PCI_NUM_SLOTS ? 1
+              : f->bus != &bus                  ? 2
+              : !f->win[bar].mapped             ? 3
+              : f->win[bar].io                  ? 4
+              : windows_overlap()               ? 5
+                                                : -1;
+    assert_int_equal(ok, why < 0);
+    if (!ok) {
+        c->refused[why]++;
+        return;
+    }
+    assert_ptr_equal(r.dev, f->dev);
+    assert_int_equal(r.bar, bar);
+    assert_int_equal(r.base, f->win[bar].base);
+    assert_int_equal(r.size, f->win[bar].size);
+    assert_int_equal(r.map_seq, bus.map_seq);
+    assert_int_equal(r.map_seq & 1, 0);
+    *h = (struct held_route){.r = r, .taken = true};
+    c->taken++;
+    c->taken_above_4g += r.base >= 0x100000000ull;
+}
+
+/* An access through a held route: near its window's start or end, inside it, or near any
+ * window of the bus (mapped or not). */
+static void check_route_access(uint64_t x, const struct held_route *h, struct route_counts *c)
+{
+    static const unsigned sizes[] = {1, 2, 4, 8};
+    unsigned size = sizes[x % 4];
+    const struct pci_bar_route *r = &h->r;
+    uint64_t base = r->base, len = r->size;
+    if ((x >> 2) % 4 == 0) {
+        const struct pci_bar_window *w = &route_fns[(x >> 4) % 3]->win[(x >> 6) % PCI_NUM_SLOTS];
+        base = w->base;
+        len = w->size;
+    }
+    uint64_t k = (x >> 12) % 16;
+    uint64_t gpa;
+    switch ((x >> 9) % 4) {
+    case 0:
+        gpa = base - 8 + k;
+        break;
+    case 1:
+        gpa = base + len - 8 + k;
+        break;
+    default:
+        gpa = base + (x >> 20) % (len ? len : 1);
+        break;
+    }
+
+    bool same_map = bus.map_seq == r->map_seq;
+    bool inside = gpa >= r->base && gpa - r->base < r->size;
+    bool fits = inside && size <= r->size - (gpa - r->base);
+    uint64_t off = 0xDEAD;
+    assert_int_equal(pci_bar_route_offset(&bus, r, gpa, size, &off), same_map && fits);
+
+    struct pci_function *sf = NULL;
+    int sbar = -1;
+    uint64_t soff = 0;
+    bool found = pci_mmio_find(&bus, gpa, &sf, &sbar, &soff);
+    if (!same_map) {
+        c->map_changed++;
+        /* Would the stale route have sent this access somewhere the search does not? */
+        if (fits && (!found || sf->dev != r->dev || sbar != r->bar || soff != gpa - r->base))
+            c->stale_differs++;
+        return;
+    }
+    if (!inside) {
+        c->outside++;
+        return;
+    }
+    if (!fits) {
+        c->straddle++;
+        return;
+    }
+    c->answered++;
+    c->kept_across_writes += h->crossed_config_write;
+    assert_int_equal(off, gpa - r->base);
+    /* The search: same device, BAR and offset, and the access's last byte in the same window. */
+    assert_true(found);
+    assert_ptr_equal(sf->dev, r->dev);
+    assert_int_equal(sbar, r->bar);
+    assert_int_equal(soff, off);
+    assert_true(pci_mmio_find(&bus, gpa + size - 1, &sf, &sbar, &soff));
+    assert_ptr_equal(sf->dev, r->dev);
+    assert_int_equal(sbar, r->bar);
+    assert_int_equal(soff, off + size - 1);
+    assert_true(sf->win[sbar].mapped && !sf->win[sbar].io);
+    assert_int_equal(sf->win[sbar].base, r->base);
+    assert_int_equal(sf->win[sbar].size, r->size);
+
+    /* The access through the route (as boot/mmio.c makes it) and through pci_mmio_read/write:
+     * one identical device access each, on the route's device only, and the same value. */
+    bool write = (x >> 62) & 1;
+    uint64_t mask = ~0ull >> (64 - 8 * size);
+    uint64_t wval = rng();
+    for (int i = 0; i < 3; i++)
+        route_tds[i]->n_log = 0;
+    uint64_t v_route = ~0ull;
+    if (write)
+        r->dev->ops->write(r->dev, r->bar, off, size, wval & mask);
+    else
+        r->dev->ops->read(r->dev, r->bar, off, size, &v_route);
+    v_route &= mask;
+    struct testdev_access a_route[3];
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(route_tds[i]->n_log, &route_tds[i]->dev == r->dev);
+        a_route[i] = route_tds[i]->log[0];
+        route_tds[i]->n_log = 0;
+    }
+    uint64_t v_search = 0;
+    enum pci_mmio_result res =
+        write ? pci_mmio_write(&bus, gpa, size, wval) : pci_mmio_read(&bus, gpa, size, &v_search);
+    assert_int_equal(res, PCI_MMIO_OK);
+    if (!write)
+        assert_int_equal(v_search, v_route);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(route_tds[i]->n_log, &route_tds[i]->dev == r->dev);
+        if (route_tds[i]->n_log)
+            assert_memory_equal(&route_tds[i]->log[0], &a_route[i], sizeof a_route[i]);
+    }
+}
+
+static void route_answers_only_where_the_search_routes_the_same(void **state)
+{
+    (void)state;
+    add_route_functions();
+    struct held_route held[6];
+    memset(held, 0, sizeof held);
+    struct route_counts c;
+    memset(&c, 0, sizeof c);
+
+    for (unsigned step = 0; step < 150000; step++) {
+        uint64_t x = rng();
+        /* Reprogram something in one step of eight. */
+        if (x % 8 == 0) {
+            uint32_t seq = bus.map_seq;
+            random_config_write(route_fns, &c.sizing_kept);
+            for (unsigned i = 0; i < 6; i++)
+                if (held[i].taken && bus.map_seq == seq && held[i].r.map_seq == seq)
+                    held[i].crossed_config_write = true;
+        }
+        c.overlap_steps += windows_overlap();
+        /* Take a route in one step of two. */
+        if ((x >> 3) % 2 == 0)
+            take_random_route(x >> 8, &held[(x >> 5) % 6], &c);
+        /* Four accesses through held routes. */
+        for (int i = 0; i < 4; i++) {
+            const struct held_route *h = &held[rng() % 6];
+            if (h->taken)
+                check_route_access(rng(), h, &c);
+        }
+    }
+    printf("route: %u taken (%u above 4 GiB), refused null %u range %u foreign %u unmapped %u "
+           "io %u overlap %u; answered %u (%u across config writes), refused: map changed %u "
+           "(%u would misroute), outside %u, straddle %u; overlap steps %u, sizing kept %u\n",
+           c.taken, c.taken_above_4g, c.refused[0], c.refused[1], c.refused[2], c.refused[3],
+           c.refused[4], c.refused[5], c.answered, c.kept_across_writes, c.map_changed,
+           c.stale_differs, c.outside, c.straddle, c.overlap_steps, c.sizing_kept);
+    /* Not vacuous: every outcome and every refusal happened, often. */
+    assert_true(c.taken > 1000);
+    assert_true(c.taken_above_4g > 50);
+    for (int i = 0; i < 6; i++)
+        assert_true(c.refused[i] > 100);
+    assert_true(c.answered > 5000);
+    assert_true(c.kept_across_writes > 500);
+    assert_true(c.map_changed > 5000);
+    assert_true(c.stale_differs > 500);
+    assert_true(c.outside > 1000);
+    assert_true(c.straddle > 500);
+    assert_true(c.overlap_steps > 5000);
+    assert_true(c.sizing_kept > 100);
 }
 
 int main(void)
@@ -388,7 +841,11 @@ int main(void)
         cmocka_unit_test_setup(mmio_bad_sizes_are_refused, setup),
         cmocka_unit_test_setup(mmio_follows_a_moved_bar, setup),
         cmocka_unit_test_setup(pio_reaches_a_mapped_io_bar_only, setup),
-        cmocka_unit_test_setup(bar_access_with_a_guess_answers_as_the_search, setup),
+        cmocka_unit_test_setup(route_take_refuses_io_unmapped_out_of_range_null_foreign_and_overlap,
+                               setup),
+        cmocka_unit_test_setup(route_offset_answers_inside_the_window_only, setup),
+        cmocka_unit_test_setup(route_is_refused_after_any_map_change_and_kept_otherwise, setup),
+        cmocka_unit_test_setup(route_answers_only_where_the_search_routes_the_same, setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
