@@ -4,9 +4,7 @@
 DECODER_SRCS :=
 WALK_SRCS    :=
 -include decode/decoder.mk decode/walk.mk
-# The decoded-instruction memo of the MMIO fast path (decode/memo.h).
-MEMO_SRCS := decode/memo.c
 # MOV-family accesses reduced for replay by the MMIO fast path's sites (decode/mov.h).
 MOV_SRCS := decode/mov.c
 # Everything the hypervisor links from decode/.
-DECODE_SRCS = $(DECODER_SRCS) $(WALK_SRCS) $(MEMO_SRCS) $(MOV_SRCS)
+DECODE_SRCS = $(DECODER_SRCS) $(WALK_SRCS) $(MOV_SRCS)

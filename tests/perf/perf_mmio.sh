@@ -1,0 +1,28 @@
+#!/bin/sh
+# Host instructions per replayed MMIO exit: callgrind collecting only inside one replay function
+# (and everything it calls or inlines) at a time, divided by the rounds; then where the whole
+# run spends them, by function.
+# usage: perf_mmio.sh MMIO_REPLAY_BINARY [ROUNDS]
+set -e
+bin=$1
+rounds=${2:-1000}
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+"$bin" "$rounds"
+per_exit() { # function name, what it replays
+    valgrind --tool=callgrind --toggle-collect="$1" --callgrind-out-file="$out" \
+        "$bin" "$rounds" >/dev/null 2>&1
+    ir=$(awk '/^summary:/{print $2}' "$out")
+    if [ -z "$ir" ] || [ "$ir" -eq 0 ]; then
+        echo "perf-mmio: nothing collected inside $1 (renamed by the compiler?)" >&2
+        exit 1
+    fi
+    printf 'perf-mmio: %-24s %5d host instructions per exit (callgrind): %s\n' \
+        "$1" $(((ir + rounds / 2) / rounds)) "$2"
+}
+per_exit replay_general "ept_region_lookup, fetch_insn, x86_decode, x86_emulate -> pci_mmio_read"
+per_exit replay_new_site "a site used once (MMIO_CACHES=0): ept_region_lookup, fetch_insn_fast, decode, route, run"
+per_exit replay_site_hit "a remembered site: region cache, fetch_bound_code, bytes, offset, route, plain load, x86_mov_load"
+per_exit replay_site_hit_ops_read "the same site, another register: ... route, dev->ops->read, x86_mov_load"
+valgrind --tool=callgrind --callgrind-out-file="$out" "$bin" "$rounds" >/dev/null 2>&1
+callgrind_annotate "$out" 2>/dev/null | sed -n '/^Ir  *file:function/,$p' | head -n 16
