@@ -160,61 +160,18 @@ enum pci_mmio_result pci_mmio_read(struct pci_bus *bus, uint64_t gpa, unsigned s
 enum pci_mmio_result pci_mmio_write(struct pci_bus *bus, uint64_t gpa, unsigned size,
                                     uint64_t value);
 
-/* pci_mmio_read/pci_mmio_write for a caller that already knows which BAR gpa is in (the MMIO
- * path: the EPT region's owner and tag, DESIGN.md). The result is exactly pci_mmio_read's /
- * pci_mmio_write's: the guess is checked against the published window under map_seq (mapped
- * memory BAR, gpa..gpa+size inside it, no two mapped windows overlapping, so the search would
- * find this BAR too) and anything else falls back to the search. fn may be NULL. Inline: the
- * MMIO fast path runs it on every exit. */
-static inline bool pci_bar_guess_holds(struct pci_bus *bus, struct pci_function *fn, int bar,
-                                       uint64_t gpa, unsigned size, uint64_t *offset)
-{
-    /* size 1, 2, 4 or 8: a power of two (size 0 wraps to a huge size - 1) no larger than 8. */
-    if (!fn || (unsigned)bar >= PCI_NUM_SLOTS || (size & (size - 1)) || size - 1 > 7)
-        return false;
-    uint32_t seq = __atomic_load_n(&bus->map_seq, __ATOMIC_ACQUIRE);
-    const struct pci_bar_window *w = &fn->win[bar];
-    uint64_t off = gpa - w->base;
-    bool holds = !(seq & 1) & w->mapped & !w->io & !bus->mem_overlap & (off < w->size) &
-                 (size <= w->size - off);
-    __atomic_thread_fence(__ATOMIC_ACQUIRE);
-    if (__atomic_load_n(&bus->map_seq, __ATOMIC_RELAXED) != seq)
-        return false;
-    *offset = off;
-    return holds;
-}
-
-static inline enum pci_mmio_result pci_bar_read(struct pci_bus *bus, struct pci_function *fn,
-                                                int bar, uint64_t gpa, unsigned size,
-                                                uint64_t *value)
-{
-    uint64_t offset;
-    if (!pci_bar_guess_holds(bus, fn, bar, gpa, size, &offset))
-        return pci_mmio_read(bus, gpa, size, value);
-    uint64_t v = ~0ull;
-    fn->dev->ops->read(fn->dev, bar, offset, size, &v);
-    *value = v & (~0ull >> (64 - 8 * size)); /* size is 1..8 here */
-    return PCI_MMIO_OK;
-}
-
-static inline enum pci_mmio_result pci_bar_write(struct pci_bus *bus, struct pci_function *fn,
-                                                 int bar, uint64_t gpa, unsigned size,
-                                                 uint64_t value)
-{
-    uint64_t offset;
-    if (!pci_bar_guess_holds(bus, fn, bar, gpa, size, &offset))
-        return pci_mmio_write(bus, gpa, size, value);
-    fn->dev->ops->write(fn->dev, bar, offset, size, value & (~0ull >> (64 - 8 * size)));
-    return PCI_MMIO_OK;
-}
-
-/* A BAR's route remembered while the bus's memory map stays the same (the MMIO fast path keeps
- * one with each instruction it has seen, boot/mmio.c). pci_bar_route_take fills it when
- * pci_bar_guess_holds's conditions hold for fn's `bar` (a mapped memory BAR, no two mapped
- * windows overlapping) at an even map_seq; pci_bar_route_offset then answers for an access of
- * `size` bytes at gpa with one compare of map_seq instead of reading the window: every map
- * change moves map_seq, so an unchanged map_seq means an unchanged window, and an access inside
- * it is routed exactly as pci_bar_read/pci_bar_write (and so pci_mmio_read/write) route it. */
+/* A BAR's route remembered while the bus's memory map stays the same, for a caller that already
+ * knows which BAR an access reaches (the MMIO fast path keeps one with each instruction it has
+ * seen, boot/mmio.c). pci_bar_route_take fills it when fn is on `bus` and its slot `bar` is a
+ * mapped memory BAR while no two mapped memory windows of the bus overlap (so the search could
+ * find no other BAR there), all read at one even map_seq; anything else is refused and *route
+ * is left alone. pci_bar_route_offset then answers for an access of `size` bytes at gpa with one
+ * compare of map_seq instead of reading the window: every map change (a window mapped,
+ * unmapped or moved) moves map_seq, and nothing else does, so an unchanged map_seq means an
+ * unchanged window, and an access inside it is routed exactly as pci_mmio_read/write route it
+ * (same device, BAR and offset; tests/pci/test_pci_bars.c holds it to the search). A route
+ * taken before any map change never answers again (until map_seq wraps, 2^31 changes later):
+ * take a new one. */
 struct pci_bar_route {
     struct device *dev;
     uint64_t base; /* the window when taken */
@@ -227,7 +184,9 @@ bool pci_bar_route_take(struct pci_bus *bus, struct pci_function *fn, int bar,
                         struct pci_bar_route *route);
 
 /* The offset of gpa..gpa+size in the remembered window, when the map is still the one the route
- * was taken in and the access lies inside the window (size 1, 2, 4 or 8). */
+ * was taken in and the access lies inside the window. size must be 1, 2, 4 or 8 (the caller's
+ * decoded access; not checked here, on the path of every replayed MMIO exit). Inline: the MMIO
+ * fast path runs it on every exit. */
 static inline bool pci_bar_route_offset(struct pci_bus *bus, const struct pci_bar_route *route,
                                         uint64_t gpa, unsigned size, uint64_t *offset)
 {
