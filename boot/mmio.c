@@ -404,9 +404,11 @@ struct mmio_site {
     uint64_t value_mask; /* the access's bytes */
     const void *plain;   /* a load of a plain register (device_ops.plain_read) at plain_offset */
     uint64_t plain_offset;
-    uint32_t qual_kind; /* qualification bits 2:0 of its access: 1 read, 2 write; 0: the
-                           instruction is not a form the fast path takes (the general path's) */
-    int stats_slot;     /* boot_device_stats_slot of the region's function */
+    uint32_t qual_kind;       /* qualification bits 2:0 of its access: 1 read, 2 write; 0: the
+                                 instruction is not a form the fast path takes (the general path's) */
+    int stats_slot;           /* boot_device_stats_slot of the region's function */
+    uint32_t light_qual_kind; /* qual_kind, or 0 when it names RBP or R12-R15, which the
+                                 light hook does not have (vmx/exit.h, ept_violation_light) */
 #if TRAPVISOR_MMIO_CACHES
     struct fetch_cache fc; /* RIP's translation, bound to boot_guest_mem */
 #endif
@@ -431,6 +433,13 @@ static void mmio_fetch_state(struct guest_paging *pg, struct fetch_cs *cs)
     cs->ar = (uint32_t)vmread(VMCS_GUEST_CS_AR);
 }
 
+/* RBP and R12-R15: the registers the C ABI preserves, which the light hook does not have in
+ * vcpu->gpr (vmx/exit.h, ept_violation_light). */
+static bool mmio_gpr_is_callee_saved(unsigned gpr)
+{
+    return gpr == 5 || (gpr >= 12 && gpr <= 15);
+}
+
 /* Fills the parts of a site that do not depend on the fetch: what the instruction does and
  * where it went (region r, found for gpa). False: not a region or a route the fast path takes
  * now (nothing is kept). True with qual_kind 0: the instruction is not a form the fast path
@@ -450,6 +459,10 @@ static bool mmio_site_describe(struct mmio_site *s, uint64_t rip, const uint8_t 
         s->qual_kind = s->mov.store ? 2 : 1; /* RSP is in the VMCS, loaded on demand: the
                                                 general path does that */
     s->stats_slot = boot_device_stats_slot(fn);
+    const bool uses_callee_gprs = mmio_gpr_is_callee_saved(s->mov.base) ||
+                                  mmio_gpr_is_callee_saved(s->mov.index) ||
+                                  (!s->mov.store_imm && mmio_gpr_is_callee_saved(s->mov.reg));
+    s->light_qual_kind = uses_callee_gprs ? 0 : s->qual_kind;
     s->value_mask = ~0ull >> (64 - 8 * s->mov.size);
     /* A load of a plain register is served by one load while the access stays the same. */
     const struct device *dev = s->route.dev;
@@ -466,13 +479,14 @@ static bool mmio_site_describe(struct mmio_site *s, uint64_t rip, const uint8_t 
 /* The exit-specific part of a replay: the access must be the one that exited, then it is done.
  * The code bytes, their translation and the region have been checked by the caller. */
 __attribute__((always_inline)) static inline bool
-mmio_site_run(struct vcpu *v, const struct mmio_site *s, uint64_t gpa, uint64_t qual)
+mmio_site_run(struct vcpu *v, const struct mmio_site *s, uint64_t gpa, uint64_t qual, bool light)
 {
     const struct x86_mov_access *a = &s->mov;
     /* Only a data read (a load) or only a data write (a store): not a fetch, not both. A site
      * of the general path's (qual_kind 0) matches no access: every violation has one of the
-     * three bits (SDM Vol. 3C, Table 28-7). */
-    if ((qual & 7) != s->qual_kind)
+     * three bits (SDM Vol. 3C, Table 28-7). Nor, for the light hook, does one that names a
+     * register it does not have. */
+    if ((qual & 7) != (light ? s->light_qual_kind : s->qual_kind))
         return false;
     uint64_t la = x86_mov_offset(a, v->gpr);
     if (a->seg == X86_SEG_FS)
@@ -506,12 +520,18 @@ mmio_site_run(struct vcpu *v, const struct mmio_site *s, uint64_t gpa, uint64_t 
 /* Each CPU's sites, direct-mapped by RIP (a driver touches its registers from a handful of
  * instructions). */
 #define MMIO_SITES_PER_CPU 16
-static struct mmio_site mmio_sites[VMX_MAX_CPUS * MMIO_SITES_PER_CPU];
+/* A power of two per site, so that a site's address is one shift away. */
+struct mmio_site_slot {
+    struct mmio_site site;
+} __attribute__((aligned(512)));
+_Static_assert(sizeof(struct mmio_site_slot) == 512, "one site per 512 bytes");
+static struct mmio_site_slot mmio_sites[VMX_MAX_CPUS * MMIO_SITES_PER_CPU];
 
 static inline struct mmio_site *mmio_site_of(const struct vcpu *v, uint64_t rip)
 {
     return &mmio_sites[(v->index % VMX_MAX_CPUS) * MMIO_SITES_PER_CPU +
-                       (rip ^ (rip >> 4)) % MMIO_SITES_PER_CPU];
+                       (rip ^ (rip >> 4)) % MMIO_SITES_PER_CPU]
+                .site;
 }
 
 /* What a site did for an exit. */
@@ -524,7 +544,7 @@ enum mmio_site_result {
 /* A remembered site: the same bytes at the same RIP through the same translation, the same
  * region. Runs first at every EPT violation, before any lookup. */
 __attribute__((always_inline)) static inline enum mmio_site_result
-mmio_site_replay(struct vcpu *v, uint64_t gpa, uint64_t qual)
+mmio_site_replay(struct vcpu *v, uint64_t gpa, uint64_t qual, bool light)
 {
     if ((qual & (3u << 7)) != (3u << 7))
         return MMIO_SITE_GENERAL;
@@ -546,7 +566,7 @@ mmio_site_replay(struct vcpu *v, uint64_t gpa, uint64_t qual)
     __builtin_memcpy(&hi, code + 7, 8);
     if (lo != s->bytes_lo || hi != s->bytes_hi)
         return MMIO_SITE_MISS;
-    return mmio_site_run(v, s, gpa, qual) ? MMIO_SITE_DONE : MMIO_SITE_GENERAL;
+    return mmio_site_run(v, s, gpa, qual, light) ? MMIO_SITE_DONE : MMIO_SITE_GENERAL;
 }
 
 /* A new site (or one whose instruction, translation, region or route changed): look up, walk,
@@ -565,7 +585,8 @@ __attribute__((noinline)) static enum mmio_site_result mmio_site_fill(struct vcp
     if (!r || !fetch_insn_bound(&s->fc, &pg, &cs, rip, bytes) ||
         !mmio_site_describe(s, rip, bytes, gpa, r))
         return MMIO_SITE_GENERAL;
-    return mmio_site_replay(v, gpa, qual) == MMIO_SITE_DONE ? MMIO_SITE_DONE : MMIO_SITE_GENERAL;
+    return mmio_site_replay(v, gpa, qual, false) == MMIO_SITE_DONE ? MMIO_SITE_DONE
+                                                                   : MMIO_SITE_GENERAL;
 }
 #endif
 
@@ -580,9 +601,10 @@ void boot_mmio_init(void)
     /* The view and the CPU's paging facts never change after this: each site's code-translation
      * cache is bound to them (decode/fetch.h), so its hit compares only the guest's state. */
     for (unsigned i = 0; i < VMX_MAX_CPUS * MMIO_SITES_PER_CPU; i++) {
-        mmio_sites[i].rip = MMIO_SITE_EMPTY;
-        ept_region_cache_init(&mmio_sites[i].region);
-        fetch_cache_bind(&mmio_sites[i].fc, &boot_guest_mem, boot.ept.mtrr.maxphyaddr, false);
+        struct mmio_site *s = &mmio_sites[i].site;
+        s->rip = MMIO_SITE_EMPTY;
+        ept_region_cache_init(&s->region);
+        fetch_cache_bind(&s->fc, &boot_guest_mem, boot.ept.mtrr.maxphyaddr, false);
     }
 #endif
 }
@@ -622,17 +644,30 @@ __attribute__((noinline)) static bool mmio_exit_slow(struct vcpu *v, uint64_t gp
         uint8_t bytes[FETCH_MAX_BYTES];
         struct mmio_site s;
         if (fetch_insn_fast(&pg, &boot_guest_mem, &cs, rip, bytes) &&
-            mmio_site_describe(&s, rip, bytes, gpa, region) && mmio_site_run(v, &s, gpa, qual))
+            mmio_site_describe(&s, rip, bytes, gpa, region) &&
+            mmio_site_run(v, &s, gpa, qual, false))
             return true;
     }
 #endif
     return mmio_general(v, gpa, qual, region);
 }
 
+bool boot_mmio_exit_light(struct vcpu *v, uint64_t gpa, uint64_t qual)
+{
+#if TRAPVISOR_MMIO_CACHES
+    return mmio_site_replay(v, gpa, qual, true) == MMIO_SITE_DONE;
+#else
+    (void)v;
+    (void)gpa;
+    (void)qual;
+    return false;
+#endif
+}
+
 bool boot_mmio_exit(struct vcpu *v, uint64_t gpa, uint64_t qual)
 {
 #if TRAPVISOR_MMIO_CACHES
-    const enum mmio_site_result done = mmio_site_replay(v, gpa, qual);
+    const enum mmio_site_result done = mmio_site_replay(v, gpa, qual, false);
     if (done == MMIO_SITE_DONE)
         return true;
     return mmio_exit_slow(v, gpa, qual, done == MMIO_SITE_MISS);

@@ -58,6 +58,8 @@ _Static_assert(__builtin_offsetof(struct vmx_hooks, ept_violation) == 0,
                "stub.asm HOOKS_EPT_VIOLATION");
 _Static_assert(__builtin_offsetof(struct vmx_hooks, ept_violation_loads_rsp) == 8,
                "stub.asm HOOKS_EPT_LOADS_RSP");
+_Static_assert(__builtin_offsetof(struct vmx_hooks, ept_violation_light) == 16,
+               "stub.asm HOOKS_EPT_LIGHT");
 
 /* Blocking to end or a single-step trap to raise: both rare (vmx_retire_instruction). */
 __attribute__((noinline, cold)) static void retire_slow(uint64_t intr, uint64_t rflags)

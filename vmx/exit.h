@@ -22,6 +22,16 @@ struct vmx_hooks {
      * v->last_device being set to -1 for it: it is -1 at every exit until a handler names a
      * device (the record resets it after counting). */
     bool ept_violation_loads_rsp;
+    /* The common case of ept_violation, which stub.asm calls first (and only while
+     * ept_violation_loads_rsp is set; it must then be set too) with only the light set in
+     * v->gpr: RAX, RCX, RDX, RBX, RSI, RDI and R8-R11. RBP and R12-R15 are still in the CPU's
+     * registers (C code keeps them), so it must neither read nor write gpr[5] or gpr[12..15],
+     * nor RSP. It returns false having changed nothing -- the stub then saves the rest and calls
+     * ept_violation for the same exit -- or true having handled the exit, which spares the
+     * five stores and five loads of those registers. The IDT-vectoring re-injection, the NMI
+     * blocking, the RSP write-back and the EPT generation check are done around it as around
+     * ept_violation. */
+    bool (*ept_violation_light)(struct vcpu *v, uint64_t gpa, uint64_t qual);
     /* An intercepted I/O port access (only the PCI configuration ports are intercepted). */
     uint32_t (*io)(uint16_t port, unsigned size, bool write, uint32_t value);
     /* [gpa, gpa+len) is wholly guest RAM (not hidden, not MMIO). */

@@ -105,6 +105,7 @@ VCPU_FINISH_GENERATION equ 440
 VMX_EPT_GENERATION    equ 864   ; offsetof(struct vmx_global, ept_generation)
 HOOKS_EPT_VIOLATION   equ 0     ; struct vmx_hooks (vmx/exit.h)
 HOOKS_EPT_LOADS_RSP   equ 8
+HOOKS_EPT_LIGHT       equ 16
 VMCS_IDT_VECTORING    equ 0x4408
 VMCS_EXIT_QUALIFICATION equ 0x6400
 VMCS_GUEST_PHYS_ADDR  equ 0x2400
@@ -258,14 +259,15 @@ vmx_exit_stub:
     RESTORE_LIGHT_GPRS
     EXIT_TAIL light
 
-; EPT violations: the hook reads and writes any guest GPR in vcpu->gpr, so all fifteen are
-; saved; when it loads RSP itself it is called from here with (v, gpa, qualification), as
-; vmx_exit_ept_violation (vmx/exit.c) would call it, and this route does that function's work
-; around it: each check below is one field test whose rare outcome goes to the C that
-; vmx_exit_ept_violation runs for it.
+; EPT violations: vmx_hooks.ept_violation reads and writes any guest GPR in vcpu->gpr, so all
+; fifteen are saved for it; when it loads RSP itself it is called from here with (v, gpa,
+; qualification), as vmx_exit_ept_violation (vmx/exit.c) would call it, and this route does that
+; function's work around it: each check below is one field test whose rare outcome goes to the C
+; that vmx_exit_ept_violation runs for it. Before it, vmx_hooks.ept_violation_light gets the
+; exit with the light set alone (RBP and R12-R15 stay in their registers: C keeps them); only
+; when it declines are the other five saved and the full hook called.
 .ept_violation:
     SAVE_LIGHT_GPRS
-    SAVE_CALLEE_GPRS
     mov rdi, [rsp]
     cmp byte [rel vmx_hooks + HOOKS_EPT_LOADS_RSP], 0
     je .ept_in_c
@@ -279,11 +281,36 @@ vmx_exit_stub:
     vmread rdx, rdx
     test edx, EPT_QUAL_NMI_UNBLOCKED
     jnz .ept_events
-.ept_hook:
     mov esi, VMCS_GUEST_PHYS_ADDR
     vmread rsi, rsi
     ; v->last_device is already -1: it is at every exit until a handler names a device (the
     ; record sets it back after counting; vmx/vmx.c and boot/ start it at -1).
+    call [rel vmx_hooks + HOOKS_EPT_LIGHT]
+    test al, al
+    jz .ept_full
+    ; The EPT changed meanwhile: vmx_ept_violation_finish catches up as the C routes'
+    ; exit_finish does (the light hook never loads RSP, so there is nothing to write back).
+    mov rax, [gs:VCPU_FINISH_GENERATION]
+    cmp rax, [rel vmx + VMX_EPT_GENERATION]
+    jne .ept_light_finish_in_c
+.ept_light_resume:
+    RESTORE_LIGHT_GPRS
+    EXIT_TAIL ept
+
+.ept_light_finish_in_c:
+    mov rdi, [rsp]
+    call vmx_ept_violation_finish wrt ..plt
+    jmp .ept_light_resume
+
+; The light hook declined (having changed nothing): the same exit, all fifteen saved.
+.ept_full:
+    SAVE_CALLEE_GPRS
+    mov rdi, [rsp]
+    mov edx, VMCS_EXIT_QUALIFICATION
+    vmread rdx, rdx
+.ept_hook:
+    mov esi, VMCS_GUEST_PHYS_ADDR
+    vmread rsi, rsi
     call [rel vmx_hooks + HOOKS_EPT_VIOLATION]
     test al, al
     jz .ept_unhandled
@@ -295,11 +322,11 @@ vmx_exit_stub:
     cmp rax, [rel vmx + VMX_EPT_GENERATION]
     jne .ept_finish_in_c
 .ept_resume:
-    RESTORE_LIGHT_GPRS
     RESTORE_CALLEE_GPRS
-    EXIT_TAIL ept
+    jmp .ept_light_resume
 
 .ept_events:
+    SAVE_CALLEE_GPRS
     call vmx_ept_violation_events wrt ..plt
     mov rdi, [rsp]
     mov edx, VMCS_EXIT_QUALIFICATION
@@ -313,6 +340,7 @@ vmx_exit_stub:
     call vmx_ept_violation_finish wrt ..plt
     jmp .ept_resume
 .ept_in_c:
+    SAVE_CALLEE_GPRS
     call vmx_exit_ept_violation wrt ..plt
     jmp .ept_resume
 
