@@ -38,10 +38,12 @@
 #include "pci/pci.h"
 #include "tests/support/replay_guest.h"
 
-#define CODE_LA 0x400000ull
-#define DEV_LA  (CODE_LA + 0x1000) /* shares the page tables with the code page */
-#define BAR_GPA 0xC1000000ull      /* edu BAR0, trapped */
-#define BAR_BDF PCI_BDF(0, 2, 0)
+#define CODE_LA   0x400000ull
+#define LOAD_RIP  CODE_LA            /* 8b 03: mov eax, [rbx] */
+#define STORE_RIP (CODE_LA + 0x10)   /* 89 03: mov [rbx], eax */
+#define DEV_LA    (CODE_LA + 0x1000) /* shares the page tables with the code page */
+#define BAR_GPA   0xC1000000ull      /* edu BAR0, trapped */
+#define BAR_BDF   PCI_BDF(0, 2, 0)
 /* CR0.PE (bit 0) and CR0.PG (bit 31), SDM Vol. 3A, 2.5: all a fetch in IA-32e mode reads of CR0. */
 #define CR0_PE_PG 0x80000001ull
 
@@ -70,10 +72,9 @@ struct replay_ctx {
 
 /* mem_access + phys_access for the one case the replay reaches: the exit's own translation
  * (qualification bits 7 and 8), inside the exit's region, routed by the bus. */
-static enum x86_emu_status replay_emu_read(void *ctx, uint64_t la, void *buf, unsigned size,
-                                           struct x86_exception *exc)
+static enum x86_emu_status replay_emu_access(const struct replay_ctx *m, uint64_t la, void *buf,
+                                             unsigned size, bool write, struct x86_exception *exc)
 {
-    const struct replay_ctx *m = ctx;
     if (((la ^ m->e->gla) >> 12) != 0 || (la & 4095) + size > 4096) {
         exc->vector = X86_VEC_GP; /* not this replay's access: fails the comparison */
         exc->error_code = 0;
@@ -81,24 +82,33 @@ static enum x86_emu_status replay_emu_read(void *ctx, uint64_t la, void *buf, un
         return X86_EMU_EXCEPTION;
     }
     uint64_t gpa = (m->e->gpa & ~4095ull) | (la & 4095), val = 0;
-    if (gpa - m->region.base >= m->region.size)
-        memset(buf, 0xFF, size);
-    else {
+    if (gpa - m->region.base >= m->region.size) {
+        if (!write)
+            memset(buf, 0xFF, size);
+    } else if (write) {
+        memcpy(&val, buf, size);
+        pci_mmio_write(&bus, gpa, size, val);
+    } else {
         pci_mmio_read(&bus, gpa, size, &val);
         memcpy(buf, &val, size);
     }
     return X86_EMU_OK;
 }
 
+static enum x86_emu_status replay_emu_read(void *ctx, uint64_t la, void *buf, unsigned size,
+                                           struct x86_exception *exc)
+{
+    return replay_emu_access(ctx, la, buf, size, false, exc);
+}
+
 static enum x86_emu_status replay_emu_write(void *ctx, uint64_t la, const void *buf, unsigned size,
                                             struct x86_exception *exc)
 {
-    (void)ctx, (void)la, (void)buf, (void)size, (void)exc;
-    return X86_EMU_UNSUPPORTED; /* the replayed instruction is a load */
+    return replay_emu_access(ctx, la, (void *)buf, size, true, exc);
 }
 
-__attribute__((noinline)) static bool replay_general(const struct replay_exit *e,
-                                                     struct x86_regs *regs)
+__attribute__((always_inline)) static inline bool general_path(const struct replay_exit *e,
+                                                               struct x86_regs *regs)
 {
     struct replay_ctx m = {.e = e};
     if (!ept_region_lookup(&regions, e->gpa, &m.region))
@@ -122,6 +132,19 @@ __attribute__((noinline)) static bool replay_general(const struct replay_exit *e
     regs->rflags = e->rflags;
     struct x86_exception exc;
     return x86_emulate(&insn, regs, &env, 4096, &exc) == X86_EMU_OK;
+}
+
+/* Two callers so callgrind counts loads and stores apart. */
+__attribute__((noinline)) static bool replay_general(const struct replay_exit *e,
+                                                     struct x86_regs *regs)
+{
+    return general_path(e, regs);
+}
+
+__attribute__((noinline)) static bool replay_general_store(const struct replay_exit *e,
+                                                           struct x86_regs *regs)
+{
+    return general_path(e, regs);
 }
 
 /* ---- MMIO sites (boot/mmio.c "MMIO sites") ------------------------------------------------ */
@@ -223,9 +246,9 @@ __attribute__((always_inline)) static inline bool site_replay(const struct repla
     return site_run(s, e, regs);
 }
 
-/* The same replay, called for two kinds of exit so callgrind counts each on its own: the
- * register the site was filled for (a plain one: device_plain_load) and another register read
- * by the same instruction (dev->ops->read). */
+/* The same replay, called for three kinds of exit so callgrind counts each on its own: the
+ * register the site was filled for (a plain one: device_plain_load), another register read by
+ * the same instruction (dev->ops->read), and a store's site (dev->ops->write). */
 __attribute__((noinline)) static bool replay_site_hit(const struct replay_exit *e,
                                                       struct x86_regs *regs)
 {
@@ -234,6 +257,12 @@ __attribute__((noinline)) static bool replay_site_hit(const struct replay_exit *
 
 __attribute__((noinline)) static bool replay_site_hit_ops_read(const struct replay_exit *e,
                                                                struct x86_regs *regs)
+{
+    return site_replay(e, regs);
+}
+
+__attribute__((noinline)) static bool replay_site_hit_store(const struct replay_exit *e,
+                                                            struct x86_regs *regs)
 {
     return site_replay(e, regs);
 }
@@ -275,15 +304,16 @@ __attribute__((noinline)) static bool replay_new_site(const struct replay_exit *
 
 /* ---- the guest, the bus and the comparison ------------------------------------------------ */
 
-/* The exit of `mov eax, [rbx]` reading the edu register at `offset`: a data read with a valid
- * linear address that was the access's own (qualification bits 0, 7 and 8, SDM Vol. 3C,
- * Table 28-7), from 64-bit code at CPL 0 with 4-level paging. */
-static struct replay_exit exit_at(uint64_t offset)
+/* The exit of the instruction at `rip` (`mov eax, [rbx]` at LOAD_RIP, `mov [rbx], eax` at
+ * STORE_RIP) for the edu register at `offset`: a data read or write (qualification bit 0 or 1)
+ * with a valid linear address that was the access's own (bits 7 and 8, SDM Vol. 3C, Table
+ * 28-7), from 64-bit code at CPL 0 with 4-level paging. */
+static struct replay_exit exit_at(uint64_t rip, uint64_t offset)
 {
     return (struct replay_exit){.gpa = BAR_GPA + offset,
-                                .qual = 1 | (1u << 7) | (1u << 8),
+                                .qual = (rip == STORE_RIP ? 2 : 1) | (1u << 7) | (1u << 8),
                                 .gla = DEV_LA + offset,
-                                .rip = CODE_LA,
+                                .rip = rip,
                                 .cr0 = 0x80050033,
                                 .cr3 = 0x1000,
                                 .cr4 = 0x20,
@@ -304,24 +334,41 @@ static void regs_at_exit(struct x86_regs *regs, const struct replay_exit *e)
     regs->rflags = e->rflags;
 }
 
-/* The registers after the exit: RAX the 32 bits read, zero-extended (SDM Vol. 1, 3.4.1.1), RIP
+/* The registers after a load: RAX the 32 bits read, zero-extended (SDM Vol. 1, 3.4.1.1), RIP
  * past the 2-byte instruction. */
-static void regs_after(struct x86_regs *regs, const struct replay_exit *e, uint32_t value)
+static void regs_after_load(struct x86_regs *regs, const struct replay_exit *e, uint32_t value)
 {
     regs_at_exit(regs, e);
     regs->gpr[0] = value;
     regs->rip = e->rip + 2;
 }
 
+/* After a store only RIP moves. */
+static void regs_after_store(struct x86_regs *regs, const struct replay_exit *e)
+{
+    regs_at_exit(regs, e);
+    regs->rip = e->rip + 2;
+}
+
 typedef bool (*replay_fn)(const struct replay_exit *, struct x86_regs *);
 
-/* `rounds` exits through `fn`; each must be handled and leave exactly `want`. */
+static uint32_t edu_liveness_read(void)
+{
+    uint64_t v = 0;
+    pci_mmio_read(&bus, BAR_GPA + EDU_REG_LIVENESS, 4, &v);
+    return (uint32_t)v;
+}
+
+/* `rounds` exits through `fn`; each must be handled and leave exactly `want`. With `stored`, the
+ * exit is a store to liveness: it is reset first and must read back ~*stored after. */
 static bool run_exits(const char *name, replay_fn fn, const struct replay_exit *e, unsigned rounds,
-                      const struct x86_regs *want)
+                      const struct x86_regs *want, const uint32_t *stored)
 {
     for (unsigned i = 0; i < rounds; i++) {
         struct x86_regs regs;
         regs_at_exit(&regs, e);
+        if (stored)
+            pci_mmio_write(&bus, BAR_GPA + EDU_REG_LIVENESS, 4, 0);
         if (!fn(e, &regs)) {
             printf("mmio_replay: %s did not handle exit %u\n", name, i);
             return false;
@@ -330,6 +377,11 @@ static bool run_exits(const char *name, replay_fn fn, const struct replay_exit *
             printf("mmio_replay: %s left rax 0x%llx rip 0x%llx, want rax 0x%llx rip 0x%llx\n", name,
                    (unsigned long long)regs.gpr[0], (unsigned long long)regs.rip,
                    (unsigned long long)want->gpr[0], (unsigned long long)want->rip);
+            return false;
+        }
+        if (stored && edu_liveness_read() != (uint32_t) ~*stored) {
+            printf("mmio_replay: %s stored 0x%x to liveness, want 0x%x\n", name,
+                   ~edu_liveness_read(), *stored);
             return false;
         }
     }
@@ -341,8 +393,11 @@ int main(int argc, char **argv)
     unsigned rounds = argc > 1 ? (unsigned)atoi(argv[1]) : 1000;
     if (rounds == 0)
         rounds = 1;
-    static const uint8_t code[] = {0x8b, 0x03, 0x90, 0x90, 0x90, 0x90, 0x90, 0x90,
-                                   0x90, 0x90, 0x90, 0x90, 0x90, 0x90, 0x90}; /* mov eax,[rbx] */
+    static const uint8_t code[] = {
+        0x8b, 0x03, 0x90, 0x90, 0x90, 0x90, 0x90, 0x90, /* mov eax,[rbx] */
+        0x90, 0x90, 0x90, 0x90, 0x90, 0x90, 0x90, 0x90,
+        0x89, 0x03, 0x90, 0x90, 0x90, 0x90, 0x90, 0x90, /* mov [rbx],eax */
+        0x90, 0x90, 0x90, 0x90, 0x90, 0x90, 0x90, 0x90};
     /* Accessed flags already set, as after the guest's first run of the code (the fast walks
      * decline to set them, SDM Vol. 3A, 4.8; the general one would, at its first exit). */
     replay_map(CODE_LA, 0x5000, 0x27);
@@ -376,10 +431,14 @@ int main(int argc, char **argv)
 
     /* Liveness reads back the inverse of what was written (devices/edu.h). */
     pci_mmio_write(&bus, BAR_GPA + EDU_REG_LIVENESS, 4, 0x5a5a5a5a);
-    const struct replay_exit id = exit_at(EDU_REG_ID), live = exit_at(EDU_REG_LIVENESS);
-    struct x86_regs want_id, want_live;
-    regs_after(&want_id, &id, EDU_ID_VALUE);
-    regs_after(&want_live, &live, 0xa5a5a5a5u);
+    const struct replay_exit id = exit_at(LOAD_RIP, EDU_REG_ID),
+                             live = exit_at(LOAD_RIP, EDU_REG_LIVENESS),
+                             store = exit_at(STORE_RIP, EDU_REG_LIVENESS);
+    struct x86_regs want_id, want_live, want_store;
+    regs_after_load(&want_id, &id, EDU_ID_VALUE);
+    regs_after_load(&want_live, &live, 0xa5a5a5a5u);
+    regs_after_store(&want_store, &store);
+    const uint32_t stored = (uint32_t)want_store.gpr[0]; /* EAX */
 
     /* The site is filled at the identification register (a plain register: the site loads it
      * itself); the same instruction reading liveness then goes through dev->ops->read. */
@@ -388,16 +447,21 @@ int main(int argc, char **argv)
         ept_region_cache_init(&sites[i].region);
         fetch_cache_bind(&sites[i].fc, &view, maxphyaddr, false);
     }
-    if (!site_fill(&id) || !site_of(id.rip)->plain) {
-        printf("mmio_replay: the site for rip 0x%llx could not be filled with a plain register\n",
-               (unsigned long long)id.rip);
+    if (!site_fill(&id) || !site_of(id.rip)->plain || !site_fill(&store) ||
+        site_of(store.rip) == site_of(id.rip)) {
+        printf("mmio_replay: the sites could not be filled (a plain register for the load)\n");
         return 1;
     }
-    if (!run_exits("the general path", replay_general, &id, rounds, &want_id) ||
-        !run_exits("the general path (liveness)", replay_general, &live, 1, &want_live) ||
-        !run_exits("a new site", replay_new_site, &id, rounds, &want_id) ||
-        !run_exits("the site hit", replay_site_hit, &id, rounds, &want_id) ||
-        !run_exits("the site hit (liveness)", replay_site_hit_ops_read, &live, rounds, &want_live))
+    if (!run_exits("the general path", replay_general, &id, rounds, &want_id, 0) ||
+        !run_exits("the general path (liveness)", replay_general, &live, 1, &want_live, 0) ||
+        !run_exits("a new site", replay_new_site, &id, rounds, &want_id, 0) ||
+        !run_exits("the site hit", replay_site_hit, &id, rounds, &want_id, 0) ||
+        !run_exits("the site hit (liveness)", replay_site_hit_ops_read, &live, rounds, &want_live,
+                   0) ||
+        !run_exits("the general path (store)", replay_general_store, &store, rounds, &want_store,
+                   &stored) ||
+        !run_exits("the site hit (store)", replay_site_hit_store, &store, rounds, &want_store,
+                   &stored))
         return 1;
     printf("mmio_replay: %u rounds of each path, value 0x%llx (liveness 0x%llx)\n", rounds,
            (unsigned long long)want_id.gpr[0], (unsigned long long)want_live.gpr[0]);

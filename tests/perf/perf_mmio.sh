@@ -24,5 +24,7 @@ per_exit replay_general "ept_region_lookup, fetch_insn, x86_decode, x86_emulate 
 per_exit replay_new_site "a site used once (MMIO_CACHES=0): ept_region_lookup, fetch_insn_fast, decode, route, run"
 per_exit replay_site_hit "a remembered site: region cache, fetch_bound_code, bytes, offset, route, plain load, x86_mov_load"
 per_exit replay_site_hit_ops_read "the same site, another register: ... route, dev->ops->read, x86_mov_load"
+per_exit replay_general_store "mov [rbx], eax: the general path -> pci_mmio_write"
+per_exit replay_site_hit_store "mov [rbx], eax: a remembered site -> x86_mov_store_value, dev->ops->write"
 valgrind --tool=callgrind --callgrind-out-file="$out" "$bin" "$rounds" >/dev/null 2>&1
 callgrind_annotate "$out" 2>/dev/null | sed -n '/^Ir  *file:function/,$p' | head -n 16
