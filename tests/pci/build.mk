@@ -3,7 +3,7 @@
 PCI_TEST_COMMON := pci/pci.c tests/pci/testdev.c
 $(eval $(call host_test,test_pci_config,tests/pci/test_pci_config.c $(PCI_TEST_COMMON)))
 $(eval $(call host_test,test_pci_port,tests/pci/test_pci_port.c $(PCI_TEST_COMMON),-lpthread))
-$(eval $(call host_test,test_pci_bars,tests/pci/test_pci_bars.c $(PCI_TEST_COMMON)))
+$(eval $(call host_test,test_pci_bars,tests/pci/test_pci_bars.c $(PCI_TEST_COMMON),-lpthread))
 $(eval $(call host_test,test_pci_place,tests/pci/test_pci_place.c pci/place.c))
 
 # `make bench`: ns per MMIO access through the bus to edu, and per CF8+CFC pair (host, no

@@ -8,6 +8,9 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
+
+#include <pthread.h>
 
 #include <cmocka.h>
 
@@ -824,6 +827,83 @@ static void route_answers_only_where_the_search_routes_the_same(void **state)
     assert_true(c.sizing_kept > 100);
 }
 
+/* pci_bar_route_take reads the window lock-free, so a route taken while another CPU moves the
+ * BAR must still describe the window of the map_seq it carries (never an old base with a new
+ * map_seq or the reverse). Another thread moves fn's BAR0 between two bases, one map change
+ * (map_seq + 2) per write, so the base of every map_seq is known: seq0 + 4k has base A,
+ * seq0 + 4k + 2 base B. */
+#define MOVE_A 0xC1000000u
+#define MOVE_B 0xD0000000u
+
+struct bar_mover {
+    int stop;
+    unsigned writes, failed;
+};
+
+static void *bar_mover_thread(void *arg)
+{
+    struct bar_mover *m = arg;
+    while (!__atomic_load_n(&m->stop, __ATOMIC_ACQUIRE)) {
+        m->writes++;
+        if (!pci_cfg_write(&bus, BDF, 0x10, 4, m->writes & 1 ? MOVE_B : MOVE_A))
+            m->failed++;
+    }
+    return NULL;
+}
+
+static void route_taken_while_another_cpu_moves_the_bar_matches_its_map_seq(void **state)
+{
+    (void)state;
+    wr(0x10, 4, MOVE_A);
+    wr(PCI_COMMAND, 2, PCI_COMMAND_MEMORY);
+    const uint32_t seq0 = bus.map_seq;
+    struct bar_mover m = {0};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, bar_mover_thread, &m), 0);
+    unsigned taken = 0, answered = 0, seqs_seen = 0, refused = 0;
+    uint32_t last_seq = seq0;
+    struct timespec t0, now;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    bool ok = true;
+    for (unsigned i = 0; ok; i++) {
+        struct pci_bar_route r;
+        if (pci_bar_route_take(&bus, &fn, 0, &r)) {
+            taken++;
+            uint32_t k = (r.map_seq - seq0) / 2;
+            ok = !(r.map_seq & 1) && r.base == (k % 2 ? MOVE_B : MOVE_A) && r.size == 0x100000 &&
+                 r.bar == 0 && r.dev == &td.dev;
+            seqs_seen += r.map_seq != last_seq;
+            last_seq = r.map_seq;
+            /* The route answers only for its own map: in its window when the map is still that
+             * one. */
+            uint64_t off;
+            if (pci_bar_route_offset(&bus, &r, r.base + 0x10, 4, &off)) {
+                answered++;
+                ok &= off == 0x10;
+            }
+        } else {
+            refused++; /* caught mid-update (odd map_seq) */
+        }
+        if (i % 1024 == 0) {
+            clock_gettime(CLOCK_MONOTONIC, &now);
+            /* Enough once many maps were seen and many takes met a writer mid-update (the two
+             * threads really ran at once); at most about 3 s on a busy machine. */
+            if ((seqs_seen >= 500 && refused >= 1000) || now.tv_sec - t0.tv_sec >= 3)
+                break;
+        }
+    }
+    __atomic_store_n(&m.stop, 1, __ATOMIC_RELEASE);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    printf("route under moves: %u taken (%u map_seqs), %u answered, %u refused mid-update, "
+           "%u moves\n",
+           taken, seqs_seen, answered, refused, m.writes);
+    assert_true(ok);
+    assert_int_equal(m.failed, 0);
+    /* Not vacuous: routes were taken in many different maps while the BAR was moving. */
+    assert_true(seqs_seen >= 50);
+    assert_true(answered > 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -846,6 +926,8 @@ int main(void)
         cmocka_unit_test_setup(route_offset_answers_inside_the_window_only, setup),
         cmocka_unit_test_setup(route_is_refused_after_any_map_change_and_kept_otherwise, setup),
         cmocka_unit_test_setup(route_answers_only_where_the_search_routes_the_same, setup),
+        cmocka_unit_test_setup(route_taken_while_another_cpu_moves_the_bar_matches_its_map_seq,
+                               setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
