@@ -2,27 +2,30 @@
  *   valgrind --tool=callgrind build/perf/mmio_replay
  * (`make perf-mmio` runs it through tests/perf/perf_mmio.sh and prints the per-exit counts),
  * whose per-function instruction counts track the path length Bochs measures. The guest runs
- * `mov eax, [rbx]` in 64-bit code (4-level paging) against edu's BAR0 (devices/edu.c behind
- * pci/pci.c, as in the hypervisor). Each path is what boot/mmio.c does (VMREADs become loads
- * from `struct replay_exit`; the retire's VMWRITEs are left out):
+ * `mov eax, [rbx]` and `mov [rbx], eax` in 64-bit code (4-level paging) against edu's BAR0
+ * (devices/edu.c behind pci/pci.c, as in the hypervisor). Each path is what boot/mmio.c does
+ * (VMREADs become loads from `struct replay_exit`; the retire's VMWRITEs are left out):
  *
  *   replay_general   the general path: ept_region_lookup, fetch_insn (the full walk),
- *                    x86_decode, x86_emulate whose read goes through the exit's translation to
- *                    pci_mmio_read (mmio_general, mem_access, phys_access);
+ *                    x86_decode, x86_emulate whose access goes through the exit's translation
+ *                    to pci_mmio_read/write (mmio_general, mem_access, phys_access);
  *   replay_new_site  a site used once (what every exit costs with make MMIO_CACHES=0):
  *                    ept_region_lookup, fetch_insn_fast, then describe and run it;
- *   replay_site_hit  a remembered site (mmio_site_replay, the common case): the slot by RIP,
- *                    ept_region_cache_hit, fetch_bound_code, the 15-byte compare, the access
- *                    kind, x86_mov_offset, the linear-address and page check,
- *                    pci_bar_route_offset, the plain register's load (device_plain_load: the
- *                    identification register, which the site was filled for), x86_mov_load,
- *                    RIP after it;
- *   replay_site_hit_ops_read  the same site reading another register (liveness): the
- *                    value through dev->ops->read.
+ *   replay_site_hit  a remembered site, as the light hook replays it (mmio_site_replay, the
+ *                    common case): the slot by RIP, ept_region_cache_hit, fetch_bound_code,
+ *                    the 15-byte compare, the access kind, x86_mov_offset, the linear-address
+ *                    and page check, pci_bar_route_offset, the plain register's load
+ *                    (device_plain_load: the identification register, which the site was
+ *                    filled for), x86_mov_load, RIP after it;
+ *   replay_site_hit_ops_read  the same site reading another register (liveness): the value
+ *                    through dev->ops->read;
+ *   replay_general_store, replay_site_hit_store  the store, through pci_mmio_write and
+ *                    x86_mov_store_value + dev->ops->write.
  *
  * After every exit the registers must be exactly the expected ones (RAX the zero-extended
- * register value, RIP past the instruction) and every site replay must have handled the exit
- * itself: otherwise a line says what differs and the exit status is 1. */
+ * register value, RIP past the instruction), a store must have reached the device, and every
+ * site replay must have handled the exit itself: otherwise a line says what differs and the
+ * exit status is 1. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -158,17 +161,29 @@ struct replay_site {
     uint64_t value_mask;
     const void *plain; /* a load of a plain register (device_ops.plain_read) at plain_offset */
     uint64_t plain_offset;
-    uint32_t qual_kind; /* 1 read, 2 write, 0 the general path's */
+    uint32_t qual_kind;       /* 1 read, 2 write, 0 the general path's */
+    uint32_t light_qual_kind; /* the same for the light hook: 0 when RBP or R12-R15 is named */
     struct fetch_cache fc;
 };
 
 #define SITE_EMPTY    (1ull << 63)
 #define SITES_PER_CPU 16
-static struct replay_site sites[SITES_PER_CPU];
+/* One site per 512 bytes, as boot/mmio.c lays them out. */
+struct replay_site_slot {
+    struct replay_site site;
+} __attribute__((aligned(512)));
+_Static_assert(sizeof(struct replay_site_slot) == 512, "one site per 512 bytes");
+static struct replay_site_slot sites[SITES_PER_CPU];
 
 static inline struct replay_site *site_of(uint64_t rip)
 {
-    return &sites[(rip ^ (rip >> 4)) % SITES_PER_CPU];
+    return &sites[(rip ^ (rip >> 4)) % SITES_PER_CPU].site;
+}
+
+/* RBP and R12-R15: the registers the light hook (vmx/exit.h) does not have in the GPR array. */
+static bool gpr_is_callee_saved(unsigned gpr)
+{
+    return gpr == 5 || (gpr >= 12 && gpr <= 15);
 }
 
 /* mmio_site_describe */
@@ -184,6 +199,10 @@ static bool site_describe(struct replay_site *s, uint64_t rip, const uint8_t byt
     if (x86_decode(bytes, FETCH_MAX_BYTES, X86_MODE_64, &insn) == X86_DECODE_OK &&
         x86_mov_access_of(&insn, rip, &s->mov) && !x86_mov_uses_rsp(&s->mov))
         s->qual_kind = s->mov.store ? 2 : 1;
+    const bool uses_callee_gprs = gpr_is_callee_saved(s->mov.base) ||
+                                  gpr_is_callee_saved(s->mov.index) ||
+                                  (!s->mov.store_imm && gpr_is_callee_saved(s->mov.reg));
+    s->light_qual_kind = uses_callee_gprs ? 0 : s->qual_kind;
     s->value_mask = ~0ull >> (64 - 8 * s->mov.size);
     const struct device *dev = s->route.dev;
     s->plain_offset = gpa - s->route.base;
@@ -198,11 +217,12 @@ static bool site_describe(struct replay_site *s, uint64_t rip, const uint8_t byt
 
 /* mmio_site_run: the access must be the one that exited; then the device access, the register
  * write and RIP (the retire's VMWRITEs are the hypervisor's). */
-__attribute__((always_inline)) static inline bool
-site_run(const struct replay_site *s, const struct replay_exit *e, struct x86_regs *regs)
+__attribute__((always_inline)) static inline bool site_run(const struct replay_site *s,
+                                                           const struct replay_exit *e,
+                                                           struct x86_regs *regs, bool light)
 {
     const struct x86_mov_access *a = &s->mov;
-    if ((e->qual & 7) != s->qual_kind)
+    if ((e->qual & 7) != (light ? s->light_qual_kind : s->qual_kind))
         return false;
     uint64_t la = x86_mov_offset(a, regs->gpr); /* no FS/GS prefix in the replayed form */
     uint64_t offset;
@@ -225,7 +245,8 @@ site_run(const struct replay_site *s, const struct replay_exit *e, struct x86_re
     return true;
 }
 
-/* mmio_site_replay: true when the remembered site handled the exit. */
+/* mmio_site_replay as the light hook runs it first at every EPT violation (boot_mmio_exit_light):
+ * true when the remembered site handled the exit. */
 __attribute__((always_inline)) static inline bool site_replay(const struct replay_exit *e,
                                                               struct x86_regs *regs)
 {
@@ -243,7 +264,7 @@ __attribute__((always_inline)) static inline bool site_replay(const struct repla
     memcpy(&hi, code + 7, 8);
     if (lo != s->bytes_lo || hi != s->bytes_hi)
         return false;
-    return site_run(s, e, regs);
+    return site_run(s, e, regs, true);
 }
 
 /* The same replay, called for three kinds of exit so callgrind counts each on its own: the
@@ -299,7 +320,7 @@ __attribute__((noinline)) static bool replay_new_site(const struct replay_exit *
     uint8_t bytes[FETCH_MAX_BYTES];
     struct replay_site s;
     return fetch_insn_fast(&pg, &view, &cs, e->rip, bytes) &&
-           site_describe(&s, e->rip, bytes, e->gpa, &found) && site_run(&s, e, regs);
+           site_describe(&s, e->rip, bytes, e->gpa, &found) && site_run(&s, e, regs, false);
 }
 
 /* ---- the guest, the bus and the comparison ------------------------------------------------ */
@@ -443,9 +464,9 @@ int main(int argc, char **argv)
     /* The site is filled at the identification register (a plain register: the site loads it
      * itself); the same instruction reading liveness then goes through dev->ops->read. */
     for (unsigned i = 0; i < SITES_PER_CPU; i++) {
-        sites[i].rip = SITE_EMPTY;
-        ept_region_cache_init(&sites[i].region);
-        fetch_cache_bind(&sites[i].fc, &view, maxphyaddr, false);
+        sites[i].site.rip = SITE_EMPTY;
+        ept_region_cache_init(&sites[i].site.region);
+        fetch_cache_bind(&sites[i].site.fc, &view, maxphyaddr, false);
     }
     if (!site_fill(&id) || !site_of(id.rip)->plain || !site_fill(&store) ||
         site_of(store.rip) == site_of(id.rip)) {
