@@ -1,11 +1,14 @@
-/* libFuzzer target: fetch_insn_fast and fetch_insn_cached against fetch_insn.
+/* libFuzzer target: fetch_insn_fast, fetch_insn_cached, fetch_insn_bound and fetch_bound_code
+ * against fetch_insn.
  *
  * The input is the guest: a header (registers, CS, RIP, the view's limit and hole) and then
  * the contents of a small guest-physical memory holding the page tables and the code. The
  * contract is checked on every input: when the fast fetch answers, fetch_insn completed with
  * the same 15 bytes and wrote nothing; the cached fetch (one cache for the whole run, so it
- * also meets memories that changed under it) answers exactly as the fast one. Any difference
- * aborts. Built and run from tests/walk/build.mk (`make fuzz-fetch-fast`). */
+ * also meets memories that changed under it) answers exactly as the fast one; fetch_bound_code
+ * (the MMIO sites' question) answers exactly when the key and every entry its last walk read are
+ * unchanged, with the fast fetch's bytes. Any difference aborts. Built and run from
+ * tests/walk/build.mk (`make fuzz-fetch-fast`). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +58,90 @@ static uint64_t take(const uint8_t **p, size_t *n, unsigned bytes)
     for (unsigned i = 0; i < bytes && *n; i++, (*p)++, (*n)--)
         x |= (uint64_t) * *p << (8 * i);
     return x;
+}
+
+/* What the MMIO sites remember of the bound cache's last fill, found here independently of the
+ * cache: the key and the entries that walk read (SDM Vol. 3A, 4.5: CR3 down to the leaf, PS in
+ * a PDPTE or PDE ends it). */
+static struct {
+    bool valid;    /* the last bound fetch answered, every entry it read accessed */
+    bool required; /* ... and its code frame well inside the view: the cache must remember it */
+    uint64_t cr3, cr4, efer, rip_page, frame;
+    uint32_t cs_ar;
+    unsigned cpl, n;
+    uint64_t ea[5], entry[5];
+} site;
+
+#define ADDR_BITS 0x000FFFFFFFFFF000ull /* bits 51:12 */
+
+static uint64_t rd64(uint64_t gpa)
+{
+    if (gpa > MEM_SIZE - 8)
+        abort(); /* a walk that succeeded read only the view */
+    uint64_t x;
+    memcpy(&x, guest + gpa, 8);
+    return x;
+}
+
+/* After a bound fetch answered: the entries it read, and whether the cache may remember them
+ * (every entry accessed) and must (also the whole code frame in the view; a zero-sized hole
+ * counted as a page, since the fast path may decline more than the view needs, walk.h). */
+static bool site_remember(const struct guest_paging *pg, const struct fetch_cs *cs, uint64_t rip)
+{
+    uint64_t table = pg->cr3 & ADDR_BITS;
+    bool all_accessed = true;
+    site.n = 0;
+    for (unsigned l = (pg->cr4 & CR4_LA57) ? 5 : 4;; l--) {
+        const unsigned shift = 12 + 9 * (l - 1);
+        const uint64_t ea = table + ((rip >> shift) & 511) * 8, e = rd64(ea);
+        site.ea[site.n] = ea;
+        site.entry[site.n++] = e;
+        all_accessed &= (e >> 5) & 1;
+        if (l == 1 || ((l == 2 || l == 3) && (e & (1u << 7)))) {
+            const uint64_t size = 1ull << shift;
+            site.frame = ((e & ADDR_BITS & ~(size - 1)) | (rip & (size - 1))) & ~0xFFFull;
+            break;
+        }
+        table = e & ADDR_BITS;
+    }
+    site.cr3 = pg->cr3;
+    site.cr4 = pg->cr4;
+    site.efer = pg->efer;
+    site.cs_ar = cs->ar;
+    site.cpl = pg->cpl;
+    site.rip_page = rip & ~0xFFFull;
+    const uint64_t hole = v.hole_size ? v.hole_size : 4096;
+    const bool in_view = site.frame + 4096 <= v.limit &&
+                         !(site.frame < v.hole_base + hole && v.hole_base < site.frame + 4096);
+    site.valid = all_accessed;
+    site.required = all_accessed && in_view;
+    return site.valid;
+}
+
+/* fetch_bound_code against the site: NULL when a key field or a walked entry changed (or the
+ * cache is empty); a pointer when neither did and the walk must be remembered; and at a
+ * pointer, the bytes fetch_insn_fast gives now (`f`, `fast`). */
+static void site_check(const struct fetch_cache *bound, const struct guest_paging *pg,
+                       const struct fetch_cs *cs, uint64_t rip, bool f,
+                       const uint8_t fast[FETCH_MAX_BYTES])
+{
+    /* The caller's guarantees: RIP in the remembered page, all 15 bytes in it (an empty cache
+     * must refuse any RIP); CR0.PE and CR0.PG set, as EFER.LMA and CS.L (in the key) imply in
+     * a running guest (SDM Vol. 3A, 9.8.5: PG cannot be cleared in 64-bit mode). */
+    if (site.valid &&
+        ((rip & ~0xFFFull) != site.rip_page || (rip & 0xFFF) > 4096 - FETCH_MAX_BYTES ||
+         (pg->cr0 & (CR0_PE | CR0_PG)) != (CR0_PE | CR0_PG)))
+        return;
+    const uint8_t *code = fetch_bound_code(bound, pg->cr3, pg->cr4, pg->efer, cs->ar, pg->cpl, rip);
+    bool holds = site.valid && pg->cr3 == site.cr3 && pg->cr4 == site.cr4 &&
+                 pg->efer == site.efer && cs->ar == site.cs_ar && pg->cpl == site.cpl;
+    for (unsigned i = 0; holds && i < site.n; i++)
+        holds = rd64(site.ea[i]) == site.entry[i];
+    if ((code && !holds) || (!code && holds && site.required))
+        abort();
+    if (code && (code != guest + site.frame + (rip & 0xFFF) || !f ||
+                 memcmp(code, fast, FETCH_MAX_BYTES) != 0))
+        abort();
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -114,8 +201,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         bound.bound_mem.direct_limit != mem.direct_limit ||
         bound.bound_mem.hole_base != mem.hole_base || bound.bound_mem.hole_size != mem.hole_size ||
         bound.bound_mem.read_gpa != mem.read_gpa || bound.bound_maxphyaddr != pg.maxphyaddr ||
-        bound.bound_no_1g_pages != pg.no_1g_pages)
+        bound.bound_no_1g_pages != pg.no_1g_pages) {
         fetch_cache_bind(&bound, &mem, pg.maxphyaddr, pg.no_1g_pages);
+        site.valid = site.required = false;
+    }
+    /* The MMIO site's question, before the fetch: does the last translation still hold? */
+    site_check(&bound, &pg, &cs, rip, f, fast);
     struct guest_paging other = pg;
     other.maxphyaddr ^= 7;
     other.no_1g_pages = !other.no_1g_pages;
@@ -125,6 +216,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const bool b = fetch_insn_bound(&bound, &other, &cs, rip, cached);
     if (v.writes != w0 || b != f || (f && memcmp(fast, cached, FETCH_MAX_BYTES) != 0))
         abort();
+    /* Right after the fill, nothing changed: the pointer, at the bytes it gave, whenever the
+     * walk is one the cache must remember. */
+    site.valid = site.required = false;
+    if (b && site_remember(&pg, &cs, rip)) {
+        const uint8_t *code = fetch_bound_code(&bound, pg.cr3, pg.cr4, pg.efer, cs.ar, pg.cpl, rip);
+        if ((!code && site.required) || (code && memcmp(code, cached, FETCH_MAX_BYTES) != 0))
+            abort();
+    }
+    site_check(&bound, &pg, &cs, rip, f, fast);
     struct fetch_result r;
     fetch_insn(&pg, &mem, &cs, rip, &r);
     if (f &&
