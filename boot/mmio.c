@@ -401,11 +401,13 @@ struct mmio_site {
     struct ept_region_cache region;
     struct pci_bar_route route;
     struct x86_mov_access mov;
-    uint64_t value_mask; /* the access's bytes */
-    const void *plain;   /* a load of a plain register (device_ops.plain_read) at plain_offset */
-    uint64_t plain_offset;
-    uint32_t qual_kind;       /* qualification bits 2:0 of its access: 1 read, 2 write; 0: the
-                                 instruction is not a form the fast path takes (the general path's) */
+    uint64_t value_mask;      /* the access's bytes */
+    const void *plain;        /* a load of a plain register (device_ops.plain_read) at */
+    uint64_t plain_offset;    /* plain_offset; ~0 (no offset) when there is none */
+    uint32_t seg_base_field;  /* VMCS field of the FS or GS base its operand adds, or 0 */
+    uint32_t qual_kind;       /* MMIO_QUAL_BITS of an exit from its access: linear address valid
+                                 and translated (bits 7, 8) and a data read (1) or write (2) alone;
+                                 0: the instruction is not a form the fast path takes */
     int stats_slot;           /* boot_device_stats_slot of the region's function */
     uint32_t light_qual_kind; /* qual_kind, or 0 when it names RBP or R12-R15, which the
                                  light hook does not have (vmx/exit.h, ept_violation_light) */
@@ -413,6 +415,12 @@ struct mmio_site {
     struct fetch_cache fc; /* RIP's translation, bound to boot_guest_mem */
 #endif
 };
+
+/* Exit-qualification bits of an EPT violation (SDM Vol. 3C, 28.2.1, Table 28-7): 0 data read,
+ * 1 data write, 2 instruction fetch, 7 guest linear address valid, 8 the access was to that
+ * linear address (not to a paging-structure entry on its way). */
+#define MMIO_QUAL_GLA  (3u << 7)
+#define MMIO_QUAL_BITS (MMIO_QUAL_GLA | 7u)
 
 /* No RIP is non-canonical (SDM Vol. 1, 3.3.7.1), so this matches none. */
 #define MMIO_SITE_EMPTY (1ull << 63)
@@ -456,9 +464,13 @@ static bool mmio_site_describe(struct mmio_site *s, uint64_t rip, const uint8_t 
     s->qual_kind = 0;
     if (x86_decode(bytes, FETCH_MAX_BYTES, X86_MODE_64, &insn) == X86_DECODE_OK &&
         x86_mov_access_of(&insn, rip, &s->mov) && !x86_mov_uses_rsp(&s->mov))
-        s->qual_kind = s->mov.store ? 2 : 1; /* RSP is in the VMCS, loaded on demand: the
-                                                general path does that */
+        s->qual_kind = MMIO_QUAL_GLA | (s->mov.store ? 2 : 1); /* RSP is in the VMCS, loaded on
+                                                demand: the general path does that */
     s->stats_slot = boot_device_stats_slot(fn);
+    /* In 64-bit mode only FS and GS have a base (SDM Vol. 3A, 3.4.4). */
+    s->seg_base_field = s->mov.seg == X86_SEG_FS   ? VMCS_GUEST_FS_BASE
+                        : s->mov.seg == X86_SEG_GS ? VMCS_GUEST_GS_BASE
+                                                   : 0;
     const bool uses_callee_gprs = mmio_gpr_is_callee_saved(s->mov.base) ||
                                   mmio_gpr_is_callee_saved(s->mov.index) ||
                                   (!s->mov.store_imm && mmio_gpr_is_callee_saved(s->mov.reg));
@@ -466,10 +478,11 @@ static bool mmio_site_describe(struct mmio_site *s, uint64_t rip, const uint8_t 
     s->value_mask = ~0ull >> (64 - 8 * s->mov.size);
     /* A load of a plain register is served by one load while the access stays the same. */
     const struct device *dev = s->route.dev;
-    s->plain_offset = gpa - s->route.base;
-    s->plain = s->qual_kind == 1 && dev->ops->plain_read
-                   ? dev->ops->plain_read(s->route.dev, s->route.bar, s->plain_offset, s->mov.size)
+    const uint64_t offset = gpa - s->route.base;
+    s->plain = !s->mov.store && s->qual_kind && dev->ops->plain_read
+                   ? dev->ops->plain_read(s->route.dev, s->route.bar, offset, s->mov.size)
                    : 0;
+    s->plain_offset = s->plain ? offset : ~0ull;
     __builtin_memcpy(&s->bytes_lo, bytes, 8);
     __builtin_memcpy(&s->bytes_hi, bytes + 7, 8);
     s->rip = rip;
@@ -482,17 +495,16 @@ __attribute__((always_inline)) static inline bool
 mmio_site_run(struct vcpu *v, const struct mmio_site *s, uint64_t gpa, uint64_t qual, bool light)
 {
     const struct x86_mov_access *a = &s->mov;
-    /* Only a data read (a load) or only a data write (a store): not a fetch, not both. A site
-     * of the general path's (qual_kind 0) matches no access: every violation has one of the
-     * three bits (SDM Vol. 3C, Table 28-7). Nor, for the light hook, does one that names a
-     * register it does not have. */
-    if ((qual & 7) != (light ? s->light_qual_kind : s->qual_kind))
+    /* The exit gives the access's linear address, translated (bits 7 and 8: the address the
+     * operand must have), and the access is only a data read (a load) or only a data write (a
+     * store): not a fetch, not both (SDM Vol. 3C, 28.2.1, Table 28-7). A site of the general
+     * path's (qual_kind 0) matches no exit: every violation has one of bits 0-2. Nor, for the
+     * light hook, does one that names a register it does not have. */
+    if ((qual & MMIO_QUAL_BITS) != (light ? s->light_qual_kind : s->qual_kind))
         return false;
     uint64_t la = x86_mov_offset(a, v->gpr);
-    if (a->seg == X86_SEG_FS)
-        la += vmread(VMCS_GUEST_FS_BASE);
-    else if (a->seg == X86_SEG_GS)
-        la += vmread(VMCS_GUEST_GS_BASE);
+    if (s->seg_base_field)
+        la += vmread(s->seg_base_field);
     /* The operand's linear address must be the one that exited, with the whole access in its
      * page: then the access is exactly at gpa (a translation keeps the offset in the page). An
      * access reaching into the next page is the general path's (it may be told of either part). */
@@ -504,12 +516,15 @@ mmio_site_run(struct vcpu *v, const struct mmio_site *s, uint64_t gpa, uint64_t 
     if (a->store) {
         dev->ops->write(dev, s->route.bar, offset, a->size, x86_mov_store_value(a, v->gpr));
     } else {
-        uint64_t value = ~0ull;
-        if (offset == s->plain_offset && s->plain)
-            value = device_plain_load(s->plain, a->size);
-        else
+        uint64_t value;
+        if (offset == s->plain_offset) {
+            value = device_plain_load(s->plain, a->size); /* exactly `size` bytes */
+        } else {
+            value = ~0ull;
             dev->ops->read(dev, s->route.bar, offset, a->size, &value);
-        x86_mov_load(a, v->gpr, value & s->value_mask);
+            value &= s->value_mask;
+        }
+        x86_mov_load(a, v->gpr, value);
     }
     v->last_device = s->stats_slot;
     vmx_retire_instruction(v, s->rip + a->len, vmread(VMCS_GUEST_RFLAGS));
@@ -546,8 +561,6 @@ enum mmio_site_result {
 __attribute__((always_inline)) static inline enum mmio_site_result
 mmio_site_replay(struct vcpu *v, uint64_t gpa, uint64_t qual, bool light)
 {
-    if ((qual & (3u << 7)) != (3u << 7))
-        return MMIO_SITE_GENERAL;
     const uint64_t rip = vmread(VMCS_GUEST_RIP);
     const struct mmio_site *s = mmio_site_of(v, rip);
     /* One register for the site from here on (the compiler would otherwise recompute its
@@ -555,10 +568,11 @@ mmio_site_replay(struct vcpu *v, uint64_t gpa, uint64_t qual, bool light)
     __asm__("" : "+r"(s));
     if (s->rip != rip || !ept_region_cache_hit(&boot.ept.regions, gpa, &s->region))
         return MMIO_SITE_MISS;
-    /* The state a fetch in IA-32e mode reads (see mmio_fetch_state). */
-    const uint8_t *code = fetch_bound_code(
-        &s->fc, vmread(VMCS_GUEST_CR3), vmread(VMCS_GUEST_CR4), vmread(VMCS_GUEST_EFER),
-        (uint32_t)vmread(VMCS_GUEST_CS_AR), vmx_guest_cpl(), rip);
+    /* The state a fetch in IA-32e mode reads (see mmio_fetch_state) but the CPL: the guest has
+     * just fetched this instruction (fetch_bound_code_executed). */
+    const uint8_t *code =
+        fetch_bound_code_executed(&s->fc, vmread(VMCS_GUEST_CR3), vmread(VMCS_GUEST_CR4),
+                                  vmread(VMCS_GUEST_EFER), (uint32_t)vmread(VMCS_GUEST_CS_AR), rip);
     if (!code)
         return MMIO_SITE_MISS;
     uint64_t lo, hi;
@@ -574,6 +588,8 @@ mmio_site_replay(struct vcpu *v, uint64_t gpa, uint64_t qual, bool light)
 __attribute__((noinline)) static enum mmio_site_result mmio_site_fill(struct vcpu *v, uint64_t gpa,
                                                                       uint64_t qual)
 {
+    if ((qual & MMIO_QUAL_GLA) != MMIO_QUAL_GLA)
+        return MMIO_SITE_GENERAL; /* no linear address to check the operand against */
     const uint64_t rip = vmread(VMCS_GUEST_RIP);
     struct mmio_site *s = mmio_site_of(v, rip);
     s->rip = MMIO_SITE_EMPTY;
@@ -634,7 +650,7 @@ __attribute__((noinline)) static bool mmio_exit_slow(struct vcpu *v, uint64_t gp
 #if !TRAPVISOR_MMIO_CACHES
     /* What every exit costs without the per-CPU caches (make MMIO_CACHES=0): the walk, the
      * decode and the route each time, into a site used once. */
-    if ((qual & (3u << 7)) == (3u << 7)) {
+    if ((qual & MMIO_QUAL_GLA) == MMIO_QUAL_GLA) {
         struct guest_paging pg;
         struct fetch_cs cs;
         mmio_fetch_state(&pg, &cs);

@@ -236,6 +236,18 @@ static inline const uint8_t *fetch_bound_code(const struct fetch_cache *cache, u
     return (const uint8_t *)(va + cache->code_delta + rip);
 }
 
+/* fetch_bound_code for an instruction the CPU has just fetched at RIP and started -- the RIP of
+ * a fault-like VM exit it caused (an EPT violation of its data access): which bytes the CPU
+ * fetched depends on the mapping alone, and the CPL takes part only in the permission checks
+ * (SDM Vol. 3A, 4.6), which the CPU's own fetch has passed. So the CPL is not compared; the rest
+ * is, as fetch_bound_code compares it. */
+static inline const uint8_t *fetch_bound_code_executed(const struct fetch_cache *cache,
+                                                       uint64_t cr3, uint64_t cr4, uint64_t efer,
+                                                       uint32_t cs_ar, uint64_t rip)
+{
+    return fetch_bound_code(cache, cr3, cr4, efer, cs_ar, cache->cpl, rip);
+}
+
 /* The hit of fetch_insn_bound alone (never writes the cache): false = call fetch_insn_bound. */
 static inline bool fetch_insn_bound_hit(const struct fetch_cache *cache,
                                         const struct guest_paging *pg, const struct fetch_cs *cs,

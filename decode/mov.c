@@ -79,5 +79,9 @@ bool x86_mov_access_of(const struct x86_insn *insn, uint64_t rip, struct x86_mov
     } else {
         mov_load_masks(insn, out);
     }
+    /* A zero-extended value of `size` bytes lands as it is: nothing kept (32/64-bit destination),
+     * no sign extension, no shift, and the destination at least as wide as the value. */
+    out->load_whole = !store && out->keep_mask == 0 && out->sign_shift == 0 && out->shift == 0 &&
+                      insn->operand_size >= size;
     return true;
 }

@@ -40,6 +40,8 @@ struct x86_mov_access {
     uint8_t shift;       /* 8 for AH, CH, DH, BH; else 0 */
     uint8_t sign_shift;  /* load: 64 - 8 * size for MOVSX/MOVSXD (sign-extends), else 0 */
     uint8_t len;         /* instruction length */
+    uint8_t load_whole;  /* load: the register takes the value as read (a 32- or 64-bit MOV or
+                            MOVZX destination: nothing kept, nothing extended) */
 };
 
 /* Reduces a decoded instruction at `rip` to *out. False (out unspecified) when it is not a
@@ -78,12 +80,17 @@ x86_mov_store_value(const struct x86_mov_access *a, const uint64_t gpr[16])
     return (gpr[a->reg & 15] >> a->shift) & (~0ull >> (64 - 8 * a->size));
 }
 
-/* A load: the destination register after `value` (the `size` bytes read, zero-extended). */
+/* A load: the destination register after `value` (the `size` bytes read, zero-extended: no bit
+ * above them set). */
 __attribute__((always_inline)) static inline void x86_mov_load(const struct x86_mov_access *a,
                                                                uint64_t gpr[16], uint64_t value)
 {
-    const uint64_t ext = (uint64_t)((int64_t)(value << a->sign_shift) >> a->sign_shift);
     uint64_t *r = &gpr[a->reg & 15];
+    if (a->load_whole) { /* value has `size` bytes, zero-extended: what the register gets */
+        *r = value;
+        return;
+    }
+    const uint64_t ext = (uint64_t)((int64_t)(value << a->sign_shift) >> a->sign_shift);
     *r = (*r & a->keep_mask) | ((ext << a->shift) & a->value_mask);
 }
 

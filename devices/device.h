@@ -94,7 +94,8 @@ struct device_ops {
 };
 
 /* The value of a plain register (device_ops.plain_read), `size` 1, 2, 4 or 8. */
-static inline uint64_t device_plain_load(const void *p, unsigned size)
+__attribute__((always_inline)) static inline uint64_t device_plain_load(const void *p,
+                                                                        unsigned size)
 {
     switch (size) {
     case 1:
