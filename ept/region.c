@@ -170,10 +170,10 @@ int ept_region_move(struct ept_region_table *t, uint64_t old_base, uint64_t new_
 
 /* One consistent lookup; *seq_out is the (even) table sequence number it was made under. */
 static bool lookup_at_seq(const struct ept_region_table *t, uint64_t gpa, struct ept_region *out,
-                          uint32_t *seq_out)
+                          uint64_t *seq_out)
 {
     for (;;) {
-        uint32_t seq = __atomic_load_n(&t->seq, __ATOMIC_ACQUIRE);
+        uint64_t seq = __atomic_load_n(&t->seq, __ATOMIC_ACQUIRE);
         if (seq & 1) {
             __builtin_ia32_pause();
             continue;
@@ -200,7 +200,7 @@ static bool lookup_at_seq(const struct ept_region_table *t, uint64_t gpa, struct
 
 bool ept_region_lookup(const struct ept_region_table *t, uint64_t gpa, struct ept_region *out)
 {
-    uint32_t seq;
+    uint64_t seq;
     return lookup_at_seq(t, gpa, out, &seq);
 }
 
@@ -215,7 +215,7 @@ const struct ept_region *ept_region_lookup_cached(const struct ept_region_table 
     const struct ept_region *hit = ept_region_cache_hit(t, gpa, c);
     if (hit)
         return hit;
-    uint32_t seq;
+    uint64_t seq;
     struct ept_region r;
     if (!lookup_at_seq(t, gpa, &r, &seq))
         return 0;

@@ -32,7 +32,7 @@ struct ept_region {
 };
 
 struct ept_region_table {
-    uint32_t seq;   /* odd while a writer is changing the table */
+    uint64_t seq;   /* odd while a writer is changing the table (64 bits: never wraps) */
     uint32_t count; /* entries in use, sorted by base, never overlapping */
     /* Bases in their own array so the search touches as few cache lines as possible. */
     uint64_t bases[EPT_MAX_REGIONS];
@@ -60,7 +60,7 @@ bool ept_region_lookup(const struct ept_region_table *t, uint64_t gpa, struct ep
 /* A one-entry cache of the last region found, for a lookup that runs on every exit (the MMIO
  * path keeps one per CPU; a cache is used by one CPU at a time). */
 struct ept_region_cache {
-    uint32_t seq; /* table seq the region was read under; odd = empty (so is all zeroes:
+    uint64_t seq; /* table seq the region was read under; odd = empty (so is all zeroes:
                      a region of size 0 holds no address) */
     struct ept_region region;
 };

@@ -618,7 +618,7 @@ static bool bar_lookup(struct pci_bus *bus, bool io, uint64_t gpa, struct pci_fu
                        int *bar_out, uint64_t *offset_out, uint64_t *size_out)
 {
     for (;;) {
-        uint32_t seq = __atomic_load_n(&bus->map_seq, __ATOMIC_ACQUIRE);
+        uint64_t seq = __atomic_load_n(&bus->map_seq, __ATOMIC_ACQUIRE);
         if (seq & 1) {
             __builtin_ia32_pause();
             continue;
@@ -657,7 +657,7 @@ bool pci_bar_route_take(struct pci_bus *bus, struct pci_function *fn, int bar,
     /* A function of another bus: this bus's map_seq does not follow its windows. */
     if (!fn || fn->bus != bus || bar < 0 || bar >= PCI_NUM_SLOTS)
         return false;
-    uint32_t seq = __atomic_load_n(&bus->map_seq, __ATOMIC_ACQUIRE);
+    uint64_t seq = __atomic_load_n(&bus->map_seq, __ATOMIC_ACQUIRE);
     const struct pci_bar_window *w = &fn->win[bar];
     struct pci_bar_route r = {
         .dev = fn->dev, .base = w->base, .size = w->size, .map_seq = seq, .bar = bar};

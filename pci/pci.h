@@ -96,8 +96,8 @@ struct pci_bus {
     struct spinlock cfg_lock;
     uint32_t cf8_latch;
     uint8_t ecam_start_bus; /* bus number at offset 0 of the ECAM window (MCFG) */
-    uint32_t map_seq;       /* even: stable; odd: a writer is updating win[] */
-    bool mem_overlap;       /* two mapped memory windows intersect (published with map_seq) */
+    uint64_t map_seq; /* even: stable; odd: a writer is updating win[] (64 bits: never wraps) */
+    bool mem_overlap; /* two mapped memory windows intersect (published with map_seq) */
 };
 
 void pci_bus_init(struct pci_bus *bus, const struct pci_backend *backend, void *backend_ctx,
@@ -170,13 +170,13 @@ enum pci_mmio_result pci_mmio_write(struct pci_bus *bus, uint64_t gpa, unsigned 
  * unmapped or moved) moves map_seq, and nothing else does, so an unchanged map_seq means an
  * unchanged window, and an access inside it is routed exactly as pci_mmio_read/write route it
  * (same device, BAR and offset; tests/pci/test_pci_bars.c holds it to the search). A route
- * taken before any map change never answers again (until map_seq wraps, 2^31 changes later):
- * take a new one. */
+ * taken before any map change never answers again (map_seq has 64 bits: no guest can make it
+ * wrap): take a new one. */
 struct pci_bar_route {
     struct device *dev;
     uint64_t base; /* the window when taken */
     uint64_t size;
-    uint32_t map_seq; /* even: the map it belongs to */
+    uint64_t map_seq; /* even: the map it belongs to */
     int bar;
 };
 

@@ -299,7 +299,7 @@ static void test_region_cached_lookup_agrees_with_search_under_random_changes(vo
             struct ept_region want, got;
             memset(&want, 0, sizeof want);
             memset(&got, 0, sizeof got);
-            uint32_t seq_before = c.seq;
+            uint64_t seq_before = c.seq;
             bool want_hit = ept_region_lookup(&t, gpa, &want);
             const struct ept_region *found = ept_region_lookup_cached(&t, gpa, &c);
             bool hit = found != NULL;

@@ -479,7 +479,7 @@ static void route_is_refused_after_any_map_change_and_kept_otherwise(void **stat
     BOTH_ANSWER(true);
 
     /* Sizing with decode on unmaps, and putting the address back maps again. */
-    uint32_t seq = bus.map_seq;
+    uint64_t seq = bus.map_seq;
     wr(0x10, 4, 0xFFFFFFFF);
     wr(0x10, 4, 0xC1000000);
     assert_int_not_equal(bus.map_seq, seq);
@@ -569,7 +569,7 @@ static void random_config_write(struct pci_function *const *fns, unsigned *sizin
     static const uint32_t io_lo[] = {0xC000, 0xC010, 0xC020, 0xFFFFFFFF, 0};
     struct pci_function *f = fns[rng() % 3];
     uint64_t x = rng();
-    uint32_t seq = bus.map_seq;
+    uint64_t seq = bus.map_seq;
     bool decode_on = get_le16(f->cfg + PCI_COMMAND) & PCI_COMMAND_MEMORY;
     bool sizing = false;
     switch (x % 16) {
@@ -789,7 +789,7 @@ static void route_answers_only_where_the_search_routes_the_same(void **state)
         uint64_t x = rng();
         /* Reprogram something in one step of eight. */
         if (x % 8 == 0) {
-            uint32_t seq = bus.map_seq;
+            uint64_t seq = bus.map_seq;
             random_config_write(route_fns, &c.sizing_kept);
             for (unsigned i = 0; i < 6; i++)
                 if (held[i].taken && bus.map_seq == seq && held[i].r.map_seq == seq)
@@ -856,7 +856,7 @@ static void route_taken_while_another_cpu_moves_the_bar_matches_its_map_seq(void
     (void)state;
     wr(0x10, 4, MOVE_A);
     wr(PCI_COMMAND, 2, PCI_COMMAND_MEMORY);
-    const uint32_t seq0 = bus.map_seq;
+    const uint64_t seq0 = bus.map_seq;
     struct bar_mover m = {0};
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, bar_mover_thread, &m), 0);
@@ -869,7 +869,7 @@ static void route_taken_while_another_cpu_moves_the_bar_matches_its_map_seq(void
         struct pci_bar_route r;
         if (pci_bar_route_take(&bus, &fn, 0, &r)) {
             taken++;
-            uint32_t k = (r.map_seq - seq0) / 2;
+            uint64_t k = (r.map_seq - seq0) / 2;
             ok = !(r.map_seq & 1) && r.base == (k % 2 ? MOVE_B : MOVE_A) && r.size == 0x100000 &&
                  r.bar == 0 && r.dev == &td.dev;
             seqs_seen += r.map_seq != last_seq;
