@@ -151,7 +151,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t n = size;
     /* Header: flags select the usual 64-bit-mode values most of the time, so the fuzzer spends
      * its effort on the tables. */
-    const uint64_t flags = take(&p, &n, 2);
+    uint64_t flags = take(&p, &n, 2);
     struct guest_paging pg = {0};
     pg.cr0 = (flags & 1) ? take(&p, &n, 4) : (CR0_PE | CR0_PG | CR0_WP);
     pg.cr4 = (flags & 2) ? take(&p, &n, 4) : CR4_PAE;
@@ -171,9 +171,34 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     v.limit = (flags & 1024) ? take(&p, &n, 3) % (MEM_SIZE + 1) : MEM_SIZE;
     v.hole_base = (flags & 2048) ? take(&p, &n, 3) % MEM_SIZE : 0;
     v.hole_size = (flags & 2048) ? take(&p, &n, 2) : 0;
+    /* Flag 16384: the next exit at the same MMIO site. The previous input's registers, CS,
+     * RIP and view are kept (this header is read and dropped), and the rest of the input
+     * patches guest memory at an offset it gives: a table entry, the code, or neither. */
+    static struct {
+        uint64_t flags, rip;
+        struct guest_paging pg;
+        struct fetch_cs cs;
+        struct view v;
+    } last;
+    size_t at = 0;
+    if (flags & 16384) {
+        at = (size_t)take(&p, &n, 2) % MEM_SIZE;
+        const unsigned writes = v.writes;
+        flags = last.flags;
+        pg = last.pg;
+        cs = last.cs;
+        rip = last.rip;
+        v = last.v;
+        v.writes = writes;
+    }
+    last.flags = flags;
+    last.pg = pg;
+    last.cs = cs;
+    last.rip = rip;
+    last.v = v;
     /* The rest is guest memory (what is not given stays from earlier inputs, as the cache
      * does). */
-    memcpy(guest, p, n < MEM_SIZE ? n : MEM_SIZE);
+    memcpy(guest + at, p, n < MEM_SIZE - at ? n : MEM_SIZE - at);
 
     const struct guest_mem mem = {.read_gpa = rd,
                                   .write_gpa = (flags & 4096) ? NULL : wr,
