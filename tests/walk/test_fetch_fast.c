@@ -585,7 +585,7 @@ static struct random_case random_case(void)
 static void fast_agrees_with_fetch_insn_on_random_trees(void **state)
 {
     (void)state;
-    enum { ITERATIONS = 240000 };
+    enum { ITERATIONS = 200000 };
     /* accepted[la57][leaf level 1..3][cpl 3]: every kind the fast path covers is seen. */
     unsigned accepted[2][4][2] = {{{0}}};
     unsigned total_accepted = 0;
@@ -702,7 +702,7 @@ static void check_cached(struct fetch_cache *cache, const struct random_case *rc
 static void cached_agrees_with_fast_fetch_across_changes(void **state)
 {
     (void)state;
-    enum { EPISODES = 32000, STEPS = 8 };
+    enum { EPISODES = 28000, STEPS = 8 };
     static const unsigned bits[] = {0, 1, 2, 5, 6, 7, 8, 12, 13, 21, 30, 39, 45, 51, 52, 58, 63};
     struct fetch_cache cache;
     memset(&cache, 0, sizeof cache);
