@@ -661,7 +661,9 @@ bool pci_bar_route_take(struct pci_bus *bus, struct pci_function *fn, int bar,
     const struct pci_bar_window *w = &fn->win[bar];
     struct pci_bar_route r = {
         .dev = fn->dev, .base = w->base, .size = w->size, .map_seq = seq, .bar = bar};
-    bool holds = !(seq & 1) && w->mapped && !w->io && !bus->mem_overlap && w->size != 0;
+    /* A memory BAR has at least 16 bytes (PCI Local Bus 3.0, 6.2.5.1); 8 is what
+     * pci_bar_route_offset needs (an access has at most 8). */
+    bool holds = !(seq & 1) && w->mapped && !w->io && !bus->mem_overlap && w->size >= 8;
     __atomic_thread_fence(__ATOMIC_ACQUIRE);
     if (!holds || __atomic_load_n(&bus->map_seq, __ATOMIC_RELAXED) != seq)
         return false;

@@ -190,9 +190,10 @@ bool pci_bar_route_take(struct pci_bus *bus, struct pci_function *fn, int bar,
 static inline bool pci_bar_route_offset(struct pci_bus *bus, const struct pci_bar_route *route,
                                         uint64_t gpa, unsigned size, uint64_t *offset)
 {
+    /* route->size >= 8 >= size (pci_bar_route_take), so the last start cannot wrap. */
     const uint64_t off = gpa - route->base;
-    if (__atomic_load_n(&bus->map_seq, __ATOMIC_ACQUIRE) != route->map_seq || off >= route->size ||
-        size > route->size - off)
+    if (__atomic_load_n(&bus->map_seq, __ATOMIC_ACQUIRE) != route->map_seq ||
+        off > route->size - size)
         return false;
     *offset = off;
     return true;

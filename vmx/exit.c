@@ -28,7 +28,16 @@
 #include "vmx/vmcs.h"
 #include "vmx/vmx.h"
 
-struct vmx_hooks vmx_hooks;
+/* Until boot/ plugs its own in: every EPT violation to ept_violation. */
+static bool ept_violation_light_none(struct vcpu *v, uint64_t gpa, uint64_t qual)
+{
+    (void)v;
+    (void)gpa;
+    (void)qual;
+    return false;
+}
+
+struct vmx_hooks vmx_hooks = {.ept_violation_light = ept_violation_light_none};
 
 /* --- helpers ------------------------------------------------------------------------- */
 

@@ -22,8 +22,8 @@ struct vmx_hooks {
      * v->last_device being set to -1 for it: it is -1 at every exit until a handler names a
      * device (the record resets it after counting). */
     bool ept_violation_loads_rsp;
-    /* The common case of ept_violation, which stub.asm calls first (and only while
-     * ept_violation_loads_rsp is set; it must then be set too) with only the light set in
+    /* The common case of ept_violation, which stub.asm calls first at every EPT violation
+     * (vmx_hooks starts with one that declines everything) with only the light set in
      * v->gpr: RAX, RCX, RDX, RBX, RSI, RDI and R8-R11. RBP and R12-R15 are still in the CPU's
      * registers (C code keeps them), so it must neither read nor write gpr[5] or gpr[12..15],
      * nor RSP. It returns false having changed nothing -- the stub then saves the rest and calls

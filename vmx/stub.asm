@@ -265,12 +265,11 @@ vmx_exit_stub:
 ; function's work around it: each check below is one field test whose rare outcome goes to the C
 ; that vmx_exit_ept_violation runs for it. Before it, vmx_hooks.ept_violation_light gets the
 ; exit with the light set alone (RBP and R12-R15 stay in their registers: C keeps them); only
-; when it declines are the other five saved and the full hook called.
+; when it declines are the other five saved and the full hook called (or, when that hook does
+; not load RSP itself, vmx_exit_ept_violation).
 .ept_violation:
     SAVE_LIGHT_GPRS
     mov rdi, [rsp]
-    cmp byte [rel vmx_hooks + HOOKS_EPT_LOADS_RSP], 0
-    je .ept_in_c
     ; An exit during event delivery (SDM Vol. 3C, 28.2.4: IDT-vectoring valid, bit 31) or an
     ; IRET that unblocked NMIs (qualification bit 12, 28.2.3): vmx_ept_violation_events.
     mov eax, VMCS_IDT_VECTORING
@@ -306,6 +305,8 @@ vmx_exit_stub:
 .ept_full:
     SAVE_CALLEE_GPRS
     mov rdi, [rsp]
+    cmp byte [rel vmx_hooks + HOOKS_EPT_LOADS_RSP], 0
+    je .ept_in_c
     mov edx, VMCS_EXIT_QUALIFICATION
     vmread rdx, rdx
 .ept_hook:
@@ -325,8 +326,11 @@ vmx_exit_stub:
     RESTORE_CALLEE_GPRS
     jmp .ept_light_resume
 
+; Event re-injection or NMI blocking first (vmx_exit_ept_violation does both itself).
 .ept_events:
     SAVE_CALLEE_GPRS
+    cmp byte [rel vmx_hooks + HOOKS_EPT_LOADS_RSP], 0
+    je .ept_in_c
     call vmx_ept_violation_events wrt ..plt
     mov rdi, [rsp]
     mov edx, VMCS_EXIT_QUALIFICATION
@@ -340,7 +344,7 @@ vmx_exit_stub:
     call vmx_ept_violation_finish wrt ..plt
     jmp .ept_resume
 .ept_in_c:
-    SAVE_CALLEE_GPRS
+    mov rdi, [rsp]
     call vmx_exit_ept_violation wrt ..plt
     jmp .ept_resume
 
