@@ -256,7 +256,7 @@ __attribute__((always_inline)) static inline bool site_replay(const struct repla
     const struct replay_site *s = site_of(rip);
     if (s->rip != rip || !ept_region_cache_hit(&regions, e->gpa, &s->region))
         return false;
-    const uint8_t *code = fetch_bound_code(&s->fc, e->cr3, e->cr4, e->efer, e->cs_ar, e->cpl, rip);
+    const uint8_t *code = fetch_bound_code_executed(&s->fc, e->cr3, e->cr4, e->efer, e->cs_ar, rip);
     if (!code)
         return false;
     uint64_t lo, hi;

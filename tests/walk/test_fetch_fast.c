@@ -1137,6 +1137,42 @@ static void bound_code_points_at_the_bytes_fetch_insn_bound_gave(void **state)
     }
 }
 
+/* fetch_bound_code_executed: for a RIP the CPU has just fetched, the same answer as
+ * fetch_bound_code at the remembered CPL, whatever the CPL now (the mapping does not depend on
+ * it); every other part of the key still counts. */
+static void bound_code_executed_ignores_only_the_cpl(void **state)
+{
+    (void)state;
+    for (unsigned i = 0; i < sizeof bound_shapes / sizeof bound_shapes[0]; i++) {
+        const uint64_t rip = bound_shapes[i].rip;
+        const struct guest_paging pg = paging64(map_bound_shape(i), bound_shapes[i].la57);
+        const struct guest_mem mem = view_mem(true);
+        struct fetch_cache cache;
+        fetch_cache_bind(&cache, &mem, pg.maxphyaddr, pg.no_1g_pages);
+        assert_null(fetch_bound_code_executed(&cache, pg.cr3, pg.cr4, pg.efer, cs64.ar, rip));
+        uint8_t out[FETCH_MAX_BYTES];
+        assert_true(fetch_insn_bound(&cache, &pg, &cs64, rip, out));
+        const uint8_t *code =
+            fetch_bound_code(&cache, pg.cr3, pg.cr4, pg.efer, cs64.ar, pg.cpl, rip);
+        assert_non_null(code);
+        assert_ptr_equal(fetch_bound_code_executed(&cache, pg.cr3, pg.cr4, pg.efer, cs64.ar, rip),
+                         code);
+        for (unsigned cpl = 0; cpl < 4; cpl++)
+            if (cpl != pg.cpl)
+                assert_null(fetch_bound_code(&cache, pg.cr3, pg.cr4, pg.efer, cs64.ar, cpl, rip));
+        assert_null(
+            fetch_bound_code_executed(&cache, pg.cr3 ^ 0x1000, pg.cr4, pg.efer, cs64.ar, rip));
+        assert_null(
+            fetch_bound_code_executed(&cache, pg.cr3, pg.cr4 ^ CR4_LA57, pg.efer, cs64.ar, rip));
+        assert_null(
+            fetch_bound_code_executed(&cache, pg.cr3, pg.cr4, pg.efer ^ EFER_NXE, cs64.ar, rip));
+        assert_null(
+            fetch_bound_code_executed(&cache, pg.cr3, pg.cr4, pg.efer, cs64.ar ^ SEG_AR_L, rip));
+        fetch_cache_reset(&cache);
+        assert_null(fetch_bound_code_executed(&cache, pg.cr3, pg.cr4, pg.efer, cs64.ar, rip));
+    }
+}
+
 /* Only walks whose entries all had A are remembered (the answer must not depend on whether A
  * would be set): with no write_gpa, fetch_insn_bound answers for a walk through an entry
  * without A, but gives fetch_bound_code nothing to point at. And after a fill fails, NULL. */
@@ -1513,6 +1549,7 @@ int main(void)
         cmocka_unit_test(bound_and_unbound_walks_never_answer_for_each_other),
         cmocka_unit_test(bound_code_points_at_the_bytes_fetch_insn_bound_gave),
         cmocka_unit_test(bound_code_is_null_for_a_walk_not_remembered),
+        cmocka_unit_test(bound_code_executed_ignores_only_the_cpl),
         cmocka_unit_test(bound_code_agrees_with_fast_fetch_across_changes),
     };
     return cmocka_run_group_tests(tests, setup_view, teardown_view);
