@@ -234,12 +234,14 @@ static void edu_mmio_write(struct device *dev, int bar, uint64_t offset, unsigne
     if (size == 4)
         value &= 0xFFFFFFFFu; /* a 4-byte write to a 64-bit register zero-extends */
     uint32_t v32 = (uint32_t)value;
+    if (offset == EDU_REG_LIVENESS) {
+        /* One store to a register no other write reads: no lock to order it against them. */
+        edu_set32(&edu->liveness, ~v32);
+        return;
+    }
 
     spin_lock(&edu->lock);
     switch (offset) {
-    case EDU_REG_LIVENESS:
-        edu_set32(&edu->liveness, ~v32);
-        break;
     case EDU_REG_STATUS:
         /* Only bit 7 is writable; "computing" belongs to the device. */
         if (v32 & EDU_STATUS_IRQFACT)
