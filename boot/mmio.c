@@ -489,6 +489,15 @@ static bool mmio_site_describe(struct mmio_site *s, uint64_t rip, const uint8_t 
     return true;
 }
 
+/* A device read through its ops (out of line: the replay then needs no stack slot). */
+__attribute__((noinline)) static uint64_t mmio_device_read(struct device *dev, int bar,
+                                                           uint64_t offset, unsigned size)
+{
+    uint64_t value = ~0ull;
+    dev->ops->read(dev, bar, offset, size, &value);
+    return value;
+}
+
 /* The exit-specific part of a replay: the access must be the one that exited, then it is done.
  * The code bytes, their translation and the region have been checked by the caller. */
 __attribute__((always_inline)) static inline bool
@@ -520,9 +529,7 @@ mmio_site_run(struct vcpu *v, const struct mmio_site *s, uint64_t gpa, uint64_t 
         if (offset == s->plain_offset) {
             value = device_plain_load(s->plain, a->size); /* exactly `size` bytes */
         } else {
-            value = ~0ull;
-            dev->ops->read(dev, s->route.bar, offset, a->size, &value);
-            value &= s->value_mask;
+            value = mmio_device_read(dev, s->route.bar, offset, a->size) & s->value_mask;
         }
         x86_mov_load(a, v->gpr, value);
     }
