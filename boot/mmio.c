@@ -476,13 +476,19 @@ static bool mmio_site_describe(struct mmio_site *s, uint64_t rip, const uint8_t 
                                   (!s->mov.store_imm && mmio_gpr_is_callee_saved(s->mov.reg));
     s->light_qual_kind = uses_callee_gprs ? 0 : s->qual_kind;
     s->value_mask = ~0ull >> (64 - 8 * s->mov.size);
-    /* A load of a plain register is served by one load while the access stays the same. */
+    /* A load of a plain register is served by one load while the access stays the same (a
+     * site used once, MMIO_CACHES=0, would not gain from it). */
+    s->plain = 0;
+#if TRAPVISOR_MMIO_CACHES
     const struct device *dev = s->route.dev;
     const uint64_t offset = gpa - s->route.base;
-    s->plain = !s->mov.store && s->qual_kind && dev->ops->plain_read
-                   ? dev->ops->plain_read(s->route.dev, s->route.bar, offset, s->mov.size)
-                   : 0;
+    if (!s->mov.store && s->qual_kind && dev->ops->plain_read)
+        s->plain = dev->ops->plain_read(s->route.dev, s->route.bar, offset, s->mov.size);
     s->plain_offset = s->plain ? offset : ~0ull;
+#else
+    (void)gpa;
+    s->plain_offset = ~0ull;
+#endif
     __builtin_memcpy(&s->bytes_lo, bytes, 8);
     __builtin_memcpy(&s->bytes_hi, bytes + 7, 8);
     s->rip = rip;

@@ -58,12 +58,14 @@ ips 50M). Bochs's guest TSC counts instructions, so these are **path lengths in
 instructions**, identical from run to run (min = median when nothing else happens); they are
 not times. \"In VMX root\" is Trapvisor's own accounting of the same exits: from the stub's
 first RDTSC (after two register saves) to its last (before the accounting record and
-VMRESUME); docs/stats.md lists the instructions inside and outside. \"Without accounting\" is
-the round trip with a hypervisor built with \`make ACCOUNTING=0\`. exitbench repeats one
-instruction per operation, so the MMIO figures are those of warm per-CPU caches on the MMIO
-fast path (region, code translation, decoded instruction: docs/hypervisor.md); the last column
-is a hypervisor built with \`make MMIO_CACHES=0\`, where every MMIO exit walks the guest page
-tables and decodes: what an exit at an instruction not seen before costs.
+VMRESUME); docs/stats.md lists the instructions inside and outside. Bochs brings its clock up
+to date only where a trace of straight-line code ends, so every interval-ending RDTSC (the
+stub's, exitbench's) follows a taken branch and counts the instructions just before it
+(lib/tsc.h). \"Without accounting\" is the round trip with a hypervisor built with
+\`make ACCOUNTING=0\`. exitbench repeats one instruction per operation, so the MMIO figures are
+those of a remembered MMIO site (docs/hypervisor.md, \"The MMIO path\"); the last column is a
+hypervisor built with \`make MMIO_CACHES=0\`, where every MMIO exit walks the guest page tables,
+decodes and routes: what an exit at an instruction not seen before costs.
 
 $table
 
