@@ -593,7 +593,10 @@ mmio_site_replay(struct vcpu *v, uint64_t gpa, uint64_t qual, bool light)
     __builtin_memcpy(&hi, code + 7, 8);
     if (lo != s->bytes_lo || hi != s->bytes_hi)
         return MMIO_SITE_MISS;
-    return mmio_site_run(v, s, gpa, qual, light) ? MMIO_SITE_DONE : MMIO_SITE_GENERAL;
+    if (mmio_site_run(v, s, gpa, qual, light))
+        return MMIO_SITE_DONE;
+    /* Declined for this access; after a bus map change, for every later one too: fill again. */
+    return pci_bar_route_current(&boot_bus, &s->route) ? MMIO_SITE_GENERAL : MMIO_SITE_MISS;
 }
 
 /* A new site (or one whose instruction, translation, region or route changed): look up, walk,

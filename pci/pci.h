@@ -183,6 +183,12 @@ struct pci_bar_route {
 bool pci_bar_route_take(struct pci_bus *bus, struct pci_function *fn, int bar,
                         struct pci_bar_route *route);
 
+/* Whether the map is still the one the route was taken in (pci_bar_route_offset can answer). */
+static inline bool pci_bar_route_current(struct pci_bus *bus, const struct pci_bar_route *route)
+{
+    return __atomic_load_n(&bus->map_seq, __ATOMIC_ACQUIRE) == route->map_seq;
+}
+
 /* The offset of gpa..gpa+size in the remembered window, when the map is still the one the route
  * was taken in and the access lies inside the window. size must be 1, 2, 4 or 8 (the caller's
  * decoded access; not checked here, on the path of every replayed MMIO exit). Inline: the MMIO

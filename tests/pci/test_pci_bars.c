@@ -460,6 +460,8 @@ static void route_is_refused_after_any_map_change_and_kept_otherwise(void **stat
     do {                                                                                           \
         assert_int_equal(pci_bar_route_offset(&bus, &r0, 0xC1000010, 4, &off), (yes));             \
         assert_int_equal(pci_bar_route_offset(&bus, &r2, 0x1C0000010ull, 4, &off), (yes));         \
+        assert_int_equal(pci_bar_route_current(&bus, &r0), (yes));                                 \
+        assert_int_equal(pci_bar_route_current(&bus, &r2), (yes));                                 \
     } while (0)
     TAKE_BOTH();
     assert_int_equal(r2.base, 0x1C0000000ull);
