@@ -849,6 +849,46 @@ static void cached_fetch_sees_changed_pte_and_code(void **state)
     assert_int_equal(cache.levels, 0);
 }
 
+/* Every walk shape: 4-level and 5-level; 4 KiB, 2 MiB and 1 GiB leaves. */
+static const struct {
+    bool la57;
+    uint64_t page_size;
+    uint64_t rip, gpa;
+} walk_shapes[] = {
+    {false, 4096, 0xFFFFFFFF80001234ull, 0x9000},
+    {false, 1ull << 21, 0xFFFFFFFF80200ABCull, 0x400000},
+    {false, 1ull << 30, 0x0000004000123456ull, 0},
+    {true, 4096, 0xFF00000000001234ull, 0x9000},
+    {true, 1ull << 21, 0x0001000000200FF0ull, 0x600000},
+    {true, 1ull << 30, 0x0000000040ABCDEFull, 0},
+};
+
+static enum paging_mode walk_shape_mode(unsigned i)
+{
+    return walk_shapes[i].la57 ? PAGING_5LEVEL : PAGING_4LEVEL;
+}
+
+/* The level of the leaf entry (1: PTE, 2: PDE, 3: PDPTE). */
+static unsigned walk_shape_leaf(unsigned i)
+{
+    return walk_shapes[i].page_size == 4096 ? 1 : walk_shapes[i].page_size == (1ull << 21) ? 2 : 3;
+}
+
+/* Fresh tables for walk_shapes[i], every entry present and accessed, supervisor; returns CR3. */
+static uint64_t map_walk_shape(unsigned i)
+{
+    const enum paging_mode mode = walk_shape_mode(i);
+    const unsigned top = walk_shapes[i].la57 ? 5 : 4;
+    const unsigned leaf = walk_shape_leaf(i);
+    reset_tables(tables_start());
+    const uint64_t cr3 = guest_tables_root(&view.ram);
+    guest_map(&view.ram, mode, cr3, walk_shapes[i].rip, walk_shapes[i].gpa,
+              walk_shapes[i].page_size, E_P | E_RW | E_A);
+    for (unsigned l = leaf + 1; l <= top; l++)
+        guest_entry_change(&view.ram, mode, cr3, walk_shapes[i].rip, l, E_A, E_US);
+    return cr3;
+}
+
 /* The inline hit on every walk shape (4-level and 5-level; 4 KiB, 2 MiB and 1 GiB leaves):
  * after one fill it answers for any offset of the page with the bytes there, and a change to
  * any one entry the walk read (the PML5E in slot 0 and the entries repeated in the first slots
@@ -856,31 +896,13 @@ static void cached_fetch_sees_changed_pte_and_code(void **state)
 static void cached_hit_answers_each_walk_shape_and_declines_on_each_entry_change(void **state)
 {
     (void)state;
-    static const struct {
-        bool la57;
-        uint64_t page_size;
-        uint64_t rip, gpa;
-    } shapes[] = {
-        {false, 4096, 0xFFFFFFFF80001234ull, 0x9000},
-        {false, 1ull << 21, 0xFFFFFFFF80200ABCull, 0x400000},
-        {false, 1ull << 30, 0x0000004000123456ull, 0},
-        {true, 4096, 0xFF00000000001234ull, 0x9000},
-        {true, 1ull << 21, 0x0001000000200FF0ull, 0x600000},
-        {true, 1ull << 30, 0x0000000040ABCDEFull, 0},
-    };
-    for (unsigned i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
-        const enum paging_mode mode = shapes[i].la57 ? PAGING_5LEVEL : PAGING_4LEVEL;
-        const unsigned top = shapes[i].la57 ? 5 : 4;
-        const unsigned leaf = shapes[i].page_size == 4096           ? 1
-                              : shapes[i].page_size == (1ull << 21) ? 2
-                                                                    : 3;
-        const uint64_t rip = shapes[i].rip;
-        reset_tables(tables_start());
-        const uint64_t cr3 = guest_tables_root(&view.ram);
-        guest_map(&view.ram, mode, cr3, rip, shapes[i].gpa, shapes[i].page_size, E_P | E_RW | E_A);
-        for (unsigned l = leaf + 1; l <= top; l++)
-            guest_entry_change(&view.ram, mode, cr3, rip, l, E_A, E_US);
-        const struct guest_paging pg = paging64(cr3, shapes[i].la57);
+    for (unsigned i = 0; i < sizeof walk_shapes / sizeof walk_shapes[0]; i++) {
+        const enum paging_mode mode = walk_shape_mode(i);
+        const unsigned top = walk_shapes[i].la57 ? 5 : 4;
+        const unsigned leaf = walk_shape_leaf(i);
+        const uint64_t rip = walk_shapes[i].rip;
+        const uint64_t cr3 = map_walk_shape(i);
+        const struct guest_paging pg = paging64(cr3, walk_shapes[i].la57);
         const struct guest_mem mem = view_mem(true);
         struct fetch_cache cache;
         memset(&cache, 0, sizeof cache);
@@ -891,7 +913,7 @@ static void cached_hit_answers_each_walk_shape_and_declines_on_each_entry_change
         /* Another offset in the same page: a hit, with the bytes there. */
         const uint64_t rip2 = (rip & ~0xFFFull) | 0x0F0;
         assert_true(fetch_insn_cached_hit(&cache, &pg, &mem, &cs64, rip2, out));
-        const uint64_t gpa2 = shapes[i].gpa + (rip2 & (shapes[i].page_size - 1));
+        const uint64_t gpa2 = walk_shapes[i].gpa + (rip2 & (walk_shapes[i].page_size - 1));
         assert_memory_equal(out, view.ram.bytes + gpa2, FETCH_MAX_BYTES);
         /* The next page or a page end: no hit. */
         assert_false(fetch_insn_cached_hit(&cache, &pg, &mem, &cs64, rip2 + 0x1000, out));
@@ -1062,45 +1084,15 @@ static void check_bound_code_bytes(const uint8_t *code, const struct fetch_cache
     assert_memory_equal(code, general.bytes, FETCH_MAX_BYTES);
 }
 
-static const struct {
-    bool la57;
-    uint64_t page_size;
-    uint64_t rip, gpa;
-} bound_shapes[] = {
-    {false, 4096, 0xFFFFFFFF80001234ull, 0x9000},
-    {false, 1ull << 21, 0xFFFFFFFF80200ABCull, 0x400000},
-    {false, 1ull << 30, 0x0000004000123456ull, 0},
-    {true, 4096, 0xFF00000000001234ull, 0x9000},
-    {true, 1ull << 21, 0x0001000000200FF0ull, 0x600000},
-    {true, 1ull << 30, 0x0000000040ABCDEFull, 0},
-};
-
-/* Fresh tables for bound_shapes[i], every entry present and accessed, supervisor; returns CR3. */
-static uint64_t map_bound_shape(unsigned i)
-{
-    const enum paging_mode mode = bound_shapes[i].la57 ? PAGING_5LEVEL : PAGING_4LEVEL;
-    const unsigned top = bound_shapes[i].la57 ? 5 : 4;
-    const unsigned leaf = bound_shapes[i].page_size == 4096           ? 1
-                          : bound_shapes[i].page_size == (1ull << 21) ? 2
-                                                                      : 3;
-    reset_tables(tables_start());
-    const uint64_t cr3 = guest_tables_root(&view.ram);
-    guest_map(&view.ram, mode, cr3, bound_shapes[i].rip, bound_shapes[i].gpa,
-              bound_shapes[i].page_size, E_P | E_RW | E_A);
-    for (unsigned l = leaf + 1; l <= top; l++)
-        guest_entry_change(&view.ram, mode, cr3, bound_shapes[i].rip, l, E_A, E_US);
-    return cr3;
-}
-
 /* After fetch_insn_bound answers, with nothing changed, fetch_bound_code points at the very
  * bytes it gave (and fetch_insn_fast gives), at every walk shape and at other offsets of the
  * page; an emptied or never-filled cache gives NULL. */
 static void bound_code_points_at_the_bytes_fetch_insn_bound_gave(void **state)
 {
     (void)state;
-    for (unsigned i = 0; i < sizeof bound_shapes / sizeof bound_shapes[0]; i++) {
-        const uint64_t rip = bound_shapes[i].rip;
-        const struct guest_paging pg = paging64(map_bound_shape(i), bound_shapes[i].la57);
+    for (unsigned i = 0; i < sizeof walk_shapes / sizeof walk_shapes[0]; i++) {
+        const uint64_t rip = walk_shapes[i].rip;
+        const struct guest_paging pg = paging64(map_walk_shape(i), walk_shapes[i].la57);
         const struct guest_mem mem = view_mem(true);
         struct fetch_cache cache;
         memset(&cache, 0xA5, sizeof cache); /* bind must not depend on the old contents */
@@ -1115,7 +1107,7 @@ static void bound_code_points_at_the_bytes_fetch_insn_bound_gave(void **state)
         if (!code)
             fail_msg("shape %u: no code pointer right after fetch_insn_bound", i);
         assert_memory_equal(code, out, FETCH_MAX_BYTES);
-        const uint64_t gpa = bound_shapes[i].gpa + (rip & (bound_shapes[i].page_size - 1));
+        const uint64_t gpa = walk_shapes[i].gpa + (rip & (walk_shapes[i].page_size - 1));
         assert_ptr_equal(code, view.ram.bytes + gpa);
         /* Any offset of the remembered page with all 15 bytes in it. */
         for (uint64_t off = 0; off <= 4096 - FETCH_MAX_BYTES; off += 0x3F7) {
@@ -1143,9 +1135,9 @@ static void bound_code_points_at_the_bytes_fetch_insn_bound_gave(void **state)
 static void bound_code_executed_ignores_only_the_cpl(void **state)
 {
     (void)state;
-    for (unsigned i = 0; i < sizeof bound_shapes / sizeof bound_shapes[0]; i++) {
-        const uint64_t rip = bound_shapes[i].rip;
-        const struct guest_paging pg = paging64(map_bound_shape(i), bound_shapes[i].la57);
+    for (unsigned i = 0; i < sizeof walk_shapes / sizeof walk_shapes[0]; i++) {
+        const uint64_t rip = walk_shapes[i].rip;
+        const struct guest_paging pg = paging64(map_walk_shape(i), walk_shapes[i].la57);
         const struct guest_mem mem = view_mem(true);
         struct fetch_cache cache;
         fetch_cache_bind(&cache, &mem, pg.maxphyaddr, pg.no_1g_pages);
