@@ -15,6 +15,10 @@
  *                        the new address only, and again after moving it back
  *   bar-unsupported-ud   an instruction the decoder does not emulate, on edu's BAR0, gives
  *                        #UD, and the device and hypervisor keep working afterwards
+ *   single-step-*        an emulated MMIO read and CPUID end in the single-step #DB
+ *   mmio-site-*          remembered MMIO sites (boot/mmio.c) replay only what the instruction
+ *                        at RIP does now: new bytes at the same RIP, RBP/R12-R15 operands,
+ *                        every width, and one RIP reaching two registers
  * Exceptions are caught by temporarily replacing the #UD and #GP gates of the current IDT;
  * each probe names the length of its faulting instruction so the handler can skip it. */
 #include <efi.h>
@@ -443,6 +447,314 @@ static void test_bar_unsupported(void)
     check("bar-unsupported-ud", ud == 1 && id == 0x010000edu && sig_ok(r), d);
 }
 
+/* --- MMIO sites (boot/mmio.c): a replay must do what the instruction at RIP does now ------- */
+
+/* edu's BAR0 (memory BAR, 32-bit), or 0 when there is no edu on bus 0. */
+static uint32_t edu_bar0(void)
+{
+    unsigned dev = edu_device();
+    return dev < 32 ? cfg_read32(0, dev, 0, 0x10) & ~0xFu : 0;
+}
+
+#define EDU_ID 0x010000edu
+
+/* A loop count the compiler cannot see, so it cannot unroll a loop: each asm statement below
+ * stays one instruction at one RIP, which exits the first time (the site is filled) and is
+ * replayed after that. */
+static volatile unsigned site_reps = 5;
+
+/* Calls the code at fn with RAX, RCX, RDI and RSI as given; RAX and RCX come back as the code
+ * left them (the stubs below touch nothing else). */
+static void call_stub(void *fn, uint64_t *rax, uint64_t *rcx, uint64_t rdi, uint64_t rsi)
+{
+    uint64_t a = *rax, c = *rcx;
+    __asm__ volatile("call *%[fn]"
+                     : "+a"(a), "+c"(c)
+                     : [fn] "r"(fn), "D"(rdi), "S"(rsi)
+                     : "memory", "cc");
+    *rax = a;
+    *rcx = c;
+}
+
+/* Writes a stub at the start of the code page and serializes, so the next call executes the
+ * new bytes (SDM Vol. 3A, 8.1.3: a serializing instruction after modifying code). The rest of
+ * the page stays int3 (0xcc): the 15 bytes a site remembers change only where the stub does. */
+static void patch_stub(volatile uint8_t *code, const uint8_t *bytes, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++)
+        code[i] = bytes[i];
+    uint32_t r[4];
+    cpuid(0, r);
+}
+
+/* One RIP, one address, one size, new bytes: `mov eax,[rdi]` (filled and replayed), patched in
+ * place to `mov ecx,[rdi]`, then to the store `mov [rdi+4],esi`, then back to the load (at
+ * BAR+4). A replay that trusted the remembered instruction would write the wrong register,
+ * load instead of store or store instead of load. */
+static void test_site_new_bytes_same_rip(uint32_t bar)
+{
+    static const uint8_t load_eax[] = {0x8b, 0x07, 0xc3};        /* mov eax,[rdi]; ret */
+    static const uint8_t load_ecx[] = {0x8b, 0x0f, 0xc3};        /* mov ecx,[rdi]; ret */
+    static const uint8_t store_esi[] = {0x89, 0x77, 0x04, 0xc3}; /* mov [rdi+4],esi; ret */
+    static const uint8_t load_eax_again[] = {0x8b, 0x07, 0xc3, 0xcc};
+    EFI_PHYSICAL_ADDRESS page = 0;
+    if (EFI_ERROR(
+            uefi_call_wrapper(BS->AllocatePages, 4, AllocateAnyPages, EfiLoaderCode, 1, &page))) {
+        check("mmio-site-new-bytes-same-rip", false, "(no EfiLoaderCode page)");
+        return;
+    }
+    volatile uint8_t *code = (volatile uint8_t *)(uintptr_t)page;
+    for (unsigned i = 0; i < 4096; i++)
+        code[i] = 0xcc;
+    void *fn = (void *)(uintptr_t)page;
+    const unsigned n = site_reps;
+    unsigned good = 0, total = 0, bad_phase = 0;
+    volatile uint32_t *mmio = (volatile uint32_t *)(uintptr_t)bar;
+    const uint32_t liveness_before = mmio[1];
+
+    patch_stub(code, load_eax, sizeof load_eax);
+    for (unsigned i = 0; i < n; i++) {
+        uint64_t a = 0xA5A5A5A511111111ull, c = 0xC3C3C3C322222222ull;
+        call_stub(fn, &a, &c, bar, 0);
+        bool ok = a == EDU_ID && c == 0xC3C3C3C322222222ull;
+        good += ok;
+        total++;
+        if (!ok && !bad_phase)
+            bad_phase = 1;
+    }
+    patch_stub(code, load_ecx, sizeof load_ecx);
+    for (unsigned i = 0; i < n; i++) {
+        uint64_t a = 0xA5A5A5A533333333ull, c = 0xC3C3C3C344444444ull;
+        call_stub(fn, &a, &c, bar, 0);
+        bool ok = c == EDU_ID && a == 0xA5A5A5A533333333ull;
+        good += ok;
+        total++;
+        if (!ok && !bad_phase)
+            bad_phase = 2;
+    }
+    patch_stub(code, store_esi, sizeof store_esi);
+    uint32_t last = 0;
+    for (unsigned i = 0; i < n; i++) {
+        last = 0x5eed0000u + i * 0x101u;
+        uint64_t a = 0xA5A5A5A555555555ull, c = 0xC3C3C3C366666666ull;
+        call_stub(fn, &a, &c, bar, 0xFFFFFFFF00000000ull | last);
+        bool ok = mmio[1] == ~last && a == 0xA5A5A5A555555555ull && c == 0xC3C3C3C366666666ull;
+        good += ok;
+        total++;
+        if (!ok && !bad_phase)
+            bad_phase = 3;
+    }
+    patch_stub(code, load_eax_again, sizeof load_eax_again);
+    for (unsigned i = 0; i < n; i++) {
+        uint64_t a = 0xA5A5A5A577777777ull, c = 0xC3C3C3C388888888ull;
+        call_stub(fn, &a, &c, bar + 4, 0x0123456789abcdefull);
+        bool ok = a == (uint64_t)~last && c == 0xC3C3C3C388888888ull && mmio[1] == ~last;
+        good += ok;
+        total++;
+        if (!ok && !bad_phase)
+            bad_phase = 4;
+    }
+    mmio[1] = ~liveness_before; /* liveness reads the inverse of what was written */
+    uefi_call_wrapper(BS->FreePages, 2, page, 1);
+    char d[120];
+    fmt_snprintf(d, sizeof(d),
+                 "(code at 0x%llx: eax load, ecx load, store, load, %u each: %u of %u right%s)",
+                 (unsigned long long)page, n, good, total,
+                 bad_phase == 1   ? ", first wrong in the eax load"
+                 : bad_phase == 2 ? ", first wrong in the ecx load"
+                 : bad_phase == 3 ? ", first wrong in the store"
+                 : bad_phase == 4 ? ", first wrong in the load after the store"
+                                  : "");
+    check("mmio-site-new-bytes-same-rip", good == total && total == 4 * n && n > 1, d);
+}
+
+/* Sites naming RBP or R12-R15 (which the light hook does not have: the full hook replays
+ * them) as base, index, destination and source. Each destination is all ones before its
+ * 32-bit load, so the load must zero-extend into the upper half (SDM Vol. 1, 3.4.1.1). RBP is
+ * saved and restored inside the asm (it may be the frame pointer). */
+static void test_site_callee_saved_registers(uint32_t bar)
+{
+    volatile uint32_t *mmio = (volatile uint32_t *)(uintptr_t)bar;
+    const uint32_t liveness_before = mmio[1];
+    const unsigned n = site_reps;
+    unsigned good = 0, total = 0;
+    uint64_t seen[4] = {0};
+    for (unsigned i = 0; i < n; i++) {
+        uint64_t value = 0xF00DF00D00000000ull | (0x600d0000u + i * 0x111u);
+        uint64_t rbp_id, r13_id, r15_live;
+        register uint64_t r12_live __asm__("r8");
+        __asm__ volatile("push %%rbp\n\t"
+                         "mov %%rdi, %%r12\n\t"
+                         "mov $-1, %%r13\n\t"
+                         "mov $-1, %%rbp\n\t"
+                         "mov (%%r12), %%r13d\n\t" /* base r12, destination r13 */
+                         "mov (%%r12), %%ebp\n\t"  /* destination rbp */
+                         "mov %%rbp, %%rax\n\t"
+                         "mov %%r13, %%rdx\n\t"
+                         "mov %%rsi, %%r14\n\t"
+                         "mov %%r14d, 4(%%r12)\n\t" /* source r14 */
+                         "mov $-1, %%r15\n\t"
+                         "mov 4(%%r12), %%r15d\n\t" /* destination r15 */
+                         "mov %%r15, %%rcx\n\t"
+                         "mov %%rdi, %%rbp\n\t"
+                         "mov $4, %%r13\n\t"
+                         "mov $-1, %%r12\n\t"
+                         "mov (%%rbp,%%r13,1), %%r12d\n\t" /* base rbp, index r13, dest r12 */
+                         "mov %%r12, %%r8\n\t"
+                         "pop %%rbp\n\t"
+                         : "=a"(rbp_id), "=d"(r13_id), "=c"(r15_live), "=r"(r12_live)
+                         : "D"((uint64_t)bar), "S"(value)
+                         : "memory", "r12", "r13", "r14", "r15");
+        const uint64_t want_live = (uint32_t) ~(uint32_t)value;
+        bool ok =
+            rbp_id == EDU_ID && r13_id == EDU_ID && r15_live == want_live && r12_live == want_live;
+        good += ok;
+        total++;
+        if (!ok) {
+            seen[0] = rbp_id;
+            seen[1] = r13_id;
+            seen[2] = r15_live;
+            seen[3] = r12_live;
+        }
+    }
+    mmio[1] = ~liveness_before;
+    char d[160];
+    if (good == total)
+        fmt_snprintf(d, sizeof(d), "(r13/rbp/r15/r12 loads, r14 store, %u rounds right)", total);
+    else
+        fmt_snprintf(d, sizeof(d),
+                     "(%u of %u rounds right; wrong: rbp 0x%llx r13 0x%llx "
+                     "r15 0x%llx r12 0x%llx)",
+                     good, total, (unsigned long long)seen[0], (unsigned long long)seen[1],
+                     (unsigned long long)seen[2], (unsigned long long)seen[3]);
+    check("mmio-site-callee-saved-registers", good == total && n > 1, d);
+}
+
+/* Every access width a site can have, at fixed RIPs, filled then replayed. By QEMU's rules
+ * (devices/edu.c, edu_access_valid) a 1- or 2-byte read of edu reads 0 and such a write is
+ * dropped, so a replay that used the size of another access shows. Partial-register rules
+ * (SDM Vol. 1, 3.4.1.1): an 8- or 16-bit load keeps the register's other bits, AH is bits 15:8,
+ * a 32-bit load zero-extends, MOVSXD sign-extends. 0x80 is the DMA source (a 64-bit register);
+ * 0x84, its upper half, is no register of its own for a 4-byte read: all ones. */
+static void test_site_widths(uint32_t bar)
+{
+    volatile uint32_t *mmio = (volatile uint32_t *)(uintptr_t)bar;
+    volatile uint64_t *dma_src = (volatile uint64_t *)(uintptr_t)(bar + 0x80u);
+    const uint32_t liveness_before = mmio[1];
+    const uint64_t src_before = *dma_src;
+    const uint64_t b = bar, mix = 0x1122334455667788ull;
+    const unsigned n = site_reps;
+    unsigned good = 0, total = 0, wrong = 0;
+    for (unsigned i = 0; i < n; i++) {
+        unsigned bad = 0;
+        uint64_t r = ~0ull;
+        __asm__ volatile("movzbl (%1), %k0" : "+a"(r) : "D"(b) : "memory");
+        bad |= (r != 0) << 0;
+        r = ~0ull;
+        __asm__ volatile("movzwl (%1), %k0" : "+a"(r) : "D"(b) : "memory");
+        bad |= (r != 0) << 1;
+        r = ~0ull;
+        __asm__ volatile("movsbq (%1), %0" : "+a"(r) : "D"(b) : "memory");
+        bad |= (r != 0) << 2;
+        r = ~0ull;
+        __asm__ volatile("movswq (%1), %0" : "+a"(r) : "D"(b) : "memory");
+        bad |= (r != 0) << 3;
+        r = mix;
+        __asm__ volatile("movb (%1), %b0" : "+a"(r) : "D"(b) : "memory");
+        bad |= (r != 0x1122334455667700ull) << 4;
+        r = mix;
+        __asm__ volatile("movw (%1), %w0" : "+a"(r) : "D"(b) : "memory");
+        bad |= (r != 0x1122334455660000ull) << 5;
+        r = mix;
+        __asm__ volatile("movb (%1), %h0" : "+a"(r) : "D"(b) : "memory");
+        bad |= (r != 0x1122334455660088ull) << 6;
+        /* 1- and 2-byte stores to liveness change nothing. */
+        const uint32_t live = 0x71570000u + i;
+        mmio[1] = live;
+        __asm__ volatile("movb %b0, 4(%1)" : : "a"(0x5au + i), "D"(b) : "memory");
+        __asm__ volatile("movw %w0, 4(%1)" : : "a"(0xa5a5u + i), "D"(b) : "memory");
+        bad |= (mmio[1] != ~live) << 7;
+        /* 8-byte store and load of the DMA source; its low half by a 4-byte load. */
+        const uint64_t v = 0x0123456789abcdefull ^ ((uint64_t)i << 44) ^ i;
+        __asm__ volatile("movq %0, 0x80(%1)" : : "S"(v), "D"(b) : "memory");
+        r = ~v;
+        __asm__ volatile("movq 0x80(%1), %0" : "+d"(r) : "D"(b) : "memory");
+        bad |= (r != v) << 8;
+        r = ~0ull;
+        __asm__ volatile("movl 0x80(%1), %k0" : "+d"(r) : "D"(b) : "memory");
+        bad |= (r != (uint32_t)v) << 9;
+        r = 0x5555555555555555ull;
+        __asm__ volatile("movl 0x84(%1), %k0" : "+c"(r) : "D"(b) : "memory");
+        bad |= (r != 0xFFFFFFFFull) << 10;
+        r = 0;
+        __asm__ volatile("movslq 0x84(%1), %0" : "+c"(r) : "D"(b) : "memory");
+        bad |= (r != ~0ull) << 11;
+        good += !bad;
+        total++;
+        wrong |= bad;
+    }
+    *dma_src = src_before;
+    mmio[1] = ~liveness_before;
+    char d[120];
+    fmt_snprintf(d, sizeof(d), "(12 accesses of 1/2/4/8 bytes, %u of %u rounds right, wrong 0x%x)",
+                 good, total, wrong);
+    check("mmio-site-widths", good == total && n > 1, d);
+}
+
+/* One instruction, `mov eax,[rdi]`, with RDI alternating between the ID register (BAR+0) and
+ * liveness (BAR+4): the same RIP and bytes, another address and another plain register (the
+ * site keeps the one it was filled with, boot/mmio.c plain_offset). Twice: one copy of the
+ * instruction first meets the ID, the other first meets liveness. The copies are stubs of
+ * their own (a compiler may duplicate an asm statement; these stay one RIP each). Liveness is
+ * rewritten before every read. */
+__asm__(".text\n"
+        ".globl tv_site_load_eax_a\n"
+        "tv_site_load_eax_a:\n"
+        "  mov (%rdi), %eax\n"
+        "  ret\n"
+        ".globl tv_site_load_eax_b\n"
+        "tv_site_load_eax_b:\n"
+        "  mov (%rdi), %eax\n"
+        "  ret\n");
+extern char tv_site_load_eax_a[], tv_site_load_eax_b[];
+
+static void test_site_two_addresses_one_rip(uint32_t bar)
+{
+    volatile uint32_t *mmio = (volatile uint32_t *)(uintptr_t)bar;
+    const uint32_t liveness_before = mmio[1];
+    const unsigned n = 2 * site_reps;
+    unsigned good = 0, total = 0;
+    for (unsigned copy = 0; copy < 2; copy++) {
+        void *fn = copy == 0 ? tv_site_load_eax_a : tv_site_load_eax_b;
+        for (unsigned i = 0; i < n; i++) {
+            const uint32_t live = 0x2a2a0000u + copy * 0x100u + i;
+            mmio[1] = live;
+            const uint64_t off = ((i + copy) & 1) ? 4 : 0;
+            uint64_t a = 0xAAAAAAAAAAAAAAAAull, c = 0xCCCCCCCCCCCCCCCCull;
+            call_stub(fn, &a, &c, bar + off, 0);
+            good += a == (off ? (uint64_t)(uint32_t)~live : EDU_ID) && c == 0xCCCCCCCCCCCCCCCCull;
+            total++;
+        }
+    }
+    mmio[1] = ~liveness_before;
+    char d[80];
+    fmt_snprintf(d, sizeof(d), "(ID and liveness alternating, %u of %u reads right)", good, total);
+    check("mmio-site-two-addresses-one-rip", good == total && n > 2, d);
+}
+
+static void test_mmio_sites(void)
+{
+    uint32_t bar = edu_bar0();
+    if (!bar) {
+        check("mmio-site-new-bytes-same-rip", false, "(no edu on bus 0)");
+        return;
+    }
+    test_site_new_bytes_same_rip(bar);
+    test_site_callee_saved_registers(bar);
+    test_site_widths(bar);
+    test_site_two_addresses_one_rip(bar);
+}
+
 /* --x2apic: switch this CPU's local APIC from xAPIC to x2APIC mode (IA32_APIC_BASE bit 10
  * with bit 11 still set: the one legal direct transition, SDM Vol. 3A 11.12.5, Figure 11-27)
  * so that a following edutest proves MSI delivery to an x2APIC guest. OVMF's local-APIC
@@ -513,6 +825,7 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *st)
         test_vmx_hidden();
         test_bar_unsupported();
         test_single_step();
+        test_mmio_sites();
         test_signature_every_cpu();
         test_bar_move_every_cpu();
     }
