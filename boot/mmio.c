@@ -448,6 +448,33 @@ static bool mmio_gpr_is_callee_saved(unsigned gpr)
     return gpr == 5 || (gpr >= 12 && gpr <= 15);
 }
 
+/* The parts of a site that follow from its MOV form (s->mov, s->route filled). */
+static void mmio_site_describe_mov(struct mmio_site *s, uint64_t gpa)
+{
+    s->qual_kind = MMIO_QUAL_GLA | (s->mov.store ? 2 : 1);
+    const bool uses_callee_gprs = mmio_gpr_is_callee_saved(s->mov.base) ||
+                                  mmio_gpr_is_callee_saved(s->mov.index) ||
+                                  (!s->mov.store_imm && mmio_gpr_is_callee_saved(s->mov.reg));
+    s->light_qual_kind = uses_callee_gprs ? 0 : s->qual_kind;
+    /* In 64-bit mode only FS and GS have a base (SDM Vol. 3A, 3.4.4). */
+    s->seg_base_field = s->mov.seg == X86_SEG_FS   ? VMCS_GUEST_FS_BASE
+                        : s->mov.seg == X86_SEG_GS ? VMCS_GUEST_GS_BASE
+                                                   : 0;
+    s->value_mask = ~0ull >> (64 - 8 * s->mov.size);
+    /* A load of a plain register is served by one load while the access stays the same (a
+     * site used once, MMIO_CACHES=0, would not gain from it). */
+#if TRAPVISOR_MMIO_CACHES
+    const struct device *dev = s->route.dev;
+    const uint64_t offset = gpa - s->route.base;
+    if (!s->mov.store && dev->ops->plain_read)
+        s->plain = dev->ops->plain_read(s->route.dev, s->route.bar, offset, s->mov.size);
+    if (s->plain)
+        s->plain_offset = offset;
+#else
+    (void)gpa;
+#endif
+}
+
 /* Fills the parts of a site that do not depend on the fetch: what the instruction does and
  * where it went (region r, found for gpa). False: not a region or a route the fast path takes
  * now (nothing is kept). True with qual_kind 0: the instruction is not a form the fast path
@@ -460,35 +487,16 @@ static bool mmio_site_describe(struct mmio_site *s, uint64_t rip, const uint8_t 
     struct pci_function *fn = r->owner;
     if (!pci_bar_route_take(&boot_bus, fn, (int)(r->tag & 0xFF), &s->route))
         return false;
+    s->stats_slot = boot_device_stats_slot(fn);
+    s->qual_kind = 0; /* until it is known to be a form the fast path takes */
+    s->light_qual_kind = 0;
+    s->plain = 0;
+    s->plain_offset = ~0ull;
+    /* RSP is in the VMCS, loaded on demand: the general path does that. */
     struct x86_insn insn;
-    s->qual_kind = 0;
     if (x86_decode(bytes, FETCH_MAX_BYTES, X86_MODE_64, &insn) == X86_DECODE_OK &&
         x86_mov_access_of(&insn, rip, &s->mov) && !x86_mov_uses_rsp(&s->mov))
-        s->qual_kind = MMIO_QUAL_GLA | (s->mov.store ? 2 : 1); /* RSP is in the VMCS, loaded on
-                                                demand: the general path does that */
-    s->stats_slot = boot_device_stats_slot(fn);
-    /* In 64-bit mode only FS and GS have a base (SDM Vol. 3A, 3.4.4). */
-    s->seg_base_field = s->mov.seg == X86_SEG_FS   ? VMCS_GUEST_FS_BASE
-                        : s->mov.seg == X86_SEG_GS ? VMCS_GUEST_GS_BASE
-                                                   : 0;
-    const bool uses_callee_gprs = mmio_gpr_is_callee_saved(s->mov.base) ||
-                                  mmio_gpr_is_callee_saved(s->mov.index) ||
-                                  (!s->mov.store_imm && mmio_gpr_is_callee_saved(s->mov.reg));
-    s->light_qual_kind = uses_callee_gprs ? 0 : s->qual_kind;
-    s->value_mask = ~0ull >> (64 - 8 * s->mov.size);
-    /* A load of a plain register is served by one load while the access stays the same (a
-     * site used once, MMIO_CACHES=0, would not gain from it). */
-    s->plain = 0;
-#if TRAPVISOR_MMIO_CACHES
-    const struct device *dev = s->route.dev;
-    const uint64_t offset = gpa - s->route.base;
-    if (!s->mov.store && s->qual_kind && dev->ops->plain_read)
-        s->plain = dev->ops->plain_read(s->route.dev, s->route.bar, offset, s->mov.size);
-    s->plain_offset = s->plain ? offset : ~0ull;
-#else
-    (void)gpa;
-    s->plain_offset = ~0ull;
-#endif
+        mmio_site_describe_mov(s, gpa);
     __builtin_memcpy(&s->bytes_lo, bytes, 8);
     __builtin_memcpy(&s->bytes_hi, bytes + 7, 8);
     s->rip = rip;
