@@ -77,94 +77,10 @@ enum x86_emu_status x86_emulate(const struct x86_insn *insn, struct x86_regs *re
                                 const struct x86_emu_env *env, unsigned max_iterations,
                                 struct x86_exception *exc);
 
-/* Register and address helpers, inline: the MMIO fast path (boot/mmio.c) runs them on every
- * exit. Register access by operand size follows the partial-register rules above; the linear
- * address is that of the instruction's (non-string) memory operand for the current registers
- * (RIP-relative uses regs->rip + insn->len). */
+/* The bits of a `size`-byte value (1, 2, 4 or 8). */
 static inline uint64_t x86_size_mask(unsigned size)
 {
     return size >= 8 ? ~0ull : (1ull << (8 * size)) - 1;
-}
-
-static inline uint64_t x86_sign_extend(uint64_t v, unsigned size)
-{
-    unsigned shift = 64 - 8 * size;
-    return size >= 8 ? v : (uint64_t)((int64_t)(v << shift) >> shift);
-}
-
-static inline uint64_t x86_reg_read(const struct x86_regs *regs, unsigned reg, bool high8,
-                                    unsigned size)
-{
-    uint64_t v = regs->gpr[reg & 15];
-    if (high8)
-        return (v >> 8) & 0xFF;
-    return v & x86_size_mask(size);
-}
-
-static inline void x86_reg_write(struct x86_regs *regs, unsigned reg, bool high8, unsigned size,
-                                 uint64_t value)
-{
-    uint64_t *r = &regs->gpr[reg & 15];
-    if (high8)
-        *r = (*r & ~0xFF00ull) | ((value & 0xFF) << 8);
-    else if (size == 4)
-        *r = value & 0xFFFFFFFFull; /* 32-bit results zero-extend (SDM Vol. 1, 3.4.1.1) */
-    else if (size >= 8)
-        *r = value;
-    else
-        *r = (*r & ~x86_size_mask(size)) | (value & x86_size_mask(size));
-}
-
-/* A MOV, MOVZX or MOVSX load's destination register takes `value`, the `access_size` bytes read
- * from memory (zero-extended), with the extension and partial-register rules of the form (SDM
- * Vol. 2B, MOV / MOVZX / MOVSX). x86_emulate uses it; so does a caller that did the access
- * itself. */
-static inline void x86_load_result(const struct x86_insn *insn, struct x86_regs *regs,
-                                   uint64_t value)
-{
-    switch (insn->op) {
-    case X86_OP_MOVZX:
-        x86_reg_write(regs, insn->reg, false, insn->operand_size, value);
-        break;
-    case X86_OP_MOVSX:
-        x86_reg_write(regs, insn->reg, false, insn->operand_size,
-                      x86_sign_extend(value, insn->access_size));
-        break;
-    default: /* MOV */
-        x86_reg_write(regs, insn->reg, insn->reg_high8, insn->operand_size, value);
-        break;
-    }
-}
-
-/* Linear address of seg:offset (SDM Vol. 3A, 3.4.4: in 64-bit mode only FS and GS have a
- * base; elsewhere linear addresses are 32 bits). Segment limits are not checked. */
-static inline uint64_t x86_seg_linear(const struct x86_emu_env *env, unsigned seg, uint64_t offset)
-{
-    if (env->mode == X86_MODE_64)
-        return (seg == X86_SEG_FS || seg == X86_SEG_GS) ? env->seg_base[seg] + offset : offset;
-    return (env->seg_base[seg % X86_SEG_COUNT] + offset) & 0xFFFFFFFFull;
-}
-
-/* The operand's effective address plus `adjust` (BT's bit-offset displacement), wrapped to
- * the address size. */
-static inline uint64_t x86_effective_address(const struct x86_insn *insn,
-                                             const struct x86_regs *regs, int64_t adjust)
-{
-    const struct x86_mem *m = &insn->mem;
-    uint64_t ea = (uint64_t)m->disp + (uint64_t)adjust;
-    if (m->rip_rel)
-        ea += regs->rip + insn->len;
-    if (m->base != X86_REG_NONE)
-        ea += regs->gpr[m->base & 15];
-    if (m->index != X86_REG_NONE)
-        ea += regs->gpr[m->index & 15] * m->scale;
-    return ea & x86_size_mask(insn->address_size);
-}
-
-static inline uint64_t x86_mem_linear(const struct x86_insn *insn, const struct x86_regs *regs,
-                                      const struct x86_emu_env *env)
-{
-    return x86_seg_linear(env, insn->mem.seg, x86_effective_address(insn, regs, 0));
 }
 
 #endif

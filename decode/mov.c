@@ -1,11 +1,7 @@
 /* MOV-family accesses reduced for replay (decode/mov.h). */
 #include "decode/mov.h"
 
-/* Bits of a `size`-byte value: 1, 2, 4 or 8. */
-static uint64_t mov_size_mask(unsigned size)
-{
-    return size >= 8 ? ~0ull : (1ull << (8 * size)) - 1;
-}
+#include "decode/emulate.h"
 
 static unsigned mov_scale_shift(unsigned scale)
 {
@@ -20,9 +16,9 @@ static void mov_load_masks(const struct x86_insn *insn, struct x86_mov_access *o
     const unsigned dest = insn->operand_size;
     if (dest == 4 || dest == 8) {
         out->keep_mask = 0;
-        out->value_mask = mov_size_mask(dest);
+        out->value_mask = x86_size_mask(dest);
     } else {
-        out->value_mask = mov_size_mask(dest) << out->shift;
+        out->value_mask = x86_size_mask(dest) << out->shift;
         out->keep_mask = ~out->value_mask;
     }
 }
@@ -63,12 +59,12 @@ bool x86_mov_access_of(const struct x86_insn *insn, uint64_t rip, struct x86_mov
     out->base = m->base == X86_REG_NONE ? X86_MOV_NO_REG : m->base;
     out->index = m->index == X86_REG_NONE ? X86_MOV_NO_REG : m->index;
     out->scale_shift = (uint8_t)mov_scale_shift(m->scale);
-    out->addr_mask = mov_size_mask(insn->address_size);
+    out->addr_mask = x86_size_mask(insn->address_size);
     out->seg = m->seg;
     out->size = (uint8_t)size;
     out->store = store;
     out->store_imm = store && insn->src == X86_SRC_IMM;
-    out->imm = out->store_imm ? insn->imm & mov_size_mask(size) : 0;
+    out->imm = out->store_imm ? insn->imm & x86_size_mask(size) : 0;
     out->reg = insn->reg;
     out->shift = insn->reg_high8 ? 8 : 0;
     out->sign_shift = insn->op == X86_OP_MOVSX && size < 8 ? (uint8_t)(64 - 8 * size) : 0;
