@@ -198,8 +198,7 @@ static inline bool pci_bar_route_offset(struct pci_bus *bus, const struct pci_ba
 {
     /* route->size >= 8 >= size (pci_bar_route_take), so the last start cannot wrap. */
     const uint64_t off = gpa - route->base;
-    if (__atomic_load_n(&bus->map_seq, __ATOMIC_ACQUIRE) != route->map_seq ||
-        off > route->size - size)
+    if (!pci_bar_route_current(bus, route) || off > route->size - size)
         return false;
     *offset = off;
     return true;
