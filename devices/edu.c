@@ -173,16 +173,15 @@ static const void *edu_plain_read(struct device *dev, int bar, uint64_t offset, 
 static void edu_mmio_read(struct device *dev, int bar, uint64_t offset, unsigned size,
                           uint64_t *value)
 {
-    if (bar != 0) {
-        *value = ~0ull;
-        return;
-    }
-    if (!edu_access_valid(size, offset)) {
-        *value = 0;
-        return;
-    }
     const void *reg = edu_plain_read(dev, bar, offset, size);
-    *value = reg ? device_plain_load(reg, size) : size == 4 ? 0xFFFFFFFFu : ~0ull;
+    if (reg)
+        *value = device_plain_load(reg, size);
+    else if (bar != 0)
+        *value = ~0ull;
+    else if (!edu_access_valid(size, offset))
+        *value = 0;
+    else
+        *value = size == 4 ? 0xFFFFFFFFu : ~0ull; /* unlisted, or 8 bytes below 0x80 */
 }
 
 /* The registers whose write does more than store: factorial, interrupt raise and
