@@ -23,6 +23,12 @@
 #define TRAPVISOR_MMIO_CACHES 1
 #endif
 
+/* Exit-qualification bits of an EPT violation (SDM Vol. 3C, 28.2.1, Table 28-7): 0 data read,
+ * 1 data write, 2 instruction fetch, 7 guest linear address valid, 8 the access was to that
+ * linear address (not to a paging-structure entry on its way). */
+#define MMIO_QUAL_GLA  (3u << 7)
+#define MMIO_QUAL_BITS (MMIO_QUAL_GLA | 7u)
+
 extern struct pci_bus boot_bus;
 extern char boot_ecam_owner;
 extern struct ecam_window boot_ecam;
@@ -284,7 +290,7 @@ static bool mmio_general(struct vcpu *v, uint64_t gpa, uint64_t qual,
     m.region = *region;
     vmx_load_guest_rsp(v); /* any operand may use it (vmx_hooks.ept_violation_loads_rsp) */
     m.v = v;
-    m.exit_xlat_ok = (qual & (3u << 7)) == (3u << 7);
+    m.exit_xlat_ok = (qual & MMIO_QUAL_GLA) == MMIO_QUAL_GLA;
     m.exit_was_write = (qual & 2) != 0;
     m.exit_gla = m.exit_xlat_ok ? vmread(VMCS_GUEST_LINEAR_ADDR) : 0;
     m.exit_gpa = gpa;
@@ -415,12 +421,6 @@ struct mmio_site {
     struct fetch_cache fc; /* RIP's translation, bound to boot_guest_mem */
 #endif
 };
-
-/* Exit-qualification bits of an EPT violation (SDM Vol. 3C, 28.2.1, Table 28-7): 0 data read,
- * 1 data write, 2 instruction fetch, 7 guest linear address valid, 8 the access was to that
- * linear address (not to a paging-structure entry on its way). */
-#define MMIO_QUAL_GLA  (3u << 7)
-#define MMIO_QUAL_BITS (MMIO_QUAL_GLA | 7u)
 
 /* No RIP is non-canonical (SDM Vol. 1, 3.3.7.1), so this matches none. */
 #define MMIO_SITE_EMPTY (1ull << 63)
