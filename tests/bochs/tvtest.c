@@ -487,6 +487,17 @@ static void patch_stub(volatile uint8_t *code, const uint8_t *bytes, unsigned n)
     cpuid(0, r);
 }
 
+/* One phase of test_site_new_bytes_same_rip: the stub's bytes and what each call must do. */
+struct stub_phase {
+    const uint8_t *bytes;
+    unsigned len;
+    uint32_t bar_offset; /* RDI = BAR + this: 0 the ID register, 4 liveness */
+    uint64_t rax, rcx;   /* preset before each call */
+    char loads;          /* 'a': RAX gets the value read, 'c': RCX; 0: a store of ESI to liveness */
+    uint64_t rsi;        /* RSI for a load */
+    const char *name;
+};
+
 /* One RIP, one address, one size, new bytes: `mov eax,[rdi]` (filled and replayed), patched in
  * place to `mov ecx,[rdi]`, then to the store `mov [rdi+4],esi`, then back to the load (at
  * BAR+4). A replay that trusted the remembered instruction would write the wrong register,
@@ -497,6 +508,17 @@ static void test_site_new_bytes_same_rip(uint32_t bar)
     static const uint8_t load_ecx[] = {0x8b, 0x0f, 0xc3};        /* mov ecx,[rdi]; ret */
     static const uint8_t store_esi[] = {0x89, 0x77, 0x04, 0xc3}; /* mov [rdi+4],esi; ret */
     static const uint8_t load_eax_again[] = {0x8b, 0x07, 0xc3, 0xcc};
+    static const struct stub_phase phases[] = {
+        {load_eax, sizeof load_eax, 0, 0xA5A5A5A511111111ull, 0xC3C3C3C322222222ull, 'a', 0,
+         "the eax load"},
+        {load_ecx, sizeof load_ecx, 0, 0xA5A5A5A533333333ull, 0xC3C3C3C344444444ull, 'c', 0,
+         "the ecx load"},
+        {store_esi, sizeof store_esi, 0, 0xA5A5A5A555555555ull, 0xC3C3C3C366666666ull, 0, 0,
+         "the store"},
+        {load_eax_again, sizeof load_eax_again, 4, 0xA5A5A5A577777777ull, 0xC3C3C3C388888888ull,
+         'a', 0x0123456789abcdefull, "the load after the store"},
+    };
+    const unsigned n_phases = sizeof phases / sizeof phases[0];
     EFI_PHYSICAL_ADDRESS page = 0;
     if (EFI_ERROR(
             uefi_call_wrapper(BS->AllocatePages, 4, AllocateAnyPages, EfiLoaderCode, 1, &page))) {
@@ -508,64 +530,41 @@ static void test_site_new_bytes_same_rip(uint32_t bar)
         code[i] = 0xcc;
     void *fn = (void *)(uintptr_t)page;
     const unsigned n = site_reps;
-    unsigned good = 0, total = 0, bad_phase = 0;
+    unsigned good = 0, total = 0;
+    const char *first_wrong = 0;
     volatile uint32_t *mmio = (volatile uint32_t *)(uintptr_t)bar;
     const uint32_t liveness_before = mmio[1];
-
-    patch_stub(code, load_eax, sizeof load_eax);
-    for (unsigned i = 0; i < n; i++) {
-        uint64_t a = 0xA5A5A5A511111111ull, c = 0xC3C3C3C322222222ull;
-        call_stub(fn, &a, &c, bar, 0);
-        bool ok = a == EDU_ID && c == 0xC3C3C3C322222222ull;
-        good += ok;
-        total++;
-        if (!ok && !bad_phase)
-            bad_phase = 1;
-    }
-    patch_stub(code, load_ecx, sizeof load_ecx);
-    for (unsigned i = 0; i < n; i++) {
-        uint64_t a = 0xA5A5A5A533333333ull, c = 0xC3C3C3C344444444ull;
-        call_stub(fn, &a, &c, bar, 0);
-        bool ok = c == EDU_ID && a == 0xA5A5A5A533333333ull;
-        good += ok;
-        total++;
-        if (!ok && !bad_phase)
-            bad_phase = 2;
-    }
-    patch_stub(code, store_esi, sizeof store_esi);
-    uint32_t last = 0;
-    for (unsigned i = 0; i < n; i++) {
-        last = 0x5eed0000u + i * 0x101u;
-        uint64_t a = 0xA5A5A5A555555555ull, c = 0xC3C3C3C366666666ull;
-        call_stub(fn, &a, &c, bar, 0xFFFFFFFF00000000ull | last);
-        bool ok = mmio[1] == ~last && a == 0xA5A5A5A555555555ull && c == 0xC3C3C3C366666666ull;
-        good += ok;
-        total++;
-        if (!ok && !bad_phase)
-            bad_phase = 3;
-    }
-    patch_stub(code, load_eax_again, sizeof load_eax_again);
-    for (unsigned i = 0; i < n; i++) {
-        uint64_t a = 0xA5A5A5A577777777ull, c = 0xC3C3C3C388888888ull;
-        call_stub(fn, &a, &c, bar + 4, 0x0123456789abcdefull);
-        bool ok = a == (uint64_t)~last && c == 0xC3C3C3C388888888ull && mmio[1] == ~last;
-        good += ok;
-        total++;
-        if (!ok && !bad_phase)
-            bad_phase = 4;
+    uint32_t last = 0;   /* the last value stored to liveness */
+    bool stored = false; /* from then on liveness must read ~last */
+    for (unsigned p = 0; p < n_phases; p++) {
+        const struct stub_phase *ph = &phases[p];
+        patch_stub(code, ph->bytes, ph->len);
+        for (unsigned i = 0; i < n; i++) {
+            uint64_t rsi = ph->rsi;
+            if (!ph->loads) {
+                last = 0x5eed0000u + i * 0x101u;
+                rsi = 0xFFFFFFFF00000000ull | last;
+                stored = true;
+            }
+            uint64_t a = ph->rax, c = ph->rcx;
+            call_stub(fn, &a, &c, bar + ph->bar_offset, rsi);
+            const uint64_t value = ph->bar_offset == 0 ? EDU_ID : (uint32_t)~last;
+            bool ok = a == (ph->loads == 'a' ? value : ph->rax) &&
+                      c == (ph->loads == 'c' ? value : ph->rcx) && (!stored || mmio[1] == ~last);
+            good += ok;
+            total++;
+            if (!ok && !first_wrong)
+                first_wrong = ph->name;
+        }
     }
     mmio[1] = ~liveness_before; /* liveness reads the inverse of what was written */
     uefi_call_wrapper(BS->FreePages, 2, page, 1);
     char d[120];
     fmt_snprintf(d, sizeof(d),
-                 "(code at 0x%llx: eax load, ecx load, store, load, %u each: %u of %u right%s)",
-                 (unsigned long long)page, n, good, total,
-                 bad_phase == 1   ? ", first wrong in the eax load"
-                 : bad_phase == 2 ? ", first wrong in the ecx load"
-                 : bad_phase == 3 ? ", first wrong in the store"
-                 : bad_phase == 4 ? ", first wrong in the load after the store"
-                                  : "");
-    check("mmio-site-new-bytes-same-rip", good == total && total == 4 * n && n > 1, d);
+                 "(code at 0x%llx: eax load, ecx load, store, load, %u each: %u of %u right%s%s)",
+                 (unsigned long long)page, n, good, total, first_wrong ? ", first wrong in " : "",
+                 first_wrong ? first_wrong : "");
+    check("mmio-site-new-bytes-same-rip", good == total && total == n_phases * n && n > 1, d);
 }
 
 /* Sites naming RBP or R12-R15 (which the light hook does not have: the full hook replays
