@@ -403,20 +403,21 @@ static bool mmio_general(struct vcpu *v, uint64_t gpa, uint64_t qual,
  * bus search). */
 struct mmio_site {
     uint64_t rip;                /* MMIO_SITE_EMPTY: none */
+    uint64_t light_rip;          /* rip when the light hook may replay it: a MOV form naming no
+                                    RBP or R12-R15, which that hook does not have (vmx/exit.h,
+                                    ept_violation_light); else MMIO_SITE_EMPTY */
     uint64_t bytes_lo, bytes_hi; /* the instruction's bytes 0..7 and 7..14 */
     struct ept_region_cache region;
     struct pci_bar_route route;
     struct x86_mov_access mov;
-    uint64_t value_mask;      /* the access's bytes */
-    const void *plain;        /* a load of a plain register (device_ops.plain_read) at */
-    uint64_t plain_offset;    /* plain_offset; ~0 (no offset) when there is none */
-    uint32_t seg_base_field;  /* VMCS field of the FS or GS base its operand adds, or 0 */
-    uint32_t qual_kind;       /* MMIO_QUAL_BITS of an exit from its access: linear address valid
-                                 and translated (bits 7, 8) and a data read (1) or write (2) alone;
-                                 0: the instruction is not a form the fast path takes */
-    int stats_slot;           /* boot_device_stats_slot of the region's function */
-    uint32_t light_qual_kind; /* qual_kind, or 0 when it names RBP or R12-R15, which the
-                                 light hook does not have (vmx/exit.h, ept_violation_light) */
+    uint64_t value_mask;     /* the access's bytes */
+    const void *plain;       /* a load of a plain register (device_ops.plain_read) at */
+    uint64_t plain_offset;   /* plain_offset; ~0 (no offset) when there is none */
+    uint32_t seg_base_field; /* VMCS field of the FS or GS base its operand adds, or 0 */
+    uint32_t qual_kind;      /* MMIO_QUAL_BITS of an exit from its access: linear address valid
+                                and translated (bits 7, 8) and a data read (1) or write (2) alone;
+                                0: the instruction is not a form the fast path takes */
+    int stats_slot;          /* boot_device_stats_slot of the region's function */
 #if TRAPVISOR_MMIO_CACHES
     struct fetch_cache fc; /* RIP's translation, bound to boot_guest_mem */
 #endif
@@ -449,13 +450,13 @@ static bool mmio_gpr_is_callee_saved(unsigned gpr)
 }
 
 /* The parts of a site that follow from its MOV form (s->mov, s->route filled). */
-static void mmio_site_describe_mov(struct mmio_site *s, uint64_t gpa)
+static void mmio_site_describe_mov(struct mmio_site *s, uint64_t rip, uint64_t gpa)
 {
     s->qual_kind = MMIO_QUAL_GLA | (s->mov.store ? 2 : 1);
     const bool uses_callee_gprs = mmio_gpr_is_callee_saved(s->mov.base) ||
                                   mmio_gpr_is_callee_saved(s->mov.index) ||
                                   (!s->mov.store_imm && mmio_gpr_is_callee_saved(s->mov.reg));
-    s->light_qual_kind = uses_callee_gprs ? 0 : s->qual_kind;
+    s->light_rip = uses_callee_gprs ? MMIO_SITE_EMPTY : rip;
     /* In 64-bit mode only FS and GS have a base (SDM Vol. 3A, 3.4.4). */
     s->seg_base_field = s->mov.seg == X86_SEG_FS   ? VMCS_GUEST_FS_BASE
                         : s->mov.seg == X86_SEG_GS ? VMCS_GUEST_GS_BASE
@@ -489,14 +490,14 @@ static bool mmio_site_describe(struct mmio_site *s, uint64_t rip, const uint8_t 
         return false;
     s->stats_slot = boot_device_stats_slot(fn);
     s->qual_kind = 0; /* until it is known to be a form the fast path takes */
-    s->light_qual_kind = 0;
+    s->light_rip = MMIO_SITE_EMPTY;
     s->plain = 0;
     s->plain_offset = ~0ull;
     /* RSP is in the VMCS, loaded on demand: the general path does that. */
     struct x86_insn insn;
     if (x86_decode(bytes, FETCH_MAX_BYTES, X86_MODE_64, &insn) == X86_DECODE_OK &&
         x86_mov_access_of(&insn, rip, &s->mov) && !x86_mov_uses_rsp(&s->mov))
-        mmio_site_describe_mov(s, gpa);
+        mmio_site_describe_mov(s, rip, gpa);
     __builtin_memcpy(&s->bytes_lo, bytes, 8);
     __builtin_memcpy(&s->bytes_hi, bytes + 7, 8);
     s->rip = rip;
@@ -515,15 +516,14 @@ __attribute__((noinline)) static uint64_t mmio_device_read(struct device *dev, i
 /* The exit-specific part of a replay: the access must be the one that exited, then it is done.
  * The code bytes, their translation and the region have been checked by the caller. */
 __attribute__((always_inline)) static inline bool
-mmio_site_run(struct vcpu *v, const struct mmio_site *s, uint64_t gpa, uint64_t qual, bool light)
+mmio_site_run(struct vcpu *v, const struct mmio_site *s, uint64_t gpa, uint64_t qual)
 {
     const struct x86_mov_access *a = &s->mov;
     /* The exit gives the access's linear address, translated (bits 7 and 8: the address the
      * operand must have), and the access is only a data read (a load) or only a data write (a
      * store): not a fetch, not both (SDM Vol. 3C, 28.2.1, Table 28-7). A site of the general
-     * path's (qual_kind 0) matches no exit: every violation has one of bits 0-2. Nor, for the
-     * light hook, does one that names a register it does not have. */
-    if ((qual & MMIO_QUAL_BITS) != (light ? s->light_qual_kind : s->qual_kind))
+     * path's (qual_kind 0) matches no exit: every violation has one of bits 0-2. */
+    if ((qual & MMIO_QUAL_BITS) != s->qual_kind)
         return false;
     uint64_t la = x86_mov_offset(a, v->gpr);
     if (s->seg_base_field)
@@ -587,7 +587,10 @@ mmio_site_replay(struct vcpu *v, uint64_t gpa, uint64_t qual, bool light)
     /* One register for the site from here on (the compiler would otherwise recompute its
      * address from the index at each use). */
     __asm__("" : "+r"(s));
-    if (s->rip != rip || !ept_region_cache_hit(&boot.ept.regions, gpa, &s->region))
+    /* The light hook finds only the sites it may replay (light_rip): for the others it
+     * declines before any check, and the full hook replays them. */
+    if ((light ? s->light_rip : s->rip) != rip ||
+        !ept_region_cache_hit(&boot.ept.regions, gpa, &s->region))
         return MMIO_SITE_MISS;
     /* The state a fetch in IA-32e mode reads (see mmio_fetch_state) but the CPL: the guest has
      * just fetched this instruction (fetch_bound_code_executed). */
@@ -601,7 +604,7 @@ mmio_site_replay(struct vcpu *v, uint64_t gpa, uint64_t qual, bool light)
     __builtin_memcpy(&hi, code + 7, 8);
     if (lo != s->bytes_lo || hi != s->bytes_hi)
         return MMIO_SITE_MISS;
-    if (mmio_site_run(v, s, gpa, qual, light))
+    if (mmio_site_run(v, s, gpa, qual))
         return MMIO_SITE_DONE;
     /* Declined for this access; after a bus map change, for every later one too: fill again. */
     return pci_bar_route_current(&boot_bus, &s->route) ? MMIO_SITE_GENERAL : MMIO_SITE_MISS;
@@ -616,7 +619,7 @@ __attribute__((noinline)) static enum mmio_site_result mmio_site_fill(struct vcp
         return MMIO_SITE_GENERAL; /* no linear address to check the operand against */
     const uint64_t rip = vmread(VMCS_GUEST_RIP);
     struct mmio_site *s = mmio_site_of(v, rip);
-    s->rip = MMIO_SITE_EMPTY;
+    s->rip = s->light_rip = MMIO_SITE_EMPTY;
     struct guest_paging pg;
     struct fetch_cs cs;
     mmio_fetch_state(&pg, &cs);
@@ -642,7 +645,7 @@ void boot_mmio_init(void)
      * cache is bound to them (decode/fetch.h), so its hit compares only the guest's state. */
     for (unsigned i = 0; i < VMX_MAX_CPUS * MMIO_SITES_PER_CPU; i++) {
         struct mmio_site *s = &mmio_sites[i].site;
-        s->rip = MMIO_SITE_EMPTY;
+        s->rip = s->light_rip = MMIO_SITE_EMPTY;
         ept_region_cache_init(&s->region);
         fetch_cache_bind(&s->fc, &boot_guest_mem, boot.ept.mtrr.maxphyaddr, false);
     }
@@ -684,8 +687,7 @@ __attribute__((noinline)) static bool mmio_exit_slow(struct vcpu *v, uint64_t gp
         uint8_t bytes[FETCH_MAX_BYTES];
         struct mmio_site s;
         if (fetch_insn_fast(&pg, &boot_guest_mem, &cs, rip, bytes) &&
-            mmio_site_describe(&s, rip, bytes, gpa, region) &&
-            mmio_site_run(v, &s, gpa, qual, false))
+            mmio_site_describe(&s, rip, bytes, gpa, region) && mmio_site_run(v, &s, gpa, qual))
             return true;
     }
 #endif
