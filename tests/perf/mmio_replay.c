@@ -153,7 +153,8 @@ __attribute__((noinline)) static bool replay_general_store(const struct replay_e
 /* ---- MMIO sites (boot/mmio.c "MMIO sites") ------------------------------------------------ */
 
 struct replay_site {
-    uint64_t rip; /* SITE_EMPTY: none */
+    uint64_t rip;       /* SITE_EMPTY: none */
+    uint64_t light_rip; /* rip when the light hook may replay it (no RBP or R12-R15 named) */
     uint64_t bytes_lo, bytes_hi;
     struct ept_region_cache region;
     struct pci_bar_route route;
@@ -161,12 +162,12 @@ struct replay_site {
     uint64_t value_mask;
     const void *plain; /* a load of a plain register (device_ops.plain_read) at plain_offset */
     uint64_t plain_offset;
-    uint32_t qual_kind;       /* 1 read, 2 write, 0 the general path's */
-    uint32_t light_qual_kind; /* the same for the light hook: 0 when RBP or R12-R15 is named */
+    uint32_t qual_kind; /* QUAL_GLA | 1 read, | 2 write; 0 the general path's */
     struct fetch_cache fc;
 };
 
 #define SITE_EMPTY    (1ull << 63)
+#define QUAL_GLA      (3u << 7) /* qualification bits 7 and 8 (boot/mmio.c MMIO_QUAL_GLA) */
 #define SITES_PER_CPU 16
 /* One site per 512 bytes, as boot/mmio.c lays them out. */
 struct replay_site_slot {
@@ -196,19 +197,25 @@ static bool site_describe(struct replay_site *s, uint64_t rip, const uint8_t byt
         return false;
     struct x86_insn insn;
     s->qual_kind = 0;
+    s->light_rip = SITE_EMPTY;
+    s->plain = 0;
+    s->plain_offset = ~0ull;
     if (x86_decode(bytes, FETCH_MAX_BYTES, X86_MODE_64, &insn) == X86_DECODE_OK &&
-        x86_mov_access_of(&insn, rip, &s->mov) && !x86_mov_uses_rsp(&s->mov))
-        s->qual_kind = s->mov.store ? 2 : 1;
-    const bool uses_callee_gprs = gpr_is_callee_saved(s->mov.base) ||
-                                  gpr_is_callee_saved(s->mov.index) ||
-                                  (!s->mov.store_imm && gpr_is_callee_saved(s->mov.reg));
-    s->light_qual_kind = uses_callee_gprs ? 0 : s->qual_kind;
-    s->value_mask = ~0ull >> (64 - 8 * s->mov.size);
-    const struct device *dev = s->route.dev;
-    s->plain_offset = gpa - s->route.base;
-    s->plain = s->qual_kind == 1 && dev->ops->plain_read
-                   ? dev->ops->plain_read(s->route.dev, s->route.bar, s->plain_offset, s->mov.size)
-                   : 0;
+        x86_mov_access_of(&insn, rip, &s->mov) && !x86_mov_uses_rsp(&s->mov)) {
+        /* mmio_site_describe_mov */
+        s->qual_kind = QUAL_GLA | (s->mov.store ? 2 : 1);
+        const bool uses_callee_gprs = gpr_is_callee_saved(s->mov.base) ||
+                                      gpr_is_callee_saved(s->mov.index) ||
+                                      (!s->mov.store_imm && gpr_is_callee_saved(s->mov.reg));
+        s->light_rip = uses_callee_gprs ? SITE_EMPTY : rip;
+        s->value_mask = ~0ull >> (64 - 8 * s->mov.size);
+        const struct device *dev = s->route.dev;
+        const uint64_t offset = gpa - s->route.base;
+        if (!s->mov.store && dev->ops->plain_read)
+            s->plain = dev->ops->plain_read(s->route.dev, s->route.bar, offset, s->mov.size);
+        if (s->plain)
+            s->plain_offset = offset;
+    }
     memcpy(&s->bytes_lo, bytes, 8);
     memcpy(&s->bytes_hi, bytes + 7, 8);
     s->rip = rip;
@@ -217,12 +224,11 @@ static bool site_describe(struct replay_site *s, uint64_t rip, const uint8_t byt
 
 /* mmio_site_run: the access must be the one that exited; then the device access, the register
  * write and RIP (the retire's VMWRITEs are the hypervisor's). */
-__attribute__((always_inline)) static inline bool site_run(const struct replay_site *s,
-                                                           const struct replay_exit *e,
-                                                           struct x86_regs *regs, bool light)
+__attribute__((always_inline)) static inline bool
+site_run(const struct replay_site *s, const struct replay_exit *e, struct x86_regs *regs)
 {
     const struct x86_mov_access *a = &s->mov;
-    if ((e->qual & 7) != (light ? s->light_qual_kind : s->qual_kind))
+    if ((e->qual & (QUAL_GLA | 7)) != s->qual_kind)
         return false;
     uint64_t la = x86_mov_offset(a, regs->gpr); /* no FS/GS prefix in the replayed form */
     uint64_t offset;
@@ -234,12 +240,15 @@ __attribute__((always_inline)) static inline bool site_run(const struct replay_s
     if (a->store) {
         dev->ops->write(dev, s->route.bar, offset, a->size, x86_mov_store_value(a, regs->gpr));
     } else {
-        uint64_t value = ~0ull;
-        if (offset == s->plain_offset && s->plain)
+        uint64_t value;
+        if (offset == s->plain_offset) {
             value = device_plain_load(s->plain, a->size);
-        else
+        } else {
+            value = ~0ull;
             dev->ops->read(dev, s->route.bar, offset, a->size, &value);
-        x86_mov_load(a, regs->gpr, value & s->value_mask);
+            value &= s->value_mask;
+        }
+        x86_mov_load(a, regs->gpr, value);
     }
     regs->rip = s->rip + a->len;
     return true;
@@ -250,11 +259,9 @@ __attribute__((always_inline)) static inline bool site_run(const struct replay_s
 __attribute__((always_inline)) static inline bool site_replay(const struct replay_exit *e,
                                                               struct x86_regs *regs)
 {
-    if ((e->qual & (3u << 7)) != (3u << 7))
-        return false;
     const uint64_t rip = e->rip;
     const struct replay_site *s = site_of(rip);
-    if (s->rip != rip || !ept_region_cache_hit(&regions, e->gpa, &s->region))
+    if (s->light_rip != rip || !ept_region_cache_hit(&regions, e->gpa, &s->region))
         return false;
     const uint8_t *code = fetch_bound_code_executed(&s->fc, e->cr3, e->cr4, e->efer, e->cs_ar, rip);
     if (!code)
@@ -264,7 +271,7 @@ __attribute__((always_inline)) static inline bool site_replay(const struct repla
     memcpy(&hi, code + 7, 8);
     if (lo != s->bytes_lo || hi != s->bytes_hi)
         return false;
-    return site_run(s, e, regs, true);
+    return site_run(s, e, regs);
 }
 
 /* The same replay, called for three kinds of exit so callgrind counts each on its own: the
@@ -293,7 +300,7 @@ __attribute__((noinline)) static bool replay_site_hit_store(const struct replay_
 static bool site_fill(const struct replay_exit *e)
 {
     struct replay_site *s = site_of(e->rip);
-    s->rip = SITE_EMPTY;
+    s->rip = s->light_rip = SITE_EMPTY;
     const struct guest_paging pg = {
         .cr0 = CR0_PE_PG, .cr3 = e->cr3, .cr4 = e->cr4, .efer = e->efer, .cpl = e->cpl};
     const struct fetch_cs cs = {.base = 0, .limit = 0, .ar = e->cs_ar};
@@ -320,7 +327,7 @@ __attribute__((noinline)) static bool replay_new_site(const struct replay_exit *
     uint8_t bytes[FETCH_MAX_BYTES];
     struct replay_site s;
     return fetch_insn_fast(&pg, &view, &cs, e->rip, bytes) &&
-           site_describe(&s, e->rip, bytes, e->gpa, &found) && site_run(&s, e, regs, false);
+           site_describe(&s, e->rip, bytes, e->gpa, &found) && site_run(&s, e, regs);
 }
 
 /* ---- the guest, the bus and the comparison ------------------------------------------------ */
@@ -464,7 +471,7 @@ int main(int argc, char **argv)
     /* The site is filled at the identification register (a plain register: the site loads it
      * itself); the same instruction reading liveness then goes through dev->ops->read. */
     for (unsigned i = 0; i < SITES_PER_CPU; i++) {
-        sites[i].site.rip = SITE_EMPTY;
+        sites[i].site.rip = sites[i].site.light_rip = SITE_EMPTY;
         ept_region_cache_init(&sites[i].site.region);
         fetch_cache_bind(&sites[i].site.fc, &view, maxphyaddr, false);
     }
