@@ -18,7 +18,8 @@
  *   single-step-*        an emulated MMIO read and CPUID end in the single-step #DB
  *   mmio-site-*          remembered MMIO sites (boot/mmio.c) replay only what the instruction
  *                        at RIP does now: new bytes at the same RIP, RBP/R12-R15 operands,
- *                        every width, and one RIP reaching two registers
+ *                        every width, one RIP reaching two registers, and one RIP under
+ *                        page-table roots that map it to other code
  * Exceptions are caught by temporarily replacing the #UD and #GP gates of the current IDT;
  * each probe names the length of its faulting instruction so the handler can skip it. */
 #include <efi.h>
@@ -741,6 +742,110 @@ static void test_site_two_addresses_one_rip(uint32_t bar)
     check("mmio-site-two-addresses-one-rip", good == total && n > 2, d);
 }
 
+static inline uint64_t tv_read_cr3(void)
+{
+    uint64_t v;
+    __asm__ volatile("mov %%cr3, %0" : "=r"(v));
+    return v;
+}
+
+static inline void tv_write_cr3(uint64_t v)
+{
+    __asm__ volatile("mov %0, %%cr3" : : "r"(v) : "memory");
+}
+
+/* One RIP under three page-table roots (SDM Vol. 3A, 4.5). Roots A and C are two copies of the
+ * firmware's top-level table whose entry for an unused linear slot L names the same tables,
+ * which map L to a page holding `mov eax,[rdi]; ret` -- as the kernel half of two processes'
+ * roots does. Root B names other tables for L, which map it to `mov ecx,[rdi]; ret`. Calls
+ * through L alternate A, B, C (each MOV to CR3 also empties the non-global TLB entries, SDM
+ * Vol. 3A, 4.10.4.1), each reading edu's ID register: under A and C EAX gets it, under B ECX
+ * does. A site that kept its instruction across roots would load EAX under B. */
+static void test_site_two_roots(uint32_t bar)
+{
+    enum { ROOT_A, ROOT_B, ROOT_C, PDPT_A, PD_A, PT_A, PDPT_B, PD_B, PT_B, CODE_A, CODE_B, PAGES };
+    static const char name[] = "mmio-site-same-rip-other-root";
+    EFI_PHYSICAL_ADDRESS base = 0;
+    if (EFI_ERROR(uefi_call_wrapper(BS->AllocatePages, 4, AllocateAnyPages, EfiLoaderCode, PAGES,
+                                    &base))) {
+        check(name, false, "(no pages)");
+        return;
+    }
+    uint64_t *page[PAGES];
+    for (unsigned i = 0; i < PAGES; i++) {
+        page[i] = (uint64_t *)(uintptr_t)(base + 4096ull * i);
+        for (unsigned k = 0; k < 512; k++)
+            page[i][k] = 0;
+    }
+    const uint64_t cr3 = tv_read_cr3();
+    const uint64_t *firmware_root = (const uint64_t *)(uintptr_t)(cr3 & 0x000FFFFFFFFFF000ull);
+    /* An unused slot in the lower half, so L is canonical and maps nothing of the firmware's. */
+    unsigned slot = 255;
+    while (slot > 1 && firmware_root[slot])
+        slot--;
+    uint64_t cr4;
+    __asm__ volatile("mov %%cr4, %0" : "=r"(cr4));
+    if (firmware_root[slot] || (cr4 & (1ull << 12))) { /* CR4.LA57: 5-level roots */
+        uefi_call_wrapper(BS->FreePages, 2, base, PAGES);
+        check(name, false, "(no free top-level slot in 4-level paging)");
+        return;
+    }
+    /* Present, writable, accessed (and dirty for the leaf): the CPU has nothing to set. */
+    const uint64_t table = 0x23, leaf = 0x63;
+#define PA(i) ((uint64_t)(uintptr_t)page[i])
+    for (unsigned r = ROOT_A; r <= ROOT_C; r++)
+        for (unsigned k = 0; k < 512; k++)
+            page[r][k] = firmware_root[k];
+    page[ROOT_A][slot] = page[ROOT_C][slot] = PA(PDPT_A) | table;
+    page[ROOT_B][slot] = PA(PDPT_B) | table;
+    page[PDPT_A][0] = PA(PD_A) | table;
+    page[PD_A][0] = PA(PT_A) | table;
+    page[PT_A][0] = PA(CODE_A) | leaf;
+    page[PDPT_B][0] = PA(PD_B) | table;
+    page[PD_B][0] = PA(PT_B) | table;
+    page[PT_B][0] = PA(CODE_B) | leaf;
+    static const uint8_t load_eax[] = {0x8b, 0x07, 0xc3}; /* mov eax,[rdi]; ret */
+    static const uint8_t load_ecx[] = {0x8b, 0x0f, 0xc3}; /* mov ecx,[rdi]; ret */
+    uint8_t *code_a = (uint8_t *)page[CODE_A], *code_b = (uint8_t *)page[CODE_B];
+    for (unsigned k = 0; k < 4096; k++)
+        code_a[k] = code_b[k] = 0xcc;
+    for (unsigned k = 0; k < sizeof load_eax; k++) {
+        code_a[k] = load_eax[k];
+        code_b[k] = load_ecx[k];
+    }
+    const uint64_t roots[3] = {PA(ROOT_A) | (cr3 & 0xFFF), PA(ROOT_B) | (cr3 & 0xFFF),
+                               PA(ROOT_C) | (cr3 & 0xFFF)};
+#undef PA
+    void *fn = (void *)(uintptr_t)((uint64_t)slot << 39);
+    const unsigned n = 3 * 2 * site_reps;
+    unsigned good = 0, total = 0, first_wrong = ~0u;
+    uint64_t flags;
+    __asm__ volatile("pushfq; pop %0; cli" : "=r"(flags) : : "memory");
+    for (unsigned i = 0; i < n; i++) {
+        const unsigned r = i % 3;
+        tv_write_cr3(roots[r]);
+        uint64_t a = 0xAAAAAAAAAAAAAAAAull, c = 0xCCCCCCCCCCCCCCCCull;
+        call_stub(fn, &a, &c, bar, 0);
+        const bool ok = r == ROOT_B ? a == 0xAAAAAAAAAAAAAAAAull && c == EDU_ID
+                                    : a == EDU_ID && c == 0xCCCCCCCCCCCCCCCCull;
+        good += ok;
+        total++;
+        if (!ok && first_wrong == ~0u)
+            first_wrong = i;
+    }
+    tv_write_cr3(cr3);
+    if (flags & (1u << 9))
+        __asm__ volatile("sti");
+    uefi_call_wrapper(BS->FreePages, 2, base, PAGES);
+    char d[120];
+    char wrong[24] = "";
+    if (first_wrong != ~0u)
+        fmt_snprintf(wrong, sizeof(wrong), ", first wrong under %c", "ABC"[first_wrong % 3]);
+    fmt_snprintf(d, sizeof(d), "(code at 0x%llx under roots A, B, C in turn: %u of %u right%s)",
+                 (unsigned long long)((uint64_t)slot << 39), good, total, wrong);
+    check(name, good == total && total == n && n >= 6, d);
+}
+
 static void test_mmio_sites(void)
 {
     uint32_t bar = edu_bar0();
@@ -752,6 +857,7 @@ static void test_mmio_sites(void)
     test_site_callee_saved_registers(bar);
     test_site_widths(bar);
     test_site_two_addresses_one_rip(bar);
+    test_site_two_roots(bar);
 }
 
 /* --x2apic: switch this CPU's local APIC from xAPIC to x2APIC mode (IA32_APIC_BASE bit 10
