@@ -12,7 +12,12 @@
  *
  * Without Trapvisor (a KVM guest with -device edu, or QEMU TCG) the operations that exist
  * there run the same way, so one binary compares both. VMCALL only runs under a hypervisor
- * that answers it (Trapvisor, KVM); elsewhere it would be #UD. */
+ * that answers it (Trapvisor, KVM); elsewhere it would be #UD. An operation that cannot run
+ * gets one `exitbench: <op> skipped: <why>` line instead of its op= line.
+ *
+ * --alternate-cr3: consecutive samples run under two page-table roots, the firmware's and a
+ * copy of its top-level table (the same translations), as a guest OS runs the same code under
+ * the roots of different processes. CR3 is loaded before each sample's first TSC read. */
 #include <efi.h>
 #include <efilib.h>
 #include <stdbool.h>
@@ -59,6 +64,9 @@ struct bench {
     volatile uint32_t *edu; /* BAR0, or NULL */
     volatile const struct tv_stats *stats; /* statistics BAR0, or NULL */
     bool enabled[OP_COUNT];
+    /* --alternate-cr3: the firmware's CR3 and the same with the copy's table; 0 = off. A CPU
+     * whose own CR3 is not cr3[0] (an AP with other tables) keeps its own. */
+    uint64_t cr3[2];
 };
 
 /* Per CPU and operation: samples and the hypervisor's share of each. */
@@ -68,6 +76,7 @@ struct cpu_result {
     uint64_t *ticks[OP_COUNT];
     uint64_t *hv[OP_COUNT];
     unsigned nhv[OP_COUNT];
+    bool roots_alternated;
 };
 
 static struct bench B;
@@ -148,22 +157,49 @@ static int stats_cpu_index(uint32_t apic_id)
     return -1;
 }
 
+static inline uint64_t read_cr3(void)
+{
+    uint64_t v;
+    __asm__ volatile("mov %%cr3, %0" : "=r"(v));
+    return v;
+}
+
+/* A MOV to CR3 also invalidates this CPU's non-global TLB entries (SDM Vol. 3A, 4.10.4.1), as
+ * a process switch does. */
+static inline void write_cr3(uint64_t v)
+{
+    __asm__ volatile("mov %0, %%cr3" : : "r"(v) : "memory");
+}
+
+/* Before sample i: the root of its parity when roots alternate on this CPU. */
+static inline void select_root(bool alternate, unsigned i)
+{
+    if (alternate)
+        write_cr3(B.cr3[i & 1]);
+}
+
 /* Runs every enabled operation on the calling CPU; interrupts must already be masked. */
 static void measure_on_this_cpu(struct cpu_result *r)
 {
     r->apic_id = apic_id_of_this_cpu();
     int si = stats_cpu_index(r->apic_id);
     volatile const struct tv_stats_cpu *sc = si >= 0 ? &B.stats->cpu[si] : NULL;
+    const uint64_t own_cr3 = read_cr3();
+    const bool alternate = B.cr3[0] && own_cr3 == B.cr3[0];
+    r->roots_alternated = alternate;
 
     for (int op = 0; op < OP_COUNT; op++) {
         if (!B.enabled[op] || !r->ticks[op])
             continue;
         if (op == OP_PIO_CFC)
             outl(PCI_CF8, B.edu_cf8); /* latch once: each sample is one CFC read */
-        for (unsigned i = 0; i < B.warmup; i++)
+        for (unsigned i = 0; i < B.warmup; i++) {
+            select_root(alternate, i);
             run_op(op);
+        }
         r->nhv[op] = 0;
         for (unsigned i = 0; i < B.n; i++) {
+            select_root(alternate, i);
             uint64_t seq0 = sc ? sc->seq : 0;
             uint64_t t0 = tsc_read_ordered();
             run_op(op);
@@ -174,6 +210,8 @@ static void measure_on_this_cpu(struct cpu_result *r)
                 r->hv[op][r->nhv[op]++] = sc->last_ticks;
         }
     }
+    if (alternate)
+        write_cr3(own_cr3);
     r->ran = true;
 }
 
@@ -267,7 +305,7 @@ static void detect_hypervisor(void)
 
 struct options {
     unsigned n, warmup;
-    bool all_cpus;
+    bool all_cpus, alternate_cr3;
     CHAR16 csv[128];
     char only[128]; /* comma-separated op names, "" = all */
 };
@@ -316,6 +354,8 @@ static bool parse_options(EFI_LOADED_IMAGE *li, struct options *o)
             i++;
         } else if (!strcmp(a, "--all-cpus")) {
             o->all_cpus = true;
+        } else if (!strcmp(a, "--alternate-cr3")) {
+            o->alternate_cr3 = true;
         } else if (!strcmp(a, "--csv") && v && strlen(v) < 127) {
             for (size_t k = 0; k <= strlen(v); k++)
                 o->csv[k] = (CHAR16)v[k];
@@ -325,7 +365,7 @@ static bool parse_options(EFI_LOADED_IMAGE *li, struct options *o)
             i++;
         } else {
             out("exitbench: bad option '%s' (usage: exitbench.efi [-n N] [--warmup N] "
-                "[--all-cpus] [--ops a,b] [--csv \\path])\n",
+                "[--all-cpus] [--alternate-cr3] [--ops a,b] [--csv \\path])\n",
                 a);
             return false;
         }
@@ -477,8 +517,36 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
         [OP_RAM_READ] = true,
         [OP_STATS_READ] = B.stats != NULL,
     };
-    for (int op = 0; op < OP_COUNT; op++)
-        B.enabled[op] = present[op] && op_listed(o.only, op_names[op]);
+    static const char *const absent_why[OP_COUNT] = {
+        [OP_VMCALL] = "no hypervisor that answers VMCALL (Trapvisor, KVM)",
+        [OP_PIO_CFC] = "no edu function",
+        [OP_MMIO_READ] = "no edu memory BAR",
+        [OP_MMIO_WRITE] = "no edu memory BAR",
+        [OP_STATS_READ] = "no Trapvisor statistics function",
+    };
+    for (int op = 0; op < OP_COUNT; op++) {
+        const bool listed = op_listed(o.only, op_names[op]);
+        B.enabled[op] = present[op] && listed;
+        if (listed && !present[op])
+            out("exitbench: %s skipped: %s\n", op_names[op], absent_why[op]);
+    }
+
+    /* --alternate-cr3: a copy of the top-level paging table (PML4, or PML5 with CR4.LA57), so
+     * the copy's root translates exactly as the firmware's; CR3 bits 11:0 (PCID, or PWT/PCD)
+     * are kept (SDM Vol. 3A, 4.5, Tables 4-12 and 4-13). */
+    EFI_PHYSICAL_ADDRESS root_copy = 0;
+    if (o.alternate_cr3) {
+        const uint64_t cr3 = read_cr3(), table = cr3 & 0x000FFFFFFFFFF000ull;
+        if (EFI_ERROR(BS->AllocatePages(AllocateAnyPages, EfiBootServicesData, 1, &root_copy))) {
+            out("exitbench: no page for a second page-table root\n");
+            return EFI_OUT_OF_RESOURCES;
+        }
+        memcpy((void *)(uintptr_t)root_copy, (const void *)(uintptr_t)table, 4096);
+        B.cr3[0] = cr3;
+        B.cr3[1] = root_copy | (cr3 & 0xFFF);
+        out("exitbench: page-table roots alternate: cr3 0x%llx and 0x%llx\n",
+            (unsigned long long)B.cr3[0], (unsigned long long)B.cr3[1]);
+    }
 
     struct mp_services *mp = NULL;
     UINTN ncpus = 1, nenabled = 1, self = 0;
@@ -510,6 +578,14 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
                 out("exitbench: cpu %u did not run (status 0x%llx)\n", (unsigned)cpu,
                     (unsigned long long)s);
         }
+    }
+
+    if (root_copy) {
+        for (UINTN cpu = 0; cpu < ncpus; cpu++)
+            if (results[cpu].ran && !results[cpu].roots_alternated)
+                out("exitbench: cpu %u kept its own page-table root (not the firmware's)\n",
+                    (unsigned)cpu);
+        BS->FreePages(root_copy, 1);
     }
 
     struct csv c = {.cap = (size_t)ncpus * OP_COUNT * B.n * 40 + 64};
