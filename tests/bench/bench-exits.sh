@@ -2,7 +2,9 @@
 # Boots exitbench.efi under Trapvisor in Bochs 3.0 + OVMF (1 CPU): as built, built without
 # the exit accounting (ACCOUNTING=0) and built without the MMIO fast path's per-CPU caches
 # (MMIO_CACHES=0), and writes the table into the exitbench section of docs/benchmarks.md
-# (between <!-- exitbench:begin --> and <!-- exitbench:end -->).
+# (between <!-- exitbench:begin --> and <!-- exitbench:end -->). Each boot runs exitbench twice
+# (tests/bench/startup.nsh): as is, then with --alternate-cr3 (the page-table root changes
+# between samples, as between processes) for CPUID and the MMIO operations.
 #
 #   tests/bench/bench-exits.sh IMG IMG_NOACCT IMG_NOCACHE OUTDIR BENCHMARKS_MD
 set -euo pipefail
@@ -11,15 +13,17 @@ mkdir -p "$out"
 
 boot() { # IMG SERIAL
     tools/rig/bochs.sh --image "$1" --serial "$2" --cpus 1 --timeout 600 \
-        --until 'bench: done|exitbench: samples in' \
+        --until 'bench: done' \
         --fail 'vmx: CPU [0-9]+ stopped|hypervisor stopped|X64 Exception|not started' >"$2.run" 2>&1 || {
         echo "bench-exits: the Bochs run failed; its output and the serial log's tail:"
         tail -n 20 "$2.run"
         tr -d '\r' <"$2" | tail -n 30
         exit 1
     }
-    tr -d '\r' <"$2" | grep -a '^exitbench: op=' >"$2.ops" || true
-    [ -s "$2.ops" ] || { echo "bench-exits: no exitbench lines in $2"; exit 1; }
+    # The first run's lines, then the --alternate-cr3 run's (after its marker).
+    tr -d '\r' <"$2" | sed -n '/^bench: alternate-cr3/q;p' | grep -a '^exitbench: op=' >"$2.ops" || true
+    tr -d '\r' <"$2" | sed -n '/^bench: alternate-cr3/,$p' | grep -a '^exitbench: op=' >"$2.cr3.ops" || true
+    [ -s "$2.ops" ] && [ -s "$2.cr3.ops" ] || { echo "bench-exits: no exitbench lines in $2"; exit 1; }
 }
 
 boot "$img" "$out/exits-serial.txt"
@@ -32,14 +36,20 @@ field() { # FILE OP KEY
 
 with=$out/exits-serial.txt.ops without=$out/exits-noacct-serial.txt.ops
 nocache=$out/exits-nocache-serial.txt.ops
+roots=$out/exits-serial.txt.cr3.ops roots_nocache=$out/exits-nocache-serial.txt.cr3.ops
+both() { # FILE OP: "median / hv_median", or "-" where the operation did not run
+    local m
+    m=$(field "$1" "$2" median)
+    if [ -n "$m" ]; then echo "$m / $(field "$1" "$2" hv_median)"; else echo "-"; fi
+}
 ops="cpuid vmcall pio-cfc mmio-read-edu mmio-write-edu ram-read stats-read"
-table="| operation | round trip (median) | min / p99 / max | in VMX root (hv_median) | round trip without accounting | round trip / in VMX root without MMIO caches |
-|---|---|---|---|---|---|"
+table="| operation | round trip (median) | min / p99 / max | in VMX root (hv_median) | round trip without accounting | round trip / in VMX root without MMIO caches | round trip / in VMX root, page-table roots alternating | the same without MMIO caches |
+|---|---|---|---|---|---|---|---|"
 for op in $ops; do
     m=$(field "$with" "$op" median)
     [ -n "$m" ] || continue
     table+="
-| \`$op\` | $m | $(field "$with" "$op" min) / $(field "$with" "$op" p99) / $(field "$with" "$op" max) | $(field "$with" "$op" hv_median) | $(field "$without" "$op" median) | $(field "$nocache" "$op" median) / $(field "$nocache" "$op" hv_median) |"
+| \`$op\` | $m | $(field "$with" "$op" min) / $(field "$with" "$op" p99) / $(field "$with" "$op" max) | $(field "$with" "$op" hv_median) | $(field "$without" "$op" median) | $(both "$nocache" "$op") | $(both "$roots" "$op") | $(both "$roots_nocache" "$op") |"
 done
 
 cpuid=$(field "$with" cpuid median)
@@ -63,9 +73,12 @@ to date only where a trace of straight-line code ends, so every interval-ending 
 stub's, exitbench's) follows a taken branch and counts the instructions just before it
 (lib/tsc.h). \"Without accounting\" is the round trip with a hypervisor built with
 \`make ACCOUNTING=0\`. exitbench repeats one instruction per operation, so the MMIO figures are
-those of a remembered MMIO site (docs/hypervisor.md, \"The MMIO path\"); the last column is a
-hypervisor built with \`make MMIO_CACHES=0\`, where every MMIO exit walks the guest page tables,
-decodes and routes: what an exit at an instruction not seen before costs.
+those of a remembered MMIO site (docs/hypervisor.md, \"The MMIO path\"); \"without MMIO caches\"
+is a hypervisor built with \`make MMIO_CACHES=0\`, where every MMIO exit walks the guest page tables,
+decodes and routes: what an exit at an instruction not seen before costs. The last two columns
+come from a second run, \`exitbench.efi --alternate-cr3\`: between samples the guest loads CR3
+with the firmware's page-table root or a copy of its top-level table (the same translations),
+as a guest OS switches between processes' roots while running the same kernel code.
 
 $table
 
