@@ -10,11 +10,16 @@
 #       --no-edu           leave out -device edu (how tools behave without the device)
 #       --wait-startup     let the UEFI shell count down 5 s before startup.nsh (default:
 #                          a space is typed on COM1 as soon as the countdown appears)
+#       --accel tcg|kvm    accelerator (default tcg); kvm needs a readable, writable /dev/kvm
+#                          (else exit 1 with one line) and usually `-- -cpu host`
+#       --writable         boot IMG itself, not a snapshot: what the guest writes to the ESP
+#                          (exitbench's CSV) stays in IMG; give it a copy you may change
 #   -- ARGS                everything after -- goes to qemu-system-x86_64 unchanged
 #
-# The command is RIGS.md's "QEMU + OVMF" one: q35 (or pc), accel=tcg, -m 256, -smp 2,
+# The command is RIGS.md's "QEMU + OVMF" one: q35 (or pc), accel=tcg (or kvm), -m 256, -smp 2,
 # no graphics, no network (-nic none, so OVMF does not try network boot), OVMF_CODE_4M
-# read-only, a private copy of OVMF_VARS_4M, the image with snapshot=on (never modified),
+# read-only, a private copy of OVMF_VARS_4M, the image with snapshot=on (never modified;
+# --writable drops it),
 # -device edu, and isa-debug-exit at port 0xf4. Display and monitor are off (as -nographic,
 # but COM1 goes to the log file, not the terminal).
 #
@@ -30,7 +35,7 @@
 set -euo pipefail
 
 usage() {
-    sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//' >&2
     exit 1
 }
 
@@ -40,6 +45,8 @@ timeout_s=60
 quiet=0
 edu=(-device edu)
 press_key=1
+accel=tcg
+snapshot=",snapshot=on"
 img=""
 while [ $# -gt 0 ]; do
     case $1 in
@@ -49,6 +56,8 @@ while [ $# -gt 0 ]; do
     -q | --quiet) quiet=1; shift ;;
     --no-edu) edu=(); shift ;;
     --wait-startup) press_key=0; shift ;;
+    --accel) accel=${2:?}; shift 2 ;;
+    --writable) snapshot=""; shift ;;
     -h | --help) usage ;;
     --) shift; break ;;
     -*) echo "qemu: unknown option $1" >&2; usage ;;
@@ -58,6 +67,11 @@ done
 [ -n "$img" ] || usage
 case $machine in q35 | pc) ;; *) echo "qemu: machine must be q35 or pc, not $machine" >&2; exit 1 ;; esac
 [[ $timeout_s =~ ^[0-9]+$ ]] || { echo "qemu: timeout must be whole seconds" >&2; exit 1; }
+case $accel in tcg | kvm) ;; *) echo "qemu: accel must be tcg or kvm, not $accel" >&2; exit 1 ;; esac
+if [ "$accel" = kvm ] && ! [ -r /dev/kvm -a -w /dev/kvm ]; then
+    echo "qemu: --accel kvm needs /dev/kvm (readable and writable); this machine has none" >&2
+    exit 1
+fi
 
 QEMU=${QEMU:-qemu-system-x86_64}
 OVMF_CODE=${OVMF_CODE:-/usr/share/OVMF/OVMF_CODE_4M.fd}
@@ -100,10 +114,10 @@ fi
 
 set +e
 timeout --kill-after=5 "$timeout_s" "$QEMU" \
-    -machine "$machine",accel=tcg -m 256 -smp 2 -display none -nic none \
+    -machine "$machine",accel="$accel" -m 256 -smp 2 -display none -nic none \
     -drive if=pflash,format=raw,readonly=on,file="$OVMF_CODE" \
     -drive if=pflash,format=raw,file="$tmp/vars.fd" \
-    -drive file="$img",format=raw,snapshot=on \
+    -drive file="$img",format=raw"$snapshot" \
     "${edu[@]}" -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
     -chardev pipe,id=com1,path="$tmp/com1" -serial chardev:com1 -monitor none -no-reboot \
     "$@" </dev/null >"$tmp/qemu.out" 2>&1
