@@ -706,8 +706,38 @@ bool boot_mmio_exit_light(struct vcpu *v, uint64_t gpa, uint64_t qual)
 #endif
 }
 
+/* An EPT violation during event delivery (IDT-vectoring information valid, SDM Vol. 3C,
+ * 28.2.4): the access that exited was the delivery's own -- a push of the interrupt or exception
+ * frame, a read of the IDT, GDT or TSS (SDM Vol. 3A, 6.14) -- not one by the instruction at RIP,
+ * which has not run (or has, for INT n, and is re-injected with the event). The event is already
+ * re-injected (vmx_ept_violation_events). When the address is no region's, another CPU has just
+ * restored its translation: flush and let the delivery run again. Delivery into a region (a
+ * device's BAR, the ECAM window, the statistics pages, the hypervisor's memory) would need the
+ * whole delivery emulated around the device access; that is not done: the hook declines and vmx
+ * stops this guest CPU (as KVM ends the VM with KVM_INTERNAL_ERROR_DELIVERY_EV), never handling
+ * the instruction at RIP in its place. */
+__attribute__((noinline, cold)) static bool mmio_exit_during_delivery(uint64_t gpa, uint32_t idt)
+{
+    struct ept_region r;
+    if (!ept_region_lookup(&boot.ept.regions, gpa, &r)) {
+        struct ept_leaf leaf;
+        if (ept_walk(&boot.ept, gpa, &leaf) && leaf.present) {
+            invept_all_context(vmx.ept_vpid_cap);
+            return true;
+        }
+        return false;
+    }
+    log_printf("ept: event delivery (vector %u) reached %s at 0x%llx: not emulated\n", idt & 0xFF,
+               r.kind == EPT_REGION_HIDDEN ? "the hypervisor's memory" : "a trapped region",
+               (unsigned long long)gpa);
+    return false;
+}
+
 bool boot_mmio_exit(struct vcpu *v, uint64_t gpa, uint64_t qual)
 {
+    const uint32_t idt = (uint32_t)vmread(VMCS_IDT_VECTORING_INFO);
+    if (idt & INTR_INFO_VALID)
+        return mmio_exit_during_delivery(gpa, idt);
 #if TRAPVISOR_MMIO_CACHES
     const enum mmio_site_result done = mmio_site_replay(v, gpa, qual, false);
     if (done == MMIO_SITE_DONE)

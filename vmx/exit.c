@@ -556,7 +556,7 @@ __attribute__((always_inline)) static inline void handle_ept_violation(struct vc
         vmx_load_guest_rsp(v);
     if (vmx_hooks.ept_violation && vmx_hooks.ept_violation(v, gpa, q))
         return;
-    stop_guest(v, "EPT violation outside any trapped region");
+    stop_guest(v, "EPT violation not handled");
 }
 
 static void handle_ept_misconfig(struct vcpu *v)
@@ -750,10 +750,11 @@ void vmx_ept_violation_events(struct vcpu *v)
     }
 }
 
-/* stub.asm's EPT route: the hook returned false (no trapped region owns the address). */
+/* stub.asm's EPT route: the hook returned false (no region owns the address, or an event's delivery
+ * reached one: the hook says which). */
 __attribute__((noreturn, cold)) void vmx_ept_violation_unhandled(struct vcpu *v)
 {
-    stop_guest(v, "EPT violation outside any trapped region");
+    stop_guest(v, "EPT violation not handled");
 }
 
 /* stub.asm's EPT route after the hook when v->finish_generation differs from

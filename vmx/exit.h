@@ -12,7 +12,8 @@
 /* What boot/ plugs into the exit handlers (vmx/ knows no devices, EPT layout or PCI). */
 struct vmx_hooks {
     /* EPT violation at `gpa` with exit qualification `qual`; true when handled (RIP advanced
-     * or an event injected). */
+     * or an event injected); false stops this guest CPU ("EPT violation not handled", after the
+     * hook has logged why). */
     bool (*ept_violation)(struct vcpu *v, uint64_t gpa, uint64_t qual);
     /* Set when ept_violation calls vmx_load_guest_rsp() itself before it uses gpr[GPR_RSP];
      * while false the dispatcher loads RSP for it before every call. While true, stub.asm

@@ -37,3 +37,18 @@ check-qemu-refusal: $(QEMU_REFUSAL_IMG)
 	@tests/bochs/qemu-refusal.sh $(QEMU_REFUSAL_IMG)
 
 CHECK_TARGETS += check-qemu-refusal
+
+# An exception frame pushed into edu's BAR: Trapvisor refuses the delivery and stops the CPU.
+BOCHS_DELIVERY_IMG := $(BUILD)/bochs/delivery.img
+$(BOCHS_DELIVERY_IMG): $(BUILD)/trapvisor.efi $(BUILD)/tvtest.efi tests/bochs/delivery.nsh \
+                       tools/image/mkimg.sh
+	@mkdir -p $(@D)
+	tools/image/mkimg.sh $@ $(BUILD)/trapvisor.efi=EFI/trapvisor/trapvisor.efi \
+	    $(BUILD)/tvtest.efi=EFI/trapvisor/tvtest.efi tests/bochs/delivery.nsh=startup.nsh
+
+.PHONY: check-bochs-delivery
+check-bochs-delivery: $(BOCHS_DELIVERY_IMG)
+	@tools/deps.sh
+	@tests/bochs/delivery.sh $(BOCHS_DELIVERY_IMG)
+
+CHECK_TARGETS += check-bochs-delivery
