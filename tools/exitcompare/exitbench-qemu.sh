@@ -73,7 +73,7 @@ if [ -n "$trapvisor" ]; then
     Y | y | 1) ;;
     *) die "nested VMX is off ($nested_file: $nested): Trapvisor cannot run under KVM here" ;;
     esac
-    cpu_args=(-cpu host,+vmx)
+    cpu_args=(-cpu "host,+vmx")
 fi
 
 mkdir -p "$out"

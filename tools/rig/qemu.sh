@@ -68,7 +68,7 @@ done
 case $machine in q35 | pc) ;; *) echo "qemu: machine must be q35 or pc, not $machine" >&2; exit 1 ;; esac
 [[ $timeout_s =~ ^[0-9]+$ ]] || { echo "qemu: timeout must be whole seconds" >&2; exit 1; }
 case $accel in tcg | kvm) ;; *) echo "qemu: accel must be tcg or kvm, not $accel" >&2; exit 1 ;; esac
-if [ "$accel" = kvm ] && ! [ -r /dev/kvm -a -w /dev/kvm ]; then
+if [ "$accel" = kvm ] && { [ ! -r /dev/kvm ] || [ ! -w /dev/kvm ]; }; then
     echo "qemu: --accel kvm needs /dev/kvm (readable and writable); this machine has none" >&2
     exit 1
 fi
