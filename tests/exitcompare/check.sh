@@ -15,6 +15,9 @@
 #                                        section; the real docs/benchmarks.md is never touched
 #   check.sh kvm-refusal                 make bench-kvm's script without /dev/kvm and on a
 #                                        non-Intel CPU: one line each, exit 1, at once
+#   check.sh kvm-standin EXITCOMPARE EXITBENCH_EFI TRAPVISOR_EFI
+#                                        make bench-kvm's steps with a TCG stand-in for KVM
+#                                        (tcg-as-kvm-qemu.sh): nested VMX off, then on
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -178,7 +181,50 @@ kvm-refusal)
         grep -qx 'bench-kvm: no /dev/kvm on this machine: KVM is not available, nothing measured (needs an Intel CPU with VT-x and the kvm_intel module; docs/exit-comparison.md)' "$tmp/err" ||
             fail "this machine: $(cat "$tmp/err")"
     fi
-    echo "check-bench-kvm-refusal: ok: $checks checks, one line and exit 1 each ($(($(date +%s) - start))s)"
+    echo "check-bench-kvm(refusal): ok: $checks checks, one line and exit 1 each ($(($(date +%s) - start))s)"
+    ;;
+kvm-standin)
+    # make bench-kvm's steps on this machine, with tests/exitcompare/tcg-as-kvm-qemu.sh as QEMU
+    # (TCG under a KVM command line) and stand-in /dev/kvm, cpuinfo and nested files.
+    ec=${2:?exitcompare}
+    eb=${3:?exitbench.efi}
+    tv=${4:?trapvisor.efi}
+    md=$tmp/benchmarks.md
+    cp docs/benchmarks.md "$md"
+    : >"$tmp/kvm"
+    printf 'processor\t: 0\nvendor_id\t: GenuineIntel\n' >"$tmp/cpuinfo"
+    run() { # NESTED: bench-kvm.sh with the stand-ins; status in $rc
+        echo "$1" >"$tmp/nested"
+        rc=0
+        env QEMU="$PWD/tests/exitcompare/tcg-as-kvm-qemu.sh" BENCH_KVM_DEV="$tmp/kvm" \
+            BENCH_KVM_CPUINFO="$tmp/cpuinfo" BENCH_KVM_NESTED="$tmp/nested" \
+            timeout 400 tools/exitcompare/bench-kvm.sh --exitcompare "$ec" --md "$md" \
+            --out "$tmp/run" --exitbench "$eb" --trapvisor "$tv" -n 50 --warmup 5 \
+            >"$tmp/out" 2>"$tmp/err" || rc=$?
+    }
+    start=$(date +%s)
+    # Nested VMX off: (a) only, its results in place, the bench-compare line to use, status 0.
+    run N
+    [ "$rc" -eq 0 ] || { cat "$tmp/out" "$tmp/err" >&2; fail "nested off: status $rc, want 0"; }
+    [ "$(head -n 1 "$tmp/run/kvm/exitbench.csv")" = "op,cpu,iteration,ticks" ] || fail "nested off: no CSV from (a)"
+    [ "$(grep -c '^exitbench: op=.* n=50 ' "$tmp/out")" -eq 5 ] || fail "nested off: (a)'s five op lines not printed"
+    grep -qF "bench-kvm: nested VMX is off ($tmp/nested: N): Trapvisor's side not measured." "$tmp/out" ||
+        fail "nested off: no line saying so: $(cat "$tmp/out")"
+    grep -qF "make bench-compare TRAPVISOR=<that csv> KVM=$tmp/run/kvm/exitbench.csv" "$tmp/out" ||
+        fail "nested off: no bench-compare line"
+    [ ! -e "$tmp/run/nested" ] || fail "nested off: (b) ran"
+    cmp -s "$md" docs/benchmarks.md || fail "nested off: the benchmarks file changed"
+    ok
+    # Nested VMX on: (b) boots Trapvisor first; TCG has no VMX, so Trapvisor does not start and
+    # the comparison must refuse that side (status 2, the file untouched).
+    run Y
+    [ "$rc" -eq 2 ] || { cat "$tmp/out" "$tmp/err" >&2; fail "nested on: status $rc, want 2"; }
+    grep -aq 'trapvisor: not started' "$tmp/run/nested/serial.log" || fail "nested on: Trapvisor was not asked to launch"
+    grep -qF "exitcompare: the Trapvisor side says 'exitbench: hypervisor other': it did not run under Trapvisor (inputs swapped?)" "$tmp/err" ||
+        fail "nested on: no refusal: $(cat "$tmp/err")"
+    cmp -s "$md" docs/benchmarks.md || fail "nested on: the benchmarks file changed"
+    ok
+    echo "check-bench-kvm: ok: $checks checks with a TCG stand-in for KVM (nested off: the KVM side and the next command; nested on: Trapvisor asked to launch, a side without it refused) ($(($(date +%s) - start))s)"
     ;;
 *)
     fail "unknown mode '$mode'"

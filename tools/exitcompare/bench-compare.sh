@@ -30,7 +30,7 @@ while [ $# -gt 0 ]; do
     --cpu) cpu=${2:-}; shift 2 || die "--cpu needs a number" ;;
     --note) note=${2:-}; shift 2 || die "--note needs text" ;;
     --command) command=${2:-}; shift 2 || die "--command needs text" ;;
-    -h | --help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument '$1' (--help)" ;;
     esac
 done

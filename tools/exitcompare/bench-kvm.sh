@@ -34,7 +34,7 @@ while [ $# -gt 0 ]; do
     --warmup) warmup=${2:-}; shift 2 || die "--warmup needs a number" ;;
     --machine) machine=${2:-}; shift 2 || die "--machine needs text" ;;
     --cpus) cpus=${2:-}; shift 2 || die "--cpus needs a CPU list" ;;
-    -h | --help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument '$1' (--help)" ;;
     esac
 done
@@ -80,6 +80,7 @@ Y | y | 1) ;;
 esac
 
 echo "bench-kvm: (b) Trapvisor nested under KVM, then exitbench (-n $n)"
+export EXITBENCH_NESTED_PARAM=$nested_file
 "${pin[@]}" tools/exitcompare/exitbench-qemu.sh --accel kvm --trapvisor "$trapvisor" \
     --out "$out/nested" --exitbench "$exitbench" -n "$n" --warmup "$warmup" || die "(b) failed"
 cat "$out/nested/ops.txt"

@@ -23,6 +23,8 @@
 # Exit status: 0 ok (exitbench ran, op lines and the CSV are in DIR); 1 this machine cannot
 # run it (no /dev/kvm, nested VMX off, ...: one line says why) or a usage error; 3 the run
 # failed (the serial log's tail is printed).
+# Environment (tests point these at stand-ins): EXITBENCH_KVM_DEV (/dev/kvm),
+# EXITBENCH_NESTED_PARAM (/sys/module/kvm_intel/parameters/nested); QEMU as tools/rig/qemu.sh.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -63,6 +65,7 @@ if [ "$accel" = kvm ]; then
     [ -e "$kvm_dev" ] || die "no $kvm_dev on this machine: KVM is not available (needs VT-x and the kvm_intel module)"
     [ -r "$kvm_dev" ] && [ -w "$kvm_dev" ] || die "$kvm_dev is not readable and writable for $(id -un)"
     cpu_args=(-cpu host)
+    export QEMU_KVM_DEV=$kvm_dev
 fi
 if [ -n "$trapvisor" ]; then
     [ "$accel" = kvm ] || die "--trapvisor needs --accel kvm (TCG emulates no VMX)"

@@ -31,11 +31,12 @@
 #   124  timeout: QEMU was killed; the log tail is printed to stderr
 #   N    the guest wrote V >= 1 to port 0xf4: QEMU exits with (V << 1) | 1 (3, 5, ...),
 #        passed on unchanged
-# Environment: OVMF_CODE, OVMF_VARS (firmware paths), QEMU (the binary).
+# Environment: OVMF_CODE, OVMF_VARS (firmware paths), QEMU (the binary), QEMU_KVM_DEV (the
+# device --accel kvm needs, /dev/kvm; tests point it and QEMU at stand-ins).
 set -euo pipefail
 
 usage() {
-    sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,35p' "$0" | sed 's/^# \{0,1\}//' >&2
     exit 1
 }
 
@@ -68,8 +69,9 @@ done
 case $machine in q35 | pc) ;; *) echo "qemu: machine must be q35 or pc, not $machine" >&2; exit 1 ;; esac
 [[ $timeout_s =~ ^[0-9]+$ ]] || { echo "qemu: timeout must be whole seconds" >&2; exit 1; }
 case $accel in tcg | kvm) ;; *) echo "qemu: accel must be tcg or kvm, not $accel" >&2; exit 1 ;; esac
-if [ "$accel" = kvm ] && { [ ! -r /dev/kvm ] || [ ! -w /dev/kvm ]; }; then
-    echo "qemu: --accel kvm needs /dev/kvm (readable and writable); this machine has none" >&2
+kvm_dev=${QEMU_KVM_DEV:-/dev/kvm}
+if [ "$accel" = kvm ] && { [ ! -r "$kvm_dev" ] || [ ! -w "$kvm_dev" ]; }; then
+    echo "qemu: --accel kvm needs $kvm_dev (readable and writable); this machine has none" >&2
     exit 1
 fi
 
