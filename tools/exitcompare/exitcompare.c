@@ -9,7 +9,9 @@
 
 #include "tools/exitcompare/compare.h"
 
-#define MAX_INPUT_BYTES (512u << 20) /* 100,000 samples x 7 ops x 64 CPUs of CSV fit */
+/* exitbench's largest CSV: 100,000 samples x 7 operations x 32 CPUs, at most ~32 bytes a row,
+ * about 700 MB. The bound only keeps a wrong file (a device, a disk image) from filling memory. */
+#define MAX_INPUT_BYTES ((size_t)1 << 30)
 
 static const char usage_text[] =
     "usage: exitcompare [--cpu N] TRAPVISOR KVM\n"
@@ -61,20 +63,22 @@ static char *read_all(const char *path, size_t *len)
     for (;;) {
         if (n == cap) {
             if (cap >= MAX_INPUT_BYTES)
-                die("'%s' is larger than %u MiB", path, MAX_INPUT_BYTES >> 20);
+                die("'%s' is larger than %zu MiB: not an exitbench result", path,
+                    MAX_INPUT_BYTES >> 20);
             cap *= 2;
             char *b = realloc(buf, cap);
             if (!b)
                 die("out of memory");
             buf = b;
         }
+        errno = 0;
         size_t got = fread(buf + n, 1, cap - n, f);
         n += got;
         if (got == 0)
             break;
     }
     if (ferror(f))
-        die("cannot read '%s': read error", path);
+        die("cannot read '%s': %s", path, errno ? strerror(errno) : "read error");
     fclose(f);
     *len = n;
     return buf;
