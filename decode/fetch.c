@@ -151,8 +151,8 @@ static bool fast_view_usable(const struct guest_paging *pg, uint64_t limit, uint
     return limit >= FETCH_MAX_BYTES && ((limit - 1) >> m) == 0 && (hole_size >> 62) == 0;
 }
 
-/* fetch_insn_fast, and with `rec` also the walk's record for fetch_insn_cached (the entries it
- * read, in order, and where). Inlined into both, so fetch_insn_fast carries no recording. */
+/* fetch_insn_fast, and with `rec` also remembered in the bound cache `rec` (the entries it read,
+ * in order, and where). Inlined into both, so fetch_insn_fast carries no recording. */
 static inline __attribute__((always_inline)) bool
 fast_fetch(const struct guest_paging *pg, const struct guest_mem *mem, const struct fetch_cs *cs,
            uint64_t rip, uint8_t out[FETCH_MAX_BYTES], struct fetch_cache *rec)
@@ -176,6 +176,9 @@ fast_fetch(const struct guest_paging *pg, const struct guest_mem *mem, const str
     const uintptr_t va = mem->direct_va;
     const uint64_t last8 = limit - 8, lo8 = mem->hole_base - 7, span8 = hole_size + 7;
     uint64_t all_and = ~0ull, ea, e = pg->cr3;
+    /* With `rec`: the entries the walk read, in order, and where (n of them). */
+    uint64_t walk_ea[5], walk_entry[5];
+    unsigned n = 0;
     /* One level: the entry for the linear-address bits at `shift` in the table `e` points to
      * (4.5.4). */
 #define FAST_STEP(shift)                                                                           \
@@ -186,8 +189,8 @@ fast_fetch(const struct guest_paging *pg, const struct guest_mem *mem, const str
         e = direct_load64(va + ea);                                                                \
         all_and &= e;                                                                              \
         if (rec) {                                                                                 \
-            rec->ea[rec->levels] = ea;                                                             \
-            rec->entry[rec->levels++] = e;                                                         \
+            walk_ea[n] = ea;                                                                       \
+            walk_entry[n++] = e;                                                                   \
         }                                                                                          \
     } while (0)
 
@@ -249,32 +252,29 @@ fast_fetch(const struct guest_paging *pg, const struct guest_mem *mem, const str
          * at any offset of the page needs no view test, and when every entry has its accessed
          * flag, so the answer does not depend on write_gpa. */
         const uint64_t frame = gpa & ~0xFFFull;
-        const unsigned n = rec->levels;
         if ((all_and & FAST_A) && frame <= limit - 4096 && limit >= 4096 &&
             frame - (mem->hole_base - 4095) >= hole_size + 4095) {
-            /* The walk's entries to the end of the slots; the slots before repeat its first. */
-            for (unsigned i = 5; i-- > 0;) {
-                const unsigned from = i >= 5 - n ? i - (5 - n) : 0;
-                rec->ea[i] = rec->ea[from];
-                rec->entry[i] = rec->entry[from];
+            /* The top entry on its own (its address under another CR3 is computed at the hit);
+             * the n - 1 below it to the end of the slots, the slots before repeating the first
+             * of them (never the top one: it belongs to this root). */
+            rec->top_ea = walk_ea[0];
+            rec->top_entry = walk_entry[0];
+            const unsigned below = n - 1, first = 4 - below;
+            for (unsigned i = 0; i < 4; i++) {
+                const unsigned from = 1 + (i >= first ? i - first : 0);
+                rec->ea[i] = walk_ea[from];
+                rec->entry[i] = walk_entry[from];
             }
-            rec->five_levels = n == 5;
+            rec->four_below = below == 4;
+            rec->levels = n;
             rec->code_delta = frame - (rip & ~0xFFFull);
             rec->rip_page = rip & ~0xFFFull;
             rec->cr0 = pg->cr0;
             rec->cr3 = pg->cr3;
             rec->cr4 = pg->cr4;
             rec->efer = pg->efer;
-            rec->full_cs_ar = FETCH_CACHE_FULL | cs->ar;
-            rec->cpl_maxphyaddr = fetch_pg_cpl_maxphyaddr(pg);
-            rec->no_1g_pages = pg->no_1g_pages;
+            rec->bound_cs_ar = FETCH_CACHE_BOUND | cs->ar;
             rec->cpl = pg->cpl;
-            rec->direct_limit = mem->direct_limit;
-            rec->hole_base = mem->hole_base;
-            rec->hole_size = mem->hole_size;
-        } else {
-            rec->levels = 0;
-            rec->full_cs_ar = 0;
         }
     }
     return true;
@@ -286,46 +286,24 @@ bool fetch_insn_fast(const struct guest_paging *pg, const struct guest_mem *mem,
     return fast_fetch(pg, mem, cs, rip, out, NULL);
 }
 
-/* --- fetch_insn_cached ----------------------------------------------------------------------
+/* --- the bound cache ----------------------------------------------------------------------
  *
  * The walk is a pure function of its inputs (the registers, the view) and of the entries it
  * reads. When the inputs equal those of the remembered walk and every remembered entry still
  * holds the same value at the same place, the walk would read exactly those entries again and
  * take exactly the same decisions (that walk succeeded, with every A already set), so only the
- * code bytes need reading. Entries are re-read in the walk's order, as a walk would (the first
- * one perhaps more than once, from the slots that repeat it): a concurrent change by another
- * CPU is seen as a fresh walk at that moment would see it, or makes a miss. The hit itself is
- * fetch_insn_cached_hit in fetch.h.
- * (direct_va is not part of the key: the entries and the code are read through the current
- * view, and the limit and hole that made those places safe to read are.) */
+ * code bytes need reading. CR3 is an input only through the address of the top-level entry:
+ * another CR3 whose top entry (read inside the view) equals the remembered one leads the walk
+ * to the same next-level table, hence to the same entries below (decode/fetch.h). Entries are
+ * re-read in the walk's order, as a walk would (the first one below the top perhaps more than
+ * once, from the slots that repeat it): a concurrent change by another CPU is seen as a fresh
+ * walk at that moment would see it, or makes a miss. The hit itself is fetch_bound_code in
+ * fetch.h. */
 
 void fetch_cache_reset(struct fetch_cache *cache)
 {
     cache->levels = 0;
-    cache->full_cs_ar = 0;
-}
-
-/* A miss: the fast walk, remembered. Out of line, so the hit path keeps its few registers. */
-static __attribute__((noinline)) bool fetch_cache_fill(struct fetch_cache *cache,
-                                                       const struct guest_paging *pg,
-                                                       const struct guest_mem *mem,
-                                                       const struct fetch_cs *cs, uint64_t rip,
-                                                       uint8_t out[FETCH_MAX_BYTES])
-{
-    fetch_cache_reset(cache);
-    const bool ok = fast_fetch(pg, mem, cs, rip, out, cache);
-    if (!ok)
-        fetch_cache_reset(cache);
-    return ok;
-}
-
-bool fetch_insn_cached(struct fetch_cache *cache, const struct guest_paging *pg,
-                       const struct guest_mem *mem, const struct fetch_cs *cs, uint64_t rip,
-                       uint8_t out[FETCH_MAX_BYTES])
-{
-    if (fetch_insn_cached_hit(cache, pg, mem, cs, rip, out))
-        return true;
-    return fetch_cache_fill(cache, pg, mem, cs, rip, out);
+    cache->bound_cs_ar = 0;
 }
 
 void fetch_cache_bind(struct fetch_cache *cache, const struct guest_mem *mem, unsigned maxphyaddr,
@@ -337,7 +315,8 @@ void fetch_cache_bind(struct fetch_cache *cache, const struct guest_mem *mem, un
     cache->bound_no_1g_pages = no_1g_pages;
 }
 
-/* A miss of the bound cache: the fast walk with the bound facts, remembered as a bound walk. */
+/* A miss: the fast walk with the bound facts, remembered. Out of line, so the hit path keeps its
+ * few registers. */
 static __attribute__((noinline)) bool fetch_bound_fill(struct fetch_cache *cache,
                                                        const struct guest_paging *pg,
                                                        const struct fetch_cs *cs, uint64_t rip,
@@ -350,8 +329,6 @@ static __attribute__((noinline)) bool fetch_bound_fill(struct fetch_cache *cache
     const bool ok = fast_fetch(&bound_pg, &cache->bound_mem, cs, rip, out, cache);
     if (!ok)
         fetch_cache_reset(cache);
-    else if (cache->full_cs_ar)
-        cache->full_cs_ar = FETCH_CACHE_BOUND | cs->ar; /* remembered: mark it a bound walk */
     return ok;
 }
 

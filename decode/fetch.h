@@ -98,53 +98,61 @@ enum fetch_status fetch_insn(const struct guest_paging *pg, const struct guest_m
 bool fetch_insn_fast(const struct guest_paging *pg, const struct guest_mem *mem,
                      const struct fetch_cs *cs, uint64_t rip, uint8_t out[FETCH_MAX_BYTES]);
 
-/* fetch_insn_fast with a memory of its last walk, for the exit path: the same contract (true
- * only with fetch_insn's bytes and no guest-memory write; false = use fetch_insn). When RIP is
- * in the same page as last time, the registers, CS.ar and the view (*mem's fields) are the same,
- * and each paging-structure entry that walk read still holds the same value, the walk is not
- * redone: only those entries and the code bytes are read. One cache per CPU (it is written on
- * every call); zero-initialised or fetch_cache_reset() is empty.
+/* A fetch cache bound to one view and one CPU's paging facts, for a caller whose view and CPU
+ * never change between fetches (the hypervisor: the identity map, the hidden region,
+ * MAXPHYADDR). fetch_cache_bind copies *mem, maxphyaddr and no_1g_pages into the cache and
+ * empties it; fetch_insn_bound(cache, pg, cs, rip, out) then answers exactly as
+ * fetch_insn_fast(pg', mem, cs, rip, out) with pg' = *pg but maxphyaddr and no_1g_pages from
+ * the binding (true only with fetch_insn's bytes and no guest-memory write; false = use
+ * fetch_insn), and remembers the walk it made: every paging-structure entry it read, where, and
+ * the code frame. To change the view, bind again. One cache per instruction or per CPU (it is
+ * written on every miss); fetch_cache_reset() empties it and keeps the binding.
  *
- * The layout serves the hit (fetch_insn_cached_hit): the key is compared word by word as the
- * caller's structures hold it, and the walk's entries sit at the end of ea[]/entry[], so a
- * 2-, 3- or 4-level walk is checked by the same four comparisons (slots before the walk's
- * first entry repeat it) and only a 5-level walk checks slot 0. Only walks whose entries all
- * had their accessed flag are remembered, so write_gpa is no part of the key. */
+ * The walk is a pure function of its inputs (CR0, CR4, EFER, CS.ar, CPL, RIP, the binding)
+ * and of the entries it reads. A hit compares those inputs and re-reads the entries; CR3 takes
+ * part only through the top-level entry it selects. The top-level table is the page at CR3
+ * bits M-1:12 (M = MAXPHYADDR; bits 11:0 are the PCID or PWT/PCD and do not move it: SDM Vol.
+ * 3A, 4.5.2, Tables 4-12 and 4-13), and RIP's top index picks the entry (the PML5E with
+ * CR4.LA57, else the PML4E: 4.5.4). When that entry equals the remembered one, the next-level
+ * table is the same page, and so is everything below it: a guest that runs the same kernel
+ * code under many roots (one per process, PTI, PCIDs) hits under each of them. So:
+ * - the top entry is held on its own (top_ea, top_entry): with CR3 equal to the remembered one
+ *   it is re-read at top_ea; with another CR3 its address is computed from that CR3 and must
+ *   lie in the bound view (below direct_limit, outside the hole, as the walk's own loads) or
+ *   the hit misses without a read -- a guest can load any CR3 and still run kernel code
+ *   through global TLB entries, and a read in the hole would compare the hypervisor's memory
+ *   with a value the guest chose;
+ * - the entries below it sit at the end of ea[]/entry[], so 1..3 of them (a 4-level walk, or a
+ *   5-level walk to a 2 MiB or 1 GiB page) are checked by the same three comparisons (slots
+ *   before the first one repeat it: none reads the old root), and only a 5-level walk to a
+ *   4 KiB page, with four below the top, checks slot 0 too.
+ * Only walks whose entries all had their accessed flag and whose whole 4 KiB code frame lies
+ * in the view are remembered, so write_gpa is no part of the key and any offset of the page
+ * needs no view test. */
 struct fetch_cache {
-    uint64_t rip_page; /* rip & ~0xFFF of the remembered fetch */
-    uint64_t cr3, cr0, cr4, efer;
-    uint64_t cpl_maxphyaddr; /* pg->cpl and pg->maxphyaddr as they lie in guest_paging */
-    uint64_t full_cs_ar;     /* 0: empty; else FETCH_CACHE_FULL | cs->ar */
-    uint64_t direct_limit, hole_base, hole_size;
-    uint64_t code_delta; /* code frame - rip_page: code bytes at direct_va + code_delta + rip */
-    bool no_1g_pages;
-    bool five_levels;  /* the walk read a PML5E: slot 0 is its own entry */
-    unsigned levels;   /* entries the walk read (2..5); 0: empty */
-    uint64_t ea[5];    /* guest-physical address of each entry the walk read, in order, */
-    uint64_t entry[5]; /* ending at slot 4; earlier slots repeat the walk's first entry */
-    unsigned cpl;      /* pg->cpl of the remembered fetch */
+    /* What every hit compares, together. */
+    uint64_t cr3, cr4, efer;
+    uint64_t bound_cs_ar; /* 0: empty; else FETCH_CACHE_BOUND | cs->ar */
+    uint64_t top_ea;      /* guest-physical address of the top-level entry under cr3 */
+    uint64_t top_entry;   /* its value */
+    uint64_t ea[4];       /* guest-physical address of each entry below the top, in walk */
+    uint64_t entry[4];    /* order, ending at slot 3; earlier slots repeat the first one */
+    uint64_t code_delta;  /* code frame - rip_page: code bytes at direct_va + code_delta + rip */
+    unsigned cpl;         /* pg->cpl of the remembered fetch */
+    bool four_below;      /* four entries below the top (5-level, 4 KiB): slot 0 is its own */
+    unsigned levels;      /* entries the walk read, the top one included (2..5); 0: empty */
+    uint64_t rip_page;    /* rip & ~0xFFF of the remembered fetch */
+    uint64_t cr0;         /* fetch_insn_bound_hit's: CR0 as the fill had it */
     /* fetch_cache_bind: the view and CPU facts fetch_insn_bound uses (not its arguments). */
     struct guest_mem bound_mem;
     unsigned bound_maxphyaddr;
     bool bound_no_1g_pages;
 };
-/* In full_cs_ar: the cache holds a walk made by fetch_insn_cached (FULL) or by
- * fetch_insn_bound (BOUND), so one compare tests that, which kind, and CS.ar. */
-#define FETCH_CACHE_FULL  (1ull << 32)
+/* In bound_cs_ar: the cache holds a walk, so one compare tests that and CS.ar. */
 #define FETCH_CACHE_BOUND (1ull << 33)
+void fetch_cache_bind(struct fetch_cache *cache, const struct guest_mem *mem, unsigned maxphyaddr,
+                      bool no_1g_pages);
 void fetch_cache_reset(struct fetch_cache *cache);
-
-/* guest_paging's cpl and maxphyaddr as one word (they are adjacent, see walk.h). */
-static inline uint64_t fetch_pg_cpl_maxphyaddr(const struct guest_paging *pg)
-{
-    uint64_t w;
-    __builtin_memcpy(&w, (const char *)pg + offsetof(struct guest_paging, cpl), sizeof w);
-    return w;
-}
-_Static_assert(offsetof(struct guest_paging, maxphyaddr) ==
-                       offsetof(struct guest_paging, cpl) + sizeof(unsigned) &&
-                   sizeof(unsigned) == 4,
-               "cpl and maxphyaddr are compared as one word");
 
 static inline uint64_t fetch_direct_load64(uintptr_t va)
 {
@@ -153,16 +161,50 @@ static inline uint64_t fetch_direct_load64(uintptr_t va)
     return v;
 }
 
-/* The common end of every hit: the remembered walk's entries re-read and compared (the slots
- * before a shallow walk repeat its first entry). */
-static inline bool fetch_cache_entries_hold(const struct fetch_cache *cache, uintptr_t va)
+/* The entries below the top, re-read in the walk's order and compared (the slots before a short
+ * walk's first one repeat it). */
+static inline bool fetch_cache_below_top_holds(const struct fetch_cache *cache, uintptr_t va)
 {
-    if (cache->five_levels && fetch_direct_load64(va + cache->ea[0]) != cache->entry[0])
+    if (cache->four_below && fetch_direct_load64(va + cache->ea[0]) != cache->entry[0])
         return false;
     return fetch_direct_load64(va + cache->ea[1]) == cache->entry[1] &&
            fetch_direct_load64(va + cache->ea[2]) == cache->entry[2] &&
-           fetch_direct_load64(va + cache->ea[3]) == cache->entry[3] &&
-           fetch_direct_load64(va + cache->ea[4]) == cache->entry[4];
+           fetch_direct_load64(va + cache->ea[3]) == cache->entry[3];
+}
+
+/* Where the top-level entry is under a CR3 other than the remembered one, or ~0 when the walk
+ * would not read it through the view. The top-level table is the page at CR3 bits 51:12 (SDM
+ * Vol. 3A, 4.5.2; bits 11:0 are the PCID or PWT/PCD and do not move it, Tables 4-12 and 4-13),
+ * the entry at RIP's top index (the remembered offset: the same RIP page, the same CR4.LA57).
+ * The address is checked exactly as the walk checks its own loads (decode/fetch.c, fast_fetch):
+ * an 8-byte load below direct_limit that misses the hole. CR3 bit 63 sends it out of any view,
+ * as the walk takes it, and so do bits at or above MAXPHYADDR (the view ends at or below
+ * 2^MAXPHYADDR). Inline, on the hit's unlikely branch: a call there would make the exit path
+ * keep more registers across it. */
+static inline uint64_t fetch_cache_root_top_ea(const struct fetch_cache *cache, uint64_t cr3)
+{
+    const uint64_t ea = (cr3 & 0x800FFFFFFFFFF000ull) | (cache->top_ea & 0xFFF);
+    const struct guest_mem *m = &cache->bound_mem;
+    if (ea > m->direct_limit - 8 || ea - (m->hole_base - 7) < m->hole_size + 7)
+        return ~0ull;
+    return ea;
+}
+
+/* The common end of every hit: the top entry under `cr3` -- at the remembered address when CR3
+ * is the remembered one -- then the entries below it. When the top entry under another root is
+ * the remembered one, the next-level table is the same page, so the entries below are re-read
+ * at their remembered addresses. */
+static inline bool fetch_cache_entries_hold(const struct fetch_cache *cache, uintptr_t va,
+                                            uint64_t cr3)
+{
+    uint64_t top_ea = cache->top_ea;
+    if (__builtin_expect(cr3 != cache->cr3, 0)) {
+        top_ea = fetch_cache_root_top_ea(cache, cr3);
+        if (top_ea == ~0ull)
+            return false;
+    }
+    return fetch_direct_load64(va + top_ea) == cache->top_entry &&
+           fetch_cache_below_top_holds(cache, va);
 }
 
 /* The 15 code bytes at `code` (two overlapping loads). */
@@ -173,65 +215,23 @@ static inline void fetch_code_copy(uintptr_t code, uint8_t out[FETCH_MAX_BYTES])
     __builtin_memcpy(out + 7, &w1, 8);
 }
 
-/* The entries, then the 15 code bytes. */
-static inline bool fetch_cache_replay(const struct fetch_cache *cache, uintptr_t va, uint64_t rip,
-                                      uint8_t out[FETCH_MAX_BYTES])
-{
-    if (!fetch_cache_entries_hold(cache, va))
-        return false;
-    fetch_code_copy(va + cache->code_delta + rip, out);
-    return true;
-}
-
-/* The hit of fetch_insn_cached alone: true with the 15 bytes in `out` when the cache answers
- * for these inputs (then fetch_insn_fast would give the same bytes); false when it does not,
- * and `out` is unspecified -- then call fetch_insn_cached (which walks and remembers). Inline so
- * the exit path carries no call for the common case; it never writes the cache. */
-static inline bool fetch_insn_cached_hit(const struct fetch_cache *cache,
-                                         const struct guest_paging *pg, const struct guest_mem *mem,
-                                         const struct fetch_cs *cs, uint64_t rip,
-                                         uint8_t out[FETCH_MAX_BYTES])
-{
-    /* Same page and all 15 bytes in it (the fast walk's own condition); an empty cache has
-     * full_cs_ar 0, which no call matches. */
-    if (rip - cache->rip_page > 4096 - FETCH_MAX_BYTES || pg->cr3 != cache->cr3 ||
-        pg->cr0 != cache->cr0 || pg->cr4 != cache->cr4 || pg->efer != cache->efer ||
-        (FETCH_CACHE_FULL | cs->ar) != cache->full_cs_ar ||
-        fetch_pg_cpl_maxphyaddr(pg) != cache->cpl_maxphyaddr ||
-        pg->no_1g_pages != cache->no_1g_pages || !mem->direct ||
-        mem->direct_limit != cache->direct_limit || mem->hole_base != cache->hole_base ||
-        mem->hole_size != cache->hole_size)
-        return false;
-    const uintptr_t va = mem->direct_va;
-    return fetch_cache_replay(cache, va, rip, out);
-}
-
-/* A cache bound to one view and one CPU's paging facts, for a caller whose view and CPU never
- * change between fetches (the hypervisor: the identity map, the hidden region, MAXPHYADDR):
- * fetch_cache_bind copies *mem, maxphyaddr and no_1g_pages into the cache and empties it;
- * fetch_insn_bound(cache, pg, cs, rip, out) then answers exactly as fetch_insn_fast(pg', mem,
- * cs, rip, out) with pg' = *pg but maxphyaddr and no_1g_pages from the binding, so its hit
- * compares only RIP's page, CR0, CR3, CR4, EFER, CS.ar and CPL, and re-reads the entries. To
- * change the view, bind again. fetch_insn_cached and fetch_insn_bound may share a cache: each
- * misses on the other's walk. */
-void fetch_cache_bind(struct fetch_cache *cache, const struct guest_mem *mem, unsigned maxphyaddr,
-                      bool no_1g_pages);
-
 /* Where the code bytes at RIP are, through the bound cache's remembered translation, when it
- * still holds: the same CR3, CR4, EFER, CS.ar and CPL (CR0 is the caller's: a fetch in IA-32e
- * mode reads only PE and PG, both implied), and every entry the walk read unchanged. NULL when
- * it does not hold. The caller guarantees that RIP is in the remembered page with all
- * FETCH_MAX_BYTES in it -- fetch_insn_bound last filled this cache for this very RIP, for
- * instance (the MMIO fast path's sites, boot/mmio.c, keep one cache per instruction). */
+ * still holds: the same CR4, EFER, CS.ar and CPL (CR0 is the caller's: a fetch in IA-32e mode
+ * reads only PE and PG, both implied), a CR3 whose top-level entry for RIP is the remembered
+ * one (the remembered CR3, or another root, read only inside the view), and every entry below
+ * it unchanged. NULL when it does not hold. The caller guarantees that RIP is in the remembered
+ * page with all FETCH_MAX_BYTES in it -- fetch_insn_bound last filled this cache for this very
+ * RIP, for instance (the MMIO fast path's sites, boot/mmio.c, keep one cache per
+ * instruction). */
 static inline const uint8_t *fetch_bound_code(const struct fetch_cache *cache, uint64_t cr3,
                                               uint64_t cr4, uint64_t efer, uint32_t cs_ar,
                                               unsigned cpl, uint64_t rip)
 {
-    if (cr3 != cache->cr3 || cr4 != cache->cr4 || efer != cache->efer ||
-        (FETCH_CACHE_BOUND | cs_ar) != cache->full_cs_ar || cpl != cache->cpl)
+    if (cr4 != cache->cr4 || efer != cache->efer ||
+        (FETCH_CACHE_BOUND | cs_ar) != cache->bound_cs_ar || cpl != cache->cpl)
         return 0;
     const uintptr_t va = cache->bound_mem.direct_va;
-    if (!fetch_cache_entries_hold(cache, va))
+    if (!fetch_cache_entries_hold(cache, va, cr3))
         return 0;
     return (const uint8_t *)(va + cache->code_delta + rip);
 }
@@ -265,10 +265,5 @@ static inline bool fetch_insn_bound_hit(const struct fetch_cache *cache,
 /* fetch_insn_bound_hit, else the fast walk through the bound view (remembered). */
 bool fetch_insn_bound(struct fetch_cache *cache, const struct guest_paging *pg,
                       const struct fetch_cs *cs, uint64_t rip, uint8_t out[FETCH_MAX_BYTES]);
-
-/* fetch_insn_cached_hit, else the fast walk (remembered for the next call). */
-bool fetch_insn_cached(struct fetch_cache *cache, const struct guest_paging *pg,
-                       const struct guest_mem *mem, const struct fetch_cs *cs, uint64_t rip,
-                       uint8_t out[FETCH_MAX_BYTES]);
 
 #endif

@@ -83,8 +83,7 @@ struct guest_paging {
     uint64_t cr0, cr3, cr4, efer;
     uint64_t rflags;     /* only AC is read (SMAP) */
     unsigned cpl;        /* current privilege level 0-3 (in VMX: SS.DPL); 3 is user mode */
-    unsigned maxphyaddr; /* CPUID.80000008H:EAX[7:0]; 0 is taken as 52 (right after cpl:
-                            fetch_insn_cached_hit compares the two as one word) */
+    unsigned maxphyaddr; /* CPUID.80000008H:EAX[7:0]; 0 is taken as 52 */
     bool no_1g_pages;    /* CPUID.80000001H:EDX[26] = 0: PS in a PDPTE is reserved */
     /* PAE paging loads the four PDPTEs when CR3 is written (SDM Vol. 3A, 4.4.1); under EPT
      * the VMCS holds them (GUEST_PDPTE0-3). When `pae_pdptes_valid`, the walk uses these;

@@ -21,8 +21,9 @@ $(BUILD)/tools/perf_fetch: $(call tool_objs,$(PERF_FETCH_SRCS))
 .PHONY: perf-fetch
 perf-fetch: $(BUILD)/tools/perf_fetch
 	tests/walk/perf_fetch.sh $(BUILD)
-# libFuzzer target (clang, ASan + UBSan): fetch_insn_fast / fetch_insn_cached against fetch_insn
-# on fuzzer-made page tables. A 10 s run is part of `make check`; `make fuzz` runs it longer.
+# libFuzzer target (clang, ASan + UBSan): fetch_insn_fast / fetch_insn_bound / fetch_bound_code
+# against fetch_insn
+# on fuzzer-made page tables (other roots too). A 10 s run is part of `make check`; `make fuzz` runs it longer.
 FUZZ_FETCH_FAST := $(BUILD)/fuzz/fuzz_fetch_fast
 FUZZ_FETCH_FAST_SRCS := tests/fuzz/fuzz_fetch_fast.c decode/fetch.c decode/walk.c
 $(FUZZ_FETCH_FAST): $(FUZZ_FETCH_FAST_SRCS) decode/fetch.h decode/walk.h
@@ -37,7 +38,7 @@ check-fuzz-fetch-fast: $(FUZZ_FETCH_FAST)
 	    > $(BUILD)/fuzz/fetch_fast.log 2>&1; st=$$?; \
 	    grep -E '^(stat::number_of_executed|==|SUMMARY)' $(BUILD)/fuzz/fetch_fast.log; \
 	    if [ $$st -ne 0 ]; then tail -30 $(BUILD)/fuzz/fetch_fast.log; echo "fuzz: FAILED"; exit 1; fi; \
-	    echo "fuzz: fetch_insn_fast/cached vs fetch_insn, 10 s, no difference"
+	    echo "fuzz: fetch_insn_fast/bound vs fetch_insn, 10 s, no difference"
 fuzz-fetch-fast: $(FUZZ_FETCH_FAST)
 	@mkdir -p $(BUILD)/fuzz/fetch_fast_corpus
 	$(FUZZ_FETCH_FAST) -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
