@@ -42,14 +42,19 @@ both() { # FILE OP: "median / hv_median", or "-" where the operation did not run
     m=$(field "$1" "$2" median)
     if [ -n "$m" ]; then echo "$m / $(field "$1" "$2" hv_median)"; else echo "-"; fi
 }
+spread() { # FILE OP: "min - max / hv_median" (the two roots' samples differ), or "-"
+    local m
+    m=$(field "$1" "$2" min)
+    if [ -n "$m" ]; then echo "$m - $(field "$1" "$2" max) / $(field "$1" "$2" hv_median)"; else echo "-"; fi
+}
 ops="cpuid vmcall pio-cfc mmio-read-edu mmio-write-edu ram-read stats-read"
-table="| operation | round trip (median) | min / p99 / max | in VMX root (hv_median) | round trip without accounting | round trip / in VMX root without MMIO caches | round trip / in VMX root, page-table roots alternating | the same without MMIO caches |
+table="| operation | round trip (median) | min / p99 / max | in VMX root (hv_median) | round trip without accounting | round trip / in VMX root without MMIO caches | page-table roots alternating: round trip min - max / in VMX root | the same without MMIO caches |
 |---|---|---|---|---|---|---|---|"
 for op in $ops; do
     m=$(field "$with" "$op" median)
     [ -n "$m" ] || continue
     table+="
-| \`$op\` | $m | $(field "$with" "$op" min) / $(field "$with" "$op" p99) / $(field "$with" "$op" max) | $(field "$with" "$op" hv_median) | $(field "$without" "$op" median) | $(both "$nocache" "$op") | $(both "$roots" "$op") | $(both "$roots_nocache" "$op") |"
+| \`$op\` | $m | $(field "$with" "$op" min) / $(field "$with" "$op" p99) / $(field "$with" "$op" max) | $(field "$with" "$op" hv_median) | $(field "$without" "$op" median) | $(both "$nocache" "$op") | $(spread "$roots" "$op") | $(spread "$roots_nocache" "$op") |"
 done
 
 cpuid=$(field "$with" cpuid median)
@@ -78,7 +83,11 @@ is a hypervisor built with \`make MMIO_CACHES=0\`, where every MMIO exit walks t
 decodes and routes: what an exit at an instruction not seen before costs. The last two columns
 come from a second run, \`exitbench.efi --alternate-cr3\`: between samples the guest loads CR3
 with the firmware's page-table root or a copy of its top-level table (the same translations),
-as a guest OS switches between processes' roots while running the same kernel code.
+as a guest OS switches between processes' roots while running the same kernel code. Their
+round trips differ by root, so those columns give the minimum and the maximum: an MMIO site
+remembers the root it was filled under (the minimum) and answers under another root whose
+top-level entry for the code is the same after reading that entry (the maximum); \"in VMX
+root\" there is the median, which is the first root's.
 
 $table
 
