@@ -197,14 +197,15 @@ static inline uint64_t fetch_cache_root_top_ea(const struct fetch_cache *cache, 
 static inline bool fetch_cache_entries_hold(const struct fetch_cache *cache, uintptr_t va,
                                             uint64_t cr3)
 {
-    uint64_t top_ea = cache->top_ea;
-    if (__builtin_expect(cr3 != cache->cr3, 0)) {
-        top_ea = fetch_cache_root_top_ea(cache, cr3);
-        if (top_ea == ~0ull)
+    if (__builtin_expect(cr3 == cache->cr3, 1)) {
+        if (fetch_direct_load64(va + cache->top_ea) != cache->top_entry)
+            return false;
+    } else {
+        const uint64_t top_ea = fetch_cache_root_top_ea(cache, cr3);
+        if (top_ea == ~0ull || fetch_direct_load64(va + top_ea) != cache->top_entry)
             return false;
     }
-    return fetch_direct_load64(va + top_ea) == cache->top_entry &&
-           fetch_cache_below_top_holds(cache, va);
+    return fetch_cache_below_top_holds(cache, va);
 }
 
 /* The 15 code bytes at `code` (two overlapping loads). */
