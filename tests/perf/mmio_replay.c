@@ -261,6 +261,7 @@ __attribute__((always_inline)) static inline bool site_replay(const struct repla
 {
     const uint64_t rip = e->rip;
     const struct replay_site *s = site_of(rip);
+    __asm__("" : "+r"(s)); /* as boot/mmio.c: one register for the site from here on */
     if (s->light_rip != rip || !ept_region_cache_hit(&regions, e->gpa, &s->region))
         return false;
     const uint8_t *code = fetch_bound_code_executed(&s->fc, e->cr3, e->cr4, e->efer, e->cs_ar, rip);
