@@ -553,21 +553,43 @@ mmio_site_run(struct vcpu *v, const struct mmio_site *s, uint64_t gpa, uint64_t 
 }
 
 #if TRAPVISOR_MMIO_CACHES
-/* Each CPU's sites, direct-mapped by RIP (a driver touches its registers from a handful of
- * instructions). */
-#define MMIO_SITES_PER_CPU 16
+/* Each CPU's sites: 16 sets of 4, a set chosen by RIP. A driver reaches its registers from many
+ * instructions (every inlined readl/writel is one), so one site per set would have two of them
+ * evict each other at every exit once a few are in use (exitbench --sites). A set keeps up to
+ * four; its ways are searched in order and a new site takes an empty way, else the set's ways in
+ * turn, so a working set of up to four instructions per set stays once filled. A hit writes
+ * nothing. */
+#define MMIO_SITE_SETS     16
+#define MMIO_SITE_WAYS     4
+#define MMIO_SITES_PER_CPU (MMIO_SITE_SETS * MMIO_SITE_WAYS)
 /* A power of two per site, so that a site's address is one shift away. */
 struct mmio_site_slot {
     struct mmio_site site;
 } __attribute__((aligned(512)));
 _Static_assert(sizeof(struct mmio_site_slot) == 512, "one site per 512 bytes");
-static struct mmio_site_slot mmio_sites[VMX_MAX_CPUS * MMIO_SITES_PER_CPU];
+/* MMIO_SITES_PER_CPU slots per CPU, from the region's heap (boot_mmio_cpu_init). */
+static struct mmio_site_slot *mmio_sites[VMX_MAX_CPUS];
+static uint8_t mmio_site_next_way[VMX_MAX_CPUS][MMIO_SITE_SETS]; /* the way a full set refills */
 
-static inline struct mmio_site *mmio_site_of(const struct vcpu *v, uint64_t rip)
+/* The first way of RIP's set. */
+static inline struct mmio_site_slot *mmio_site_set(const struct vcpu *v, uint64_t rip)
 {
-    return &mmio_sites[(v->index % VMX_MAX_CPUS) * MMIO_SITES_PER_CPU +
-                       (rip ^ (rip >> 4)) % MMIO_SITES_PER_CPU]
-                .site;
+    return mmio_sites[v->index % VMX_MAX_CPUS] +
+           ((rip ^ (rip >> 4)) % MMIO_SITE_SETS) * MMIO_SITE_WAYS;
+}
+
+/* The site of RIP in its set under either key (light_rip or rip), or NULL. */
+__attribute__((always_inline)) static inline const struct mmio_site *
+mmio_site_find(const struct vcpu *v, uint64_t rip, bool light)
+{
+    const struct mmio_site_slot *set = mmio_site_set(v, rip);
+#pragma GCC unroll 4 /* two instructions per way */
+    for (unsigned w = 0; w < MMIO_SITE_WAYS; w++) {
+        const struct mmio_site *s = &set[w].site;
+        if ((light ? s->light_rip : s->rip) == rip)
+            return s;
+    }
+    return 0;
 }
 
 /* What a site did for an exit. */
@@ -583,14 +605,15 @@ __attribute__((always_inline)) static inline enum mmio_site_result
 mmio_site_replay(struct vcpu *v, uint64_t gpa, uint64_t qual, bool light)
 {
     const uint64_t rip = vmread(VMCS_GUEST_RIP);
-    const struct mmio_site *s = mmio_site_of(v, rip);
+    /* The light hook finds only the sites it may replay (light_rip): for the others it
+     * declines before any check, and the full hook replays them. */
+    const struct mmio_site *s = mmio_site_find(v, rip, light);
+    if (!s)
+        return MMIO_SITE_MISS;
     /* One register for the site from here on (the compiler would otherwise recompute its
      * address from the index at each use). */
     __asm__("" : "+r"(s));
-    /* The light hook finds only the sites it may replay (light_rip): for the others it
-     * declines before any check, and the full hook replays them. */
-    if ((light ? s->light_rip : s->rip) != rip ||
-        !ept_region_cache_hit(&boot.ept.regions, gpa, &s->region))
+    if (!ept_region_cache_hit(&boot.ept.regions, gpa, &s->region))
         return MMIO_SITE_MISS;
     /* The state a fetch in IA-32e mode reads (see mmio_fetch_state) but the CPL: the guest has
      * just fetched this instruction (fetch_bound_code_executed). */
@@ -610,6 +633,24 @@ mmio_site_replay(struct vcpu *v, uint64_t gpa, uint64_t qual, bool light)
     return pci_bar_route_current(&boot_bus, &s->route) ? MMIO_SITE_GENERAL : MMIO_SITE_MISS;
 }
 
+/* Where a new site for RIP goes: its own way when it has one (it no longer holds), else an empty
+ * way, else the set's next way in turn. */
+static struct mmio_site *mmio_site_way_for(const struct vcpu *v, uint64_t rip)
+{
+    struct mmio_site_slot *set = mmio_site_set(v, rip);
+    for (unsigned w = 0; w < MMIO_SITE_WAYS; w++)
+        if (set[w].site.rip == rip)
+            return &set[w].site;
+    for (unsigned w = 0; w < MMIO_SITE_WAYS; w++)
+        if (set[w].site.rip == MMIO_SITE_EMPTY)
+            return &set[w].site;
+    uint8_t *next =
+        &mmio_site_next_way[v->index % VMX_MAX_CPUS][(rip ^ (rip >> 4)) % MMIO_SITE_SETS];
+    struct mmio_site *s = &set[*next].site;
+    *next = (uint8_t)((*next + 1) % MMIO_SITE_WAYS);
+    return s;
+}
+
 /* A new site (or one whose instruction, translation, region or route changed): look up, walk,
  * decode, route; then replay it. */
 __attribute__((noinline)) static enum mmio_site_result mmio_site_fill(struct vcpu *v, uint64_t gpa,
@@ -618,7 +659,7 @@ __attribute__((noinline)) static enum mmio_site_result mmio_site_fill(struct vcp
     if ((qual & MMIO_QUAL_GLA) != MMIO_QUAL_GLA)
         return MMIO_SITE_GENERAL; /* no linear address to check the operand against */
     const uint64_t rip = vmread(VMCS_GUEST_RIP);
-    struct mmio_site *s = mmio_site_of(v, rip);
+    struct mmio_site *s = mmio_site_way_for(v, rip);
     s->rip = s->light_rip = MMIO_SITE_EMPTY;
     struct guest_paging pg;
     struct fetch_cs cs;
@@ -640,16 +681,30 @@ void boot_mmio_init(void)
     boot_guest_mem.direct_limit = boot.ept_limit;
     boot_guest_mem.hole_base = vmx.hidden_base;
     boot_guest_mem.hole_size = vmx.hidden_size;
+}
+
+bool boot_mmio_cpu_init(unsigned index)
+{
 #if TRAPVISOR_MMIO_CACHES
-    /* The view and the CPU's paging facts never change after this: each site's code-translation
-     * cache is bound to them (decode/fetch.h), so its hit compares only the guest's state. */
-    for (unsigned i = 0; i < VMX_MAX_CPUS * MMIO_SITES_PER_CPU; i++) {
-        struct mmio_site *s = &mmio_sites[i].site;
+    if (index >= VMX_MAX_CPUS)
+        return false;
+    struct mmio_site_slot *sites = boot_alloc(MMIO_SITES_PER_CPU * sizeof *sites, 512);
+    if (!sites)
+        return false;
+    /* The view and the CPU's paging facts never change after boot_mmio_init: each site's
+     * code-translation cache is bound to them (decode/fetch.h), so its hit compares only the
+     * guest's state. */
+    for (unsigned i = 0; i < MMIO_SITES_PER_CPU; i++) {
+        struct mmio_site *s = &sites[i].site;
         s->rip = s->light_rip = MMIO_SITE_EMPTY;
         ept_region_cache_init(&s->region);
         fetch_cache_bind(&s->fc, &boot_guest_mem, boot.ept.mtrr.maxphyaddr, false);
     }
+    mmio_sites[index] = sites;
+#else
+    (void)index;
 #endif
+    return true;
 }
 
 /* Everything but a replayed site: a new one, the general path, a stale translation. */

@@ -168,7 +168,9 @@ struct replay_site {
 
 #define SITE_EMPTY    (1ull << 63)
 #define QUAL_GLA      (3u << 7) /* qualification bits 7 and 8 (boot/mmio.c MMIO_QUAL_GLA) */
-#define SITES_PER_CPU 16
+#define SITE_SETS     16
+#define SITE_WAYS     4
+#define SITES_PER_CPU (SITE_SETS * SITE_WAYS)
 /* One site per 512 bytes, as boot/mmio.c lays them out. */
 struct replay_site_slot {
     struct replay_site site;
@@ -176,9 +178,29 @@ struct replay_site_slot {
 _Static_assert(sizeof(struct replay_site_slot) == 512, "one site per 512 bytes");
 static struct replay_site_slot sites[SITES_PER_CPU];
 
-static inline struct replay_site *site_of(uint64_t rip)
+/* mmio_site_find: RIP's set, its ways in order. */
+__attribute__((always_inline)) static inline struct replay_site *site_find(uint64_t rip,
+                                                                           bool light)
 {
-    return &sites[(rip ^ (rip >> 4)) % SITES_PER_CPU].site;
+    struct replay_site_slot *set = &sites[((rip ^ (rip >> 4)) % SITE_SETS) * SITE_WAYS];
+    for (unsigned w = 0; w < SITE_WAYS; w++)
+        if ((light ? set[w].site.light_rip : set[w].site.rip) == rip)
+            return &set[w].site;
+    return 0;
+}
+
+/* mmio_site_way_for without the turn (the replay fills two sites): RIP's own way, else an
+ * empty one, else the first. */
+static struct replay_site *site_way_for(uint64_t rip)
+{
+    struct replay_site_slot *set = &sites[((rip ^ (rip >> 4)) % SITE_SETS) * SITE_WAYS];
+    for (unsigned w = 0; w < SITE_WAYS; w++)
+        if (set[w].site.rip == rip)
+            return &set[w].site;
+    for (unsigned w = 0; w < SITE_WAYS; w++)
+        if (set[w].site.rip == SITE_EMPTY)
+            return &set[w].site;
+    return &set[0].site;
 }
 
 /* RBP and R12-R15: the registers the light hook (vmx/exit.h) does not have in the GPR array. */
@@ -260,9 +282,11 @@ __attribute__((always_inline)) static inline bool site_replay(const struct repla
                                                               struct x86_regs *regs)
 {
     const uint64_t rip = e->rip;
-    const struct replay_site *s = site_of(rip);
+    const struct replay_site *s = site_find(rip, true);
+    if (!s)
+        return false;
     __asm__("" : "+r"(s)); /* as boot/mmio.c: one register for the site from here on */
-    if (s->light_rip != rip || !ept_region_cache_hit(&regions, e->gpa, &s->region))
+    if (!ept_region_cache_hit(&regions, e->gpa, &s->region))
         return false;
     const uint8_t *code = fetch_bound_code_executed(&s->fc, e->cr3, e->cr4, e->efer, e->cs_ar, rip);
     if (!code)
@@ -300,7 +324,7 @@ __attribute__((noinline)) static bool replay_site_hit_store(const struct replay_
  * the route, once per instruction. */
 static bool site_fill(const struct replay_exit *e)
 {
-    struct replay_site *s = site_of(e->rip);
+    struct replay_site *s = site_way_for(e->rip);
     s->rip = s->light_rip = SITE_EMPTY;
     const struct guest_paging pg = {
         .cr0 = CR0_PE_PG, .cr3 = e->cr3, .cr4 = e->cr4, .efer = e->efer, .cpl = e->cpl};
@@ -476,8 +500,8 @@ int main(int argc, char **argv)
         ept_region_cache_init(&sites[i].site.region);
         fetch_cache_bind(&sites[i].site.fc, &view, maxphyaddr, false);
     }
-    if (!site_fill(&id) || !site_of(id.rip)->plain || !site_fill(&store) ||
-        site_of(store.rip) == site_of(id.rip)) {
+    if (!site_fill(&id) || !site_find(id.rip, false)->plain || !site_fill(&store) ||
+        site_find(store.rip, false) == site_find(id.rip, false)) {
         printf("mmio_replay: the sites could not be filled (a plain register for the load)\n");
         return 1;
     }
