@@ -18,8 +18,9 @@
  *   single-step-*        an emulated MMIO read and CPUID end in the single-step #DB
  *   mmio-site-*          remembered MMIO sites (boot/mmio.c) replay only what the instruction
  *                        at RIP does now: new bytes at the same RIP, RBP/R12-R15 operands,
- *                        every width, one RIP reaching two registers, and one RIP under
- *                        page-table roots that map it to other code
+ *                        every width, one RIP reaching two registers, one RIP under
+ *                        page-table roots that map it to other code, and more MMIO
+ *                        instructions at once than a CPU keeps sites
  * With --delivery-into-bar it only raises an exception whose frame goes into edu's BAR (see
  * delivery_into_bar); with --x2apic it only switches the BSP's local APIC to x2APIC mode.
  * Exceptions are caught by temporarily replacing the #UD and #GP gates of the current IDT;
@@ -744,6 +745,83 @@ static void test_site_two_addresses_one_rip(uint32_t bar)
     check("mmio-site-two-addresses-one-rip", good == total && n > 2, d);
 }
 
+/* Many MMIO instructions at once: 96 copies at pseudo-random places in four pages of code (more
+ * than a CPU's 64 sites, several to a set of boot/mmio.c's 16), each a load of edu's ID register
+ * into EAX or ECX or a store of ESI to liveness, run in a scrambled order for several rounds. A
+ * site found under another instruction's RIP, or a way refilled for the wrong one, would load
+ * the wrong register or store where a load was. */
+static void test_site_many_instructions(uint32_t bar)
+{
+    enum { COPIES = 96, PAGES = 4, SLOTS = PAGES * 4096 / 16 };
+    static const char name[] = "mmio-site-many-instructions";
+    static const uint8_t forms[3][3] = {
+        {0x8b, 0x07, 0xc3}, /* mov eax,[rdi]; ret */
+        {0x8b, 0x0f, 0xc3}, /* mov ecx,[rdi]; ret */
+        {0x89, 0x77, 0x04}, /* mov [rdi+4],esi ... */
+    };
+    EFI_PHYSICAL_ADDRESS base = 0;
+    if (EFI_ERROR(uefi_call_wrapper(BS->AllocatePages, 4, AllocateAnyPages, EfiLoaderCode, PAGES,
+                                    &base))) {
+        check(name, false, "(no pages)");
+        return;
+    }
+    uint8_t *code = (uint8_t *)(uintptr_t)base;
+    for (unsigned i = 0; i < PAGES * 4096; i++)
+        code[i] = 0xcc;
+    static bool taken[SLOTS];
+    for (unsigned i = 0; i < SLOTS; i++)
+        taken[i] = false;
+    uint8_t *at[COPIES];
+    uint32_t x = 0x9e3779b9u;
+    for (unsigned k = 0; k < COPIES; k++) {
+        unsigned slot;
+        do {
+            x = x * 1664525u + 1013904223u;
+            slot = (x >> 8) % SLOTS;
+        } while (taken[slot]);
+        taken[slot] = true;
+        at[k] = code + slot * 16 + (x >> 27) % 12;
+        for (unsigned b = 0; b < 3; b++)
+            at[k][b] = forms[k % 3][b];
+        if (k % 3 == 2)
+            at[k][3] = 0xc3; /* the store's ret */
+    }
+    uint32_t r[4];
+    cpuid(0, r); /* serialize after writing code (SDM Vol. 3A, 8.1.3) */
+    volatile uint32_t *mmio = (volatile uint32_t *)(uintptr_t)bar;
+    const uint32_t liveness_before = mmio[1];
+    unsigned good = 0, total = 0, first_wrong = ~0u;
+    const unsigned rounds = site_reps;
+    for (unsigned round = 0; round < rounds; round++) {
+        for (unsigned j = 0; j < COPIES; j++) {
+            const unsigned k = (j * 37u + round * 11u) % COPIES; /* 37 is prime to 96 */
+            uint64_t a = 0xAAAAAAAAAAAAAAAAull, c = 0xCCCCCCCCCCCCCCCCull;
+            const uint32_t live = 0x51e00000u + round * 0x1000u + k;
+            call_stub(at[k], &a, &c, bar, live);
+            bool ok;
+            if (k % 3 == 0)
+                ok = a == EDU_ID && c == 0xCCCCCCCCCCCCCCCCull;
+            else if (k % 3 == 1)
+                ok = a == 0xAAAAAAAAAAAAAAAAull && c == EDU_ID;
+            else
+                ok = a == 0xAAAAAAAAAAAAAAAAull && c == 0xCCCCCCCCCCCCCCCCull && mmio[1] == ~live;
+            good += ok;
+            total++;
+            if (!ok && first_wrong == ~0u)
+                first_wrong = k;
+        }
+    }
+    mmio[1] = ~liveness_before;
+    uefi_call_wrapper(BS->FreePages, 2, base, PAGES);
+    char d[120];
+    char wrong[32] = "";
+    if (first_wrong != ~0u)
+        fmt_snprintf(wrong, sizeof(wrong), ", first wrong: copy %u", first_wrong);
+    fmt_snprintf(d, sizeof(d), "(%u copies of 3 forms, %u rounds: %u of %u right%s)", COPIES,
+                 rounds, good, total, wrong);
+    check(name, good == total && total == COPIES * rounds && rounds > 1, d);
+}
+
 static inline uint64_t tv_read_cr3(void)
 {
     uint64_t v;
@@ -860,6 +938,7 @@ static void test_mmio_sites(void)
     test_site_widths(bar);
     test_site_two_addresses_one_rip(bar);
     test_site_two_roots(bar);
+    test_site_many_instructions(bar);
 }
 
 /* --x2apic: switch this CPU's local APIC from xAPIC to x2APIC mode (IA32_APIC_BASE bit 10
