@@ -40,6 +40,8 @@
 #define MAX_SAMPLES      100000u
 #define MAX_CPUS         TV_STATS_MAX_CPUS
 #define AP_TIMEOUT_US    (60ull * 1000 * 1000)
+#define MAX_SITES        64u
+#define SITE_PAGES       4u /* where --sites places its instruction copies */
 
 enum op_id {
     OP_CPUID,
@@ -67,6 +69,11 @@ struct bench {
     /* --alternate-cr3: the firmware's CR3 and the same with the copy's table; 0 = off. A CPU
      * whose own CR3 is not cr3[0] (an AP with other tables) keeps its own. */
     uint64_t cr3[2];
+    /* --sites N: the MMIO operations run through N copies of their instruction at as many
+     * addresses (call_site), sample i through copy i mod N; 0 = inline, one instruction. */
+    unsigned nsites;
+    void *load_site[MAX_SITES];  /* mov eax, [rdi]; ret */
+    void *store_site[MAX_SITES]; /* mov [rdi], esi; ret */
 };
 
 /* Per CPU and operation: samples and the hypervisor's share of each. */
@@ -116,9 +123,28 @@ static inline uint32_t apic_id_of_this_cpu(void)
     return b >> 24;
 }
 
-static void run_op(enum op_id op)
+/* One instruction copy of --sites: RDI the address, ESI the value of a store; EAX comes back
+ * (the load's value). */
+static inline void call_site(void *fn, volatile uint32_t *addr, uint32_t value)
+{
+    uint64_t rax = 0;
+    __asm__ volatile("call *%[fn]"
+                     : "+a"(rax)
+                     : [fn] "r"(fn), "D"(addr), "S"(value)
+                     : "memory", "cc");
+}
+
+static void run_op(enum op_id op, unsigned i)
 {
     uint32_t a, b, c, d;
+    if (B.nsites && (op == OP_MMIO_READ || op == OP_MMIO_WRITE)) {
+        const unsigned k = i % B.nsites;
+        if (op == OP_MMIO_READ)
+            call_site(B.load_site[k], &B.edu[EDU_REG_ID / 4], 0);
+        else
+            call_site(B.store_site[k], &B.edu[EDU_REG_LIVENESS / 4], 0x5a5a5a5a);
+        return;
+    }
     switch (op) {
     case OP_CPUID:
         cpuid(0, &a, &b, &c, &d);
@@ -195,14 +221,14 @@ static void measure_on_this_cpu(struct cpu_result *r)
             outl(PCI_CF8, B.edu_cf8); /* latch once: each sample is one CFC read */
         for (unsigned i = 0; i < B.warmup; i++) {
             select_root(alternate, i);
-            run_op(op);
+            run_op(op, i);
         }
         r->nhv[op] = 0;
         for (unsigned i = 0; i < B.n; i++) {
             select_root(alternate, i);
             uint64_t seq0 = sc ? sc->seq : 0;
             uint64_t t0 = tsc_read_ordered();
-            run_op(op);
+            run_op(op, i);
             uint64_t t1 = tsc_read_ordered();
             r->ticks[op][i] = t1 - t0;
             /* The stats BAR is read-only mapped: these reads cause no exit. */
@@ -304,7 +330,7 @@ static void detect_hypervisor(void)
 /* --- options ------------------------------------------------------------------------------- */
 
 struct options {
-    unsigned n, warmup;
+    unsigned n, warmup, sites;
     bool all_cpus, alternate_cr3;
     CHAR16 csv[128];
     char only[128]; /* comma-separated op names, "" = all */
@@ -356,6 +382,9 @@ static bool parse_options(EFI_LOADED_IMAGE *li, struct options *o)
             o->all_cpus = true;
         } else if (!strcmp(a, "--alternate-cr3")) {
             o->alternate_cr3 = true;
+        } else if (!strcmp(a, "--sites") && v && parse_uint(v, MAX_SITES, &o->sites) &&
+                   o->sites > 0) {
+            i++;
         } else if (!strcmp(a, "--csv") && v && strlen(v) < 127) {
             for (size_t k = 0; k <= strlen(v); k++)
                 o->csv[k] = (CHAR16)v[k];
@@ -365,7 +394,7 @@ static bool parse_options(EFI_LOADED_IMAGE *li, struct options *o)
             i++;
         } else {
             out("exitbench: bad option '%s' (usage: exitbench.efi [-n N] [--warmup N] "
-                "[--all-cpus] [--alternate-cr3] [--ops a,b] [--csv \\path])\n",
+                "[--all-cpus] [--alternate-cr3] [--sites N] [--ops a,b] [--csv \\path])\n",
                 a);
             return false;
         }
@@ -548,6 +577,41 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
             (unsigned long long)B.cr3[0], (unsigned long long)B.cr3[1]);
     }
 
+    /* --sites N: N copies of each MMIO instruction at pseudo-random places in SITE_PAGES pages
+     * of code, as the register accesses of a driver lie in its code: each copy in a 16-byte slot
+     * of its own (distinct slots, drawn with a fixed seed so every run uses the same places) at
+     * a byte offset 0..12 in it. A hypervisor that remembers MMIO instructions then holds N of
+     * them at once (docs/exitbench.md). */
+    EFI_PHYSICAL_ADDRESS site_code = 0;
+    if (o.sites && B.edu) {
+        if (EFI_ERROR(BS->AllocatePages(AllocateAnyPages, EfiLoaderCode, SITE_PAGES, &site_code))) {
+            out("exitbench: no pages for --sites\n");
+            return EFI_OUT_OF_RESOURCES;
+        }
+        static const uint8_t load[3] = {0x8b, 0x07, 0xc3};  /* mov eax, [rdi]; ret */
+        static const uint8_t store[3] = {0x89, 0x37, 0xc3}; /* mov [rdi], esi; ret */
+        static bool taken[SITE_PAGES * 4096 / 16];
+        uint8_t *code = (uint8_t *)(uintptr_t)site_code;
+        memset(code, 0xcc, SITE_PAGES * 4096); /* int3 around the copies */
+        uint32_t x = 0x2545f491u;
+        for (unsigned k = 0; k < 2 * o.sites; k++) {
+            unsigned slot;
+            do {
+                x = x * 1664525u + 1013904223u; /* Numerical Recipes' LCG */
+                slot = (x >> 8) % (SITE_PAGES * 4096 / 16);
+            } while (taken[slot]);
+            taken[slot] = true;
+            uint8_t *at = code + slot * 16 + (x >> 27) % 13;
+            memcpy(at, k < o.sites ? load : store, 3);
+            if (k < o.sites)
+                B.load_site[k] = at;
+            else
+                B.store_site[k - o.sites] = at;
+        }
+        B.nsites = o.sites;
+        out("exitbench: the MMIO operations run through %u copies of their instruction\n", o.sites);
+    }
+
     struct mp_services *mp = NULL;
     UINTN ncpus = 1, nenabled = 1, self = 0;
     if (o.all_cpus) {
@@ -587,6 +651,9 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
                     (unsigned)cpu);
         BS->FreePages(root_copy, 1);
     }
+
+    if (site_code)
+        BS->FreePages(site_code, SITE_PAGES);
 
     struct csv c = {.cap = (size_t)ncpus * OP_COUNT * B.n * 40 + 64};
     c.buf = AllocatePool(c.cap);
