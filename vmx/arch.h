@@ -7,6 +7,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "lib/cr.h" /* read_crN, write_crN */
+
 /* Architectural MSRs (SDM Vol. 4, Table 2-2). */
 #define MSR_IA32_FEATURE_CONTROL 0x03Au
 #define MSR_IA32_SYSENTER_CS     0x174u
@@ -77,23 +79,6 @@ static inline void cpuid_count(uint32_t leaf, uint32_t sub, uint32_t r[4])
                      : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3])
                      : "a"(leaf), "c"(sub));
 }
-
-#define DEFINE_CR(n)                                                                               \
-    static inline uint64_t read_cr##n(void)                                                        \
-    {                                                                                              \
-        uint64_t v;                                                                                \
-        __asm__ volatile("mov %%cr" #n ", %0" : "=r"(v));                                          \
-        return v;                                                                                  \
-    }                                                                                              \
-    static inline void write_cr##n(uint64_t v)                                                     \
-    {                                                                                              \
-        __asm__ volatile("mov %0, %%cr" #n : : "r"(v) : "memory");                                 \
-    }
-DEFINE_CR(0)
-DEFINE_CR(2)
-DEFINE_CR(3)
-DEFINE_CR(4)
-#undef DEFINE_CR
 
 static inline uint64_t read_dr7(void)
 {

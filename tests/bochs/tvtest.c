@@ -30,6 +30,7 @@
 #include <stdbool.h>
 
 #include "lib/efi_mp.h"
+#include "lib/cr.h"
 #include "lib/fmt.h"
 #include "vmx/hypercall_abi.h"
 
@@ -822,18 +823,6 @@ static void test_site_many_instructions(uint32_t bar)
     check(name, good == total && total == COPIES * rounds && rounds > 1, d);
 }
 
-static inline uint64_t tv_read_cr3(void)
-{
-    uint64_t v;
-    __asm__ volatile("mov %%cr3, %0" : "=r"(v));
-    return v;
-}
-
-static inline void tv_write_cr3(uint64_t v)
-{
-    __asm__ volatile("mov %0, %%cr3" : : "r"(v) : "memory");
-}
-
 /* One RIP under three page-table roots (SDM Vol. 3A, 4.5). Roots A and C are two copies of the
  * firmware's top-level table whose entry for an unused linear slot L names the same tables,
  * which map L to a page holding `mov eax,[rdi]; ret` -- as the kernel half of two processes'
@@ -857,15 +846,13 @@ static void test_site_two_roots(uint32_t bar)
         for (unsigned k = 0; k < 512; k++)
             page[i][k] = 0;
     }
-    const uint64_t cr3 = tv_read_cr3();
+    const uint64_t cr3 = read_cr3();
     const uint64_t *firmware_root = (const uint64_t *)(uintptr_t)(cr3 & 0x000FFFFFFFFFF000ull);
     /* An unused slot in the lower half, so L is canonical and maps nothing of the firmware's. */
     unsigned slot = 255;
     while (slot > 1 && firmware_root[slot])
         slot--;
-    uint64_t cr4;
-    __asm__ volatile("mov %%cr4, %0" : "=r"(cr4));
-    if (firmware_root[slot] || (cr4 & (1ull << 12))) { /* CR4.LA57: 5-level roots */
+    if (firmware_root[slot] || (read_cr4() & (1ull << 12))) { /* CR4.LA57: 5-level roots */
         uefi_call_wrapper(BS->FreePages, 2, base, PAGES);
         check(name, false, "(no free top-level slot in 4-level paging)");
         return;
@@ -903,7 +890,7 @@ static void test_site_two_roots(uint32_t bar)
     __asm__ volatile("pushfq; pop %0; cli" : "=r"(flags) : : "memory");
     for (unsigned i = 0; i < n; i++) {
         const unsigned r = i % 3;
-        tv_write_cr3(roots[r]);
+        write_cr3(roots[r]);
         uint64_t a = 0xAAAAAAAAAAAAAAAAull, c = 0xCCCCCCCCCCCCCCCCull;
         call_stub(fn, &a, &c, bar, 0);
         const bool ok = r == ROOT_B ? a == 0xAAAAAAAAAAAAAAAAull && c == EDU_ID
@@ -913,7 +900,7 @@ static void test_site_two_roots(uint32_t bar)
         if (!ok && first_wrong == ~0u)
             first_wrong = i;
     }
-    tv_write_cr3(cr3);
+    write_cr3(cr3);
     if (flags & (1u << 9))
         __asm__ volatile("sti");
     uefi_call_wrapper(BS->FreePages, 2, base, PAGES);

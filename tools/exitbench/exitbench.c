@@ -22,6 +22,7 @@
 #include <efilib.h>
 #include <stdbool.h>
 
+#include "lib/cr.h" /* a MOV to CR3 also empties the non-global TLB, as a process switch does */
 #include "lib/efi_mp.h"
 #include "lib/fmt.h"
 #include "lib/io.h"
@@ -188,20 +189,6 @@ static int stats_cpu_index(uint32_t apic_id)
         if (B.stats->cpu[i].apic_id == apic_id)
             return (int)i;
     return -1;
-}
-
-static inline uint64_t read_cr3(void)
-{
-    uint64_t v;
-    __asm__ volatile("mov %%cr3, %0" : "=r"(v));
-    return v;
-}
-
-/* A MOV to CR3 also invalidates this CPU's non-global TLB entries (SDM Vol. 3A, 4.10.4.1), as
- * a process switch does. */
-static inline void write_cr3(uint64_t v)
-{
-    __asm__ volatile("mov %0, %%cr3" : : "r"(v) : "memory");
 }
 
 /* Before sample i: the root of its parity when roots alternate on this CPU. */
