@@ -17,7 +17,8 @@
 #   strict     the same transcript plus the three strict-* checks, all ok
 #   exitbench  exitbench.efi --all-cpus under Trapvisor: every operation on every CPU, the
 #              exits accounted (hv_median > 0 for cpuid, vmcall, pio-cfc, mmio-*), the
-#              statistics BAR and RAM read without an exit (hv_median 0), the CSV written
+#              statistics BAR and RAM read without an exit (hv_median 0), the CSV written;
+#              then --alternate-cr3 --sites 4 --ops (three operations) --csv on this CPU
 #   x2apic     after tvtest --x2apic switched the BSP to x2APIC mode, edutest (MSI included)
 #              gives the same normalized transcript
 #   relaunch   "already running under Trapvisor"
@@ -118,6 +119,22 @@ for op in cpuid vmcall pio-cfc mmio-read-edu mmio-write-edu ram-read stats-read;
     esac
 done
 echo "$s" | grep -q 'exitbench: samples in' || bad "exitbench: the CSV was not written"
+
+# exitbench --alternate-cr3 --sites 4 on this CPU: both roots named, the copies written, the three
+# operations measured with their exits accounted (the copies' and the other root's exits are
+# MMIO exits like the inline ones), the others not run.
+s=$(section exitbench-options)
+echo "$s" | grep -q '^exitbench: page-table roots alternate: cr3 0x[0-9a-f]* and 0x[0-9a-f]*$' ||
+    bad "exitbench --alternate-cr3: no second root"
+echo "$s" | grep -q '^exitbench: the MMIO operations run through 4 copies of their instruction$' ||
+    bad "exitbench --sites 4: no copies"
+for op in cpuid mmio-read-edu mmio-write-edu; do
+    echo "$s" | grep -Eq "^exitbench: op=$op n=8 min=[0-9]+ median=[0-9]+ p99=[0-9]+ max=[0-9]+ hv_median=[1-9][0-9]*$" ||
+        bad "exitbench --alternate-cr3 --sites 4: $op not measured with its exits"
+done
+echo "$s" | grep -Eq '^exitbench: op=(vmcall|pio-cfc|ram-read|stats-read) ' &&
+    bad "exitbench --ops: an operation not asked for ran"
+echo "$s" | grep -q 'exitbench: samples in \\trapvisor\\options.csv' || bad "exitbench --csv: not written"
 
 # x2APIC: tvtest --x2apic switches the BSP's local APIC to x2APIC mode, then edutest must give
 # the same transcript (its MSI checks now go through Trapvisor's x2APIC delivery path).

@@ -16,6 +16,8 @@ echo "bochs-check: edutest-strict"
 \EFI\trapvisor\edutest.efi --strict
 echo "bochs-check: exitbench"
 \EFI\trapvisor\exitbench.efi -n 20 --warmup 5 --all-cpus
+echo "bochs-check: exitbench-options"
+\EFI\trapvisor\exitbench.efi -n 8 --warmup 2 --alternate-cr3 --sites 4 --ops cpuid,mmio-read-edu,mmio-write-edu --csv \trapvisor\options.csv
 echo "bochs-check: relaunch"
 \EFI\trapvisor\trapvisor.efi
 echo "bochs-check: x2apic"
