@@ -226,6 +226,13 @@ static unsigned edu_device(void)
     return 32;
 }
 
+/* edu's BAR0 (memory BAR, 32-bit), or 0 when there is no edu on bus 0. */
+static uint32_t edu_bar0(void)
+{
+    unsigned dev = edu_device();
+    return dev < 32 ? cfg_read32(0, dev, 0, 0x10) & ~0xFu : 0;
+}
+
 /* The guest moves edu's BAR0 16 MiB up (memory decode stays on): Trapvisor restores the old
  * pages, traps the new ones and flushes every CPU before the writing CPU goes on. Every CPU
  * then finds the device at the new address and not at the old one; then it moves back. */
@@ -419,8 +426,7 @@ static void single_step_over(const char *name, int which, uint32_t bar)
 
 static void test_single_step(void)
 {
-    unsigned dev = edu_device();
-    uint32_t bar = dev < 32 ? cfg_read32(0, dev, 0, 0x10) & ~0xFu : 0;
+    uint32_t bar = edu_bar0();
     if (!bar) {
         check("single-step-after-mmio-read", false, "(no edu on bus 0)");
         return;
@@ -431,8 +437,7 @@ static void test_single_step(void)
 
 static void test_bar_unsupported(void)
 {
-    unsigned dev = edu_device();
-    uint32_t bar = dev < 32 ? cfg_read32(0, dev, 0, 0x10) & ~0xFu : 0;
+    uint32_t bar = edu_bar0();
     if (!bar) {
         check("bar-unsupported-ud", false, "(no edu on bus 0)");
         return;
@@ -453,13 +458,6 @@ static void test_bar_unsupported(void)
 }
 
 /* --- MMIO sites (boot/mmio.c): a replay must do what the instruction at RIP does now ------- */
-
-/* edu's BAR0 (memory BAR, 32-bit), or 0 when there is no edu on bus 0. */
-static uint32_t edu_bar0(void)
-{
-    unsigned dev = edu_device();
-    return dev < 32 ? cfg_read32(0, dev, 0, 0x10) & ~0xFu : 0;
-}
 
 #define EDU_ID 0x010000edu
 
