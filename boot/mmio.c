@@ -571,11 +571,16 @@ _Static_assert(sizeof(struct mmio_site_slot) == 512, "one site per 512 bytes");
 static struct mmio_site_slot *mmio_sites[VMX_MAX_CPUS];
 static uint8_t mmio_site_next_way[VMX_MAX_CPUS][MMIO_SITE_SETS]; /* the way a full set refills */
 
+/* RIP's set. */
+static inline unsigned mmio_site_set_index(uint64_t rip)
+{
+    return (unsigned)((rip ^ (rip >> 4)) % MMIO_SITE_SETS);
+}
+
 /* The first way of RIP's set. */
 static inline struct mmio_site_slot *mmio_site_set(const struct vcpu *v, uint64_t rip)
 {
-    return mmio_sites[v->index % VMX_MAX_CPUS] +
-           ((rip ^ (rip >> 4)) % MMIO_SITE_SETS) * MMIO_SITE_WAYS;
+    return mmio_sites[v->index % VMX_MAX_CPUS] + mmio_site_set_index(rip) * MMIO_SITE_WAYS;
 }
 
 /* The site of RIP in its set under either key (light_rip or rip), or NULL. */
@@ -644,8 +649,7 @@ static struct mmio_site *mmio_site_way_for(const struct vcpu *v, uint64_t rip)
     for (unsigned w = 0; w < MMIO_SITE_WAYS; w++)
         if (set[w].site.rip == MMIO_SITE_EMPTY)
             return &set[w].site;
-    uint8_t *next =
-        &mmio_site_next_way[v->index % VMX_MAX_CPUS][(rip ^ (rip >> 4)) % MMIO_SITE_SETS];
+    uint8_t *next = &mmio_site_next_way[v->index % VMX_MAX_CPUS][mmio_site_set_index(rip)];
     struct mmio_site *s = &set[*next].site;
     *next = (uint8_t)((*next + 1) % MMIO_SITE_WAYS);
     return s;
@@ -707,6 +711,19 @@ bool boot_mmio_cpu_init(unsigned index)
     return true;
 }
 
+/* An EPT violation at an address no region owns: a translation another CPU has just restored,
+ * still cached here, is flushed and the access retried (true); anything else is not the MMIO
+ * path's (false). */
+static bool mmio_retry_if_restored(uint64_t gpa)
+{
+    struct ept_leaf leaf;
+    if (ept_walk(&boot.ept, gpa, &leaf) && leaf.present) {
+        invept_all_context(vmx.ept_vpid_cap);
+        return true;
+    }
+    return false;
+}
+
 /* Everything but a replayed site: a new one, the general path, a stale translation. */
 __attribute__((noinline)) static bool mmio_exit_slow(struct vcpu *v, uint64_t gpa, uint64_t qual,
                                                      bool site_missed)
@@ -720,15 +737,8 @@ __attribute__((noinline)) static bool mmio_exit_slow(struct vcpu *v, uint64_t gp
     struct ept_region found;
     const struct ept_region *region =
         ept_region_lookup(&boot.ept.regions, gpa, &found) ? &found : 0;
-    if (!region) {
-        /* A translation another CPU just restored, still cached here: flush and retry. */
-        struct ept_leaf leaf;
-        if (ept_walk(&boot.ept, gpa, &leaf) && leaf.present) {
-            invept_all_context(vmx.ept_vpid_cap);
-            return true;
-        }
-        return false;
-    }
+    if (!region)
+        return mmio_retry_if_restored(gpa);
 #if !TRAPVISOR_MMIO_CACHES
     /* What every exit costs without the per-CPU caches (make MMIO_CACHES=0): the walk, the
      * decode and the route each time, into a site used once. */
@@ -774,14 +784,8 @@ bool boot_mmio_exit_light(struct vcpu *v, uint64_t gpa, uint64_t qual)
 __attribute__((noinline, cold)) static bool mmio_exit_during_delivery(uint64_t gpa, uint32_t idt)
 {
     struct ept_region r;
-    if (!ept_region_lookup(&boot.ept.regions, gpa, &r)) {
-        struct ept_leaf leaf;
-        if (ept_walk(&boot.ept, gpa, &leaf) && leaf.present) {
-            invept_all_context(vmx.ept_vpid_cap);
-            return true;
-        }
-        return false;
-    }
+    if (!ept_region_lookup(&boot.ept.regions, gpa, &r))
+        return mmio_retry_if_restored(gpa);
     log_printf("ept: event delivery (vector %u) reached %s at 0x%llx: not emulated\n", idt & 0xFF,
                r.kind == EPT_REGION_HIDDEN ? "the hypervisor's memory" : "a trapped region",
                (unsigned long long)gpa);
