@@ -198,6 +198,17 @@ static inline void select_root(bool alternate, unsigned i)
         write_cr3(B.cr3[i & 1]);
 }
 
+/* Sample i of `op`: its round trip, and the hypervisor's share when exactly one exit happened
+ * (this CPU's exit sequence number moved by one since seq0). The stats BAR is read-only mapped:
+ * these reads cause no exit. */
+static inline void keep_sample(struct cpu_result *r, enum op_id op, unsigned i, uint64_t ticks,
+                               volatile const struct tv_stats_cpu *sc, uint64_t seq0)
+{
+    r->ticks[op][i] = ticks;
+    if (sc && sc->seq == seq0 + 1)
+        r->hv[op][r->nhv[op]++] = sc->last_ticks;
+}
+
 /* The samples of one operation: only the operation lies between the two TSC reads. */
 static void measure_op(struct cpu_result *r, enum op_id op, bool alternate,
                        volatile const struct tv_stats_cpu *sc)
@@ -212,10 +223,7 @@ static void measure_op(struct cpu_result *r, enum op_id op, bool alternate,
         uint64_t t0 = tsc_read_ordered();
         run_op(op);
         uint64_t t1 = tsc_read_ordered();
-        r->ticks[op][i] = t1 - t0;
-        /* The stats BAR is read-only mapped: these reads cause no exit. */
-        if (sc && sc->seq == seq0 + 1)
-            r->hv[op][r->nhv[op]++] = sc->last_ticks;
+        keep_sample(r, op, i, t1 - t0, sc, seq0);
     }
 }
 
@@ -237,9 +245,7 @@ __attribute__((noinline)) static void measure_through_sites(struct cpu_result *r
         uint64_t t0 = tsc_read_ordered();
         call_site(c.fn, c.addr, c.value);
         uint64_t t1 = tsc_read_ordered();
-        r->ticks[op][i] = t1 - t0;
-        if (sc && sc->seq == seq0 + 1)
-            r->hv[op][r->nhv[op]++] = sc->last_ticks;
+        keep_sample(r, op, i, t1 - t0, sc, seq0);
     }
 }
 
