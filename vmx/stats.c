@@ -21,16 +21,37 @@ _Static_assert(__builtin_offsetof(struct tv_exit_stat, hist) == 32, "STAT_HIST")
 _Static_assert(TV_STATS_REASONS == 80 && TV_STATS_DEVICES == 4 && TV_STATS_BUCKETS == 32,
                "stats_record.inc constants");
 
+/* Version 1's layout is kept (struct tv_stats_cpu only grew at its end): the record above and
+ * every reader of version 1 fields see the same offsets. */
+_Static_assert(__builtin_offsetof(struct tv_stats_cpu, mmio_path) == 32 + 84 * 288,
+               "MMIO path counters appended after mmio_device[]");
+_Static_assert(TV_MMIO_PATH_COUNT <= TV_STATS_MMIO_PATHS, "a slot for every path");
+/* The statistics function's 1 MiB BAR holds the pages and the control page after them
+ * (devices/statsdev.h, STATSDEV_BAR0_SIZE). */
+_Static_assert(TV_STATS_CTRL_OFFSET + 4096 <= 0x100000, "statistics fit the BAR");
+
+/* The CPU's lock word (XCHG, implicitly locked: SDM Vol. 2B, XCHG), as the stub's record
+ * takes it (vmx/stats_record.inc). */
+static void lock_word(volatile int *lock)
+{
+    while (__atomic_exchange_n(lock, 1, __ATOMIC_ACQUIRE))
+        while (__atomic_load_n(lock, __ATOMIC_RELAXED))
+            __builtin_ia32_pause();
+}
+
+static void unlock_word(volatile int *lock)
+{
+    __atomic_store_n(lock, 0, __ATOMIC_RELEASE);
+}
+
 static void lock_cpu(struct stats_state *st, unsigned cpu)
 {
-    while (__atomic_exchange_n(&st->lock[cpu], 1, __ATOMIC_ACQUIRE))
-        while (__atomic_load_n(&st->lock[cpu], __ATOMIC_RELAXED))
-            __builtin_ia32_pause();
+    lock_word(&st->lock[cpu]);
 }
 
 static void unlock_cpu(struct stats_state *st, unsigned cpu)
 {
-    __atomic_store_n(&st->lock[cpu], 0, __ATOMIC_RELEASE);
+    unlock_word(&st->lock[cpu]);
 }
 
 static void clear_stat(struct tv_exit_stat *s)
@@ -45,6 +66,8 @@ static void clear_cpu_counters(struct tv_stats_cpu *c)
         clear_stat(&c->reason[r]);
     for (unsigned d = 0; d < TV_STATS_DEVICES; d++)
         clear_stat(&c->mmio_device[d]);
+    for (unsigned p = 0; p < TV_STATS_MMIO_PATHS; p++)
+        c->mmio_path[p] = 0;
     c->last_reason = 0;
     c->last_ticks = 0;
 }
@@ -63,8 +86,10 @@ void stats_init(struct stats_state *st, struct tv_stats *pub)
     h->nbuckets = TV_STATS_BUCKETS;
     h->ndevices = TV_STATS_DEVICES;
     h->flags = TRAPVISOR_ACCOUNTING ? TV_STATS_F_ACCOUNTING : 0;
-    for (unsigned c = 0; c < TV_STATS_MAX_CPUS; c++)
+    for (unsigned c = 0; c < TV_STATS_MAX_CPUS; c++) {
         clear_cpu_counters(&pub->cpu[c]);
+        pub->cpu[c].mmio_path_seq = UINT64_MAX; /* tags no exit */
+    }
 }
 
 bool stats_cpu_online(struct stats_state *st, unsigned cpu, uint32_t apic_id)
@@ -138,6 +163,24 @@ void stats_record_exit(struct stats_state *st, unsigned cpu, unsigned reason, ui
 #endif
 }
 
+bool stats_count_mmio_path(struct tv_stats_cpu *c, volatile int *lock, enum tv_mmio_path path)
+{
+    /* Compared as unsigned: an out-of-range value an enum cannot name is refused too. */
+    const unsigned p = (unsigned)path;
+    if (p == TV_MMIO_PATH_LIGHT || p >= TV_MMIO_PATH_COUNT || !c || !lock)
+        return false;
+#if TRAPVISOR_ACCOUNTING
+    lock_word(lock);
+    c->mmio_path[p]++;
+    /* This exit's record has not run yet (it runs in the stub after the handler): the exit will
+     * get seq + 1. Only this CPU writes its seq, so it is stable here. */
+    c->mmio_path_seq = c->seq;
+    c->mmio_path_last = p;
+    unlock_word(lock);
+#endif
+    return true;
+}
+
 void stats_reset(struct stats_state *st)
 {
     for (unsigned cpu = 0; cpu < TV_STATS_MAX_CPUS; cpu++) {
@@ -203,6 +246,7 @@ uint64_t stats_measure_overhead(struct stats_state *st, unsigned cpu, unsigned r
     lock_cpu(st, cpu);
     clear_cpu_counters(&st->pub->cpu[cpu]);
     st->pub->cpu[cpu].seq = 0;
+    st->pub->cpu[cpu].mmio_path_seq = UINT64_MAX; /* seq starts again: no stale tag matches */
     unlock_cpu(st, cpu);
     st->pub->hdr.overhead_ticks = overhead;
     return overhead;

@@ -40,6 +40,16 @@ bool stats_name_device(struct stats_state *st, unsigned device, const char *name
 void stats_record_exit(struct stats_state *st, unsigned cpu, unsigned reason, uint64_t ticks,
                        int device);
 
+/* Counts one EPT-violation exit of the CPU whose block is `c` (vcpu->stats_cpu) as handled by
+ * `path`, under that CPU's lock word `lock` (vcpu->stats_lock), so a reset from another CPU
+ * never loses or tears it; also tags the exit (mmio_path_seq/mmio_path_last) for
+ * tv_stats_last_mmio_path. Call it at most once per exit, in the exit's handler (before the
+ * stub records the exit), on every path but TV_MMIO_PATH_LIGHT. False, nothing written, for
+ * TV_MMIO_PATH_LIGHT (its count is derived: counting it would count it twice), a path out of
+ * range, or a NULL block or lock. With TRAPVISOR_ACCOUNTING=0 it does nothing (and returns
+ * true for a valid path). */
+bool stats_count_mmio_path(struct tv_stats_cpu *c, volatile int *lock, enum tv_mmio_path path);
+
 /* Zeroes every counter of every CPU and bumps hdr.generation. */
 void stats_reset(struct stats_state *st);
 

@@ -7,3 +7,6 @@ $(eval $(call host_test,test_vmx_stats,tests/stats/test_vmx_stats.c vmx/stats.c 
 $(BUILD)/tests/test_vmx_stats: $(BUILD)/host/vmx/stats_record.o
 # The retire decisions of the exit path (vmx/exit.h), pure functions.
 $(eval $(call host_test,test_vmx_retire,tests/stats/test_vmx_retire.c))
+# The same accounting built as `make ACCOUNTING=0` builds it (tests/stats/stats_no_accounting.c
+# includes vmx/stats.c with TRAPVISOR_ACCOUNTING=0).
+$(eval $(call host_test,test_vmx_stats_no_accounting,tests/stats/test_vmx_stats_no_accounting.c tests/stats/stats_no_accounting.c lib/string.c))

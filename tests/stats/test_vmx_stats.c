@@ -1,7 +1,9 @@
 /* vmx/stats: exit accounting is exact (count, total, min, max, log2 histogram, per device),
  * a reset racing with another CPU's exits never tears a record, snapshots are consistent,
  * bad indices are refused; the exit stub's record in assembly (stats_record_fast, the same
- * instructions as vmx/stub.asm's inline copy) records exactly what the C reference does. */
+ * instructions as vmx/stub.asm's inline copy) records exactly what the C reference does; the
+ * MMIO path counters (version 2) count, reset, refuse bad paths, give the light count by
+ * difference and tag each exit, and version 1's layout is unchanged. */
 #include <pthread.h>
 #include <stdbool.h>
 #include <setjmp.h>
@@ -252,6 +254,236 @@ static void stats_overhead_is_measured_and_leaves_no_samples(void **state)
     assert_int_equal(stats_measure_overhead(&st, TV_STATS_MAX_CPUS, 10, stats_record_fast), 0);
 }
 
+/* Version 2 only appended: every version-1 offset (the stub's record and old readers use them)
+ * is where it was, the new fields follow mmio_device[], and the statistics still fit the pages
+ * before the control register. */
+static void stats_layout_keeps_version_1_offsets(void **state)
+{
+    (void)state;
+    assert_int_equal(offsetof(struct tv_stats_header, version), 8);
+    assert_int_equal(offsetof(struct tv_stats_header, cpu_stride), 16);
+    assert_int_equal(offsetof(struct tv_stats_header, flags), 36);
+    assert_int_equal(offsetof(struct tv_stats_header, overhead_ticks), 40);
+    assert_int_equal(offsetof(struct tv_stats_header, generation), 48);
+    assert_int_equal(offsetof(struct tv_stats_header, device_name), 56);
+    assert_int_equal(sizeof(struct tv_stats_header), 120);
+    assert_int_equal(offsetof(struct tv_stats, cpu), 120);
+    assert_int_equal(offsetof(struct tv_stats_cpu, apic_id), 0);
+    assert_int_equal(offsetof(struct tv_stats_cpu, online), 4);
+    assert_int_equal(offsetof(struct tv_stats_cpu, last_reason), 8);
+    assert_int_equal(offsetof(struct tv_stats_cpu, last_ticks), 16);
+    assert_int_equal(offsetof(struct tv_stats_cpu, seq), 24);
+    assert_int_equal(offsetof(struct tv_stats_cpu, reason), 32);
+    assert_int_equal(offsetof(struct tv_stats_cpu, mmio_device), 32 + 80 * 288);
+    assert_int_equal(sizeof(struct tv_exit_stat), 288);
+    assert_int_equal(offsetof(struct tv_stats_cpu, mmio_path), 32 + 84 * 288);
+    assert_int_equal(offsetof(struct tv_stats_cpu, mmio_path_seq),
+                     32 + 84 * 288 + 8 * TV_STATS_MMIO_PATHS);
+    assert_int_equal(offsetof(struct tv_stats_cpu, mmio_path_last),
+                     32 + 84 * 288 + 8 * TV_STATS_MMIO_PATHS + 8);
+    assert_int_equal(sizeof(struct tv_stats_cpu), 32 + 84 * 288 + 8 * TV_STATS_MMIO_PATHS + 16);
+    assert_int_equal(TV_STATS_VERSION, 2);
+    assert_true(TV_MMIO_PATH_COUNT <= TV_STATS_MMIO_PATHS);
+    assert_true(sizeof(struct tv_stats) <= TV_STATS_CTRL_OFFSET);
+    /* Still 190 pages: the control register stays at 0xBE000 (boot/ and the BAR unchanged). */
+    assert_int_equal(TV_STATS_CTRL_OFFSET, 0xBE000);
+}
+
+static void stats_mmio_path_counts_each_counted_path(void **state)
+{
+    (void)state;
+    static const enum tv_mmio_path paths[] = {
+        TV_MMIO_PATH_FULL,    TV_MMIO_PATH_FILL, TV_MMIO_PATH_GENERAL, TV_MMIO_PATH_RETRY,
+        TV_MMIO_PATH_REFUSED, TV_MMIO_PATH_FILL, TV_MMIO_PATH_FILL,    TV_MMIO_PATH_GENERAL};
+    for (unsigned i = 0; i < sizeof paths / sizeof paths[0]; i++)
+        assert_true(stats_count_mmio_path(&pub.cpu[2], &st.lock[2], paths[i]));
+    const uint64_t *n = pub.cpu[2].mmio_path;
+    assert_int_equal(n[TV_MMIO_PATH_LIGHT], 0);
+    assert_int_equal(n[TV_MMIO_PATH_FULL], 1);
+    assert_int_equal(n[TV_MMIO_PATH_FILL], 3);
+    assert_int_equal(n[TV_MMIO_PATH_GENERAL], 2);
+    assert_int_equal(n[TV_MMIO_PATH_RETRY], 1);
+    assert_int_equal(n[TV_MMIO_PATH_REFUSED], 1);
+    for (unsigned p = TV_MMIO_PATH_COUNT; p < TV_STATS_MMIO_PATHS; p++)
+        assert_int_equal(n[p], 0);   /* reserved */
+    assert_int_equal(st.lock[2], 0); /* released */
+    assert_int_equal(pub.cpu[2].mmio_path_last, TV_MMIO_PATH_GENERAL);
+    for (unsigned c = 0; c < TV_STATS_MAX_CPUS; c++) {
+        if (c == 2)
+            continue;
+        for (unsigned p = 0; p < TV_STATS_MMIO_PATHS; p++)
+            assert_int_equal(pub.cpu[c].mmio_path[p], 0); /* other CPUs untouched */
+    }
+    assert_int_equal(pub.cpu[2].seq, 0); /* counting a path is not recording an exit */
+}
+
+static void stats_mmio_path_refuses_light_and_bad_paths(void **state)
+{
+    (void)state;
+    static struct tv_stats_cpu before;
+    memcpy(&before, &pub.cpu[1], sizeof before);
+    assert_false(stats_count_mmio_path(&pub.cpu[1], &st.lock[1], TV_MMIO_PATH_LIGHT));
+    assert_false(stats_count_mmio_path(&pub.cpu[1], &st.lock[1], TV_MMIO_PATH_COUNT));
+    assert_false(stats_count_mmio_path(&pub.cpu[1], &st.lock[1], (enum tv_mmio_path)7));
+    assert_false(stats_count_mmio_path(&pub.cpu[1], &st.lock[1], (enum tv_mmio_path)8));
+    assert_false(stats_count_mmio_path(&pub.cpu[1], &st.lock[1], (enum tv_mmio_path)100000));
+    assert_false(stats_count_mmio_path(&pub.cpu[1], &st.lock[1], (enum tv_mmio_path) - 1));
+    assert_false(stats_count_mmio_path(NULL, &st.lock[1], TV_MMIO_PATH_FILL));
+    assert_false(stats_count_mmio_path(&pub.cpu[1], NULL, TV_MMIO_PATH_FILL));
+    assert_memory_equal(&before, &pub.cpu[1], sizeof before); /* nothing written */
+    assert_int_equal(st.lock[1], 0);
+}
+
+static void stats_mmio_path_counters_reset_with_the_rest(void **state)
+{
+    (void)state;
+    stats_record_exit(&st, 0, 48, 100, 0);
+    assert_true(stats_count_mmio_path(&pub.cpu[0], &st.lock[0], TV_MMIO_PATH_FILL));
+    stats_record_exit(&st, 0, 48, 780, 0);
+    assert_true(stats_count_mmio_path(&pub.cpu[5], &st.lock[5], TV_MMIO_PATH_RETRY));
+    uint64_t gen = pub.hdr.generation;
+    stats_reset(&st);
+    assert_int_equal(pub.hdr.generation, gen + 1);
+    for (unsigned c = 0; c < TV_STATS_MAX_CPUS; c++)
+        for (unsigned p = 0; p < TV_STATS_MMIO_PATHS; p++)
+            assert_int_equal(pub.cpu[c].mmio_path[p], 0);
+    /* Counting goes on exactly after a reset. */
+    assert_true(stats_count_mmio_path(&pub.cpu[0], &st.lock[0], TV_MMIO_PATH_FULL));
+    assert_int_equal(pub.cpu[0].mmio_path[TV_MMIO_PATH_FULL], 1);
+    /* The snapshot copies the new fields too. */
+    assert_int_equal(stats_snapshot(&st, &snap, sizeof snap), sizeof snap);
+    assert_int_equal(snap.cpu[0].mmio_path[TV_MMIO_PATH_FULL], 1);
+}
+
+/* What the exit path does, exit by exit: the handler counts its path (every path but light),
+ * then the stub records the exit (stats_record_fast, the stub's own instructions), except for a
+ * refused exit, whose CPU stops first. Light = reason 48's count minus the counted paths,
+ * exactly, at every exit, and the tag names each exit's path. */
+static void stats_mmio_light_is_derived_exactly(void **state)
+{
+    (void)state;
+    uint64_t rs = 0x243F6A8885A308D3ull;
+    struct stats_record_ctx ctx;
+    stats_record_ctx_init(&st, 4, &ctx);
+    uint64_t expect[TV_MMIO_PATH_COUNT] = {0};
+    for (unsigned i = 0; i < 20000; i++) {
+        uint64_t r = xorshift64(&rs);
+        if (r % 7 == 0) { /* another kind of exit between MMIO exits */
+            ctx.reason = 10;
+            stats_record_fast(&ctx, 40);
+            assert_int_equal(tv_stats_last_mmio_path(pub.cpu[4].seq, pub.cpu[4].last_reason,
+                                                     pub.cpu[4].mmio_path_seq,
+                                                     pub.cpu[4].mmio_path_last),
+                             -1);
+            continue;
+        }
+        /* Mostly light, as in a driver's steady state; never refused but at the end. */
+        enum tv_mmio_path p =
+            (r >> 8) % 3 ? TV_MMIO_PATH_LIGHT : (enum tv_mmio_path)(1 + (r >> 16) % 4);
+        if (p != TV_MMIO_PATH_LIGHT)
+            assert_true(stats_count_mmio_path(ctx.cpu, ctx.lock, p));
+        ctx.reason = 48;
+        ctx.device = (int32_t)((r >> 24) % 2);
+        stats_record_fast(&ctx, p == TV_MMIO_PATH_LIGHT ? 193 : 780);
+        expect[p]++;
+        const struct tv_stats_cpu *c = &pub.cpu[4];
+        assert_int_equal(tv_stats_mmio_light(c->reason[48].count, c->mmio_path),
+                         expect[TV_MMIO_PATH_LIGHT]);
+        assert_int_equal(
+            tv_stats_last_mmio_path(c->seq, c->last_reason, c->mmio_path_seq, c->mmio_path_last),
+            p);
+    }
+    for (unsigned p = TV_MMIO_PATH_FULL; p < TV_MMIO_PATH_COUNT; p++)
+        assert_int_equal(pub.cpu[4].mmio_path[p], expect[p]);
+    assert_true(expect[TV_MMIO_PATH_LIGHT] > 10000 && expect[TV_MMIO_PATH_FILL] > 1000);
+    /* A refused exit: counted, never recorded (its CPU stops). The light count is unchanged and
+     * the latest recorded exit keeps its own path. */
+    const uint64_t light = expect[TV_MMIO_PATH_LIGHT];
+    const int last = tv_stats_last_mmio_path(pub.cpu[4].seq, pub.cpu[4].last_reason,
+                                             pub.cpu[4].mmio_path_seq, pub.cpu[4].mmio_path_last);
+    assert_true(stats_count_mmio_path(ctx.cpu, ctx.lock, TV_MMIO_PATH_REFUSED));
+    assert_int_equal(pub.cpu[4].mmio_path[TV_MMIO_PATH_REFUSED], 1);
+    assert_int_equal(tv_stats_mmio_light(pub.cpu[4].reason[48].count, pub.cpu[4].mmio_path), light);
+    assert_int_equal(tv_stats_last_mmio_path(pub.cpu[4].seq, pub.cpu[4].last_reason,
+                                             pub.cpu[4].mmio_path_seq, pub.cpu[4].mmio_path_last),
+                     last);
+}
+
+/* Between a path's count and its exit's record (a reader of the live pages on another CPU can
+ * land there) the counted paths exceed the recorded exits: the derived light count is 0, never
+ * a wrapped-around huge number. */
+static void stats_mmio_light_is_zero_while_an_exit_is_in_flight(void **state)
+{
+    (void)state;
+    uint64_t paths[TV_STATS_MMIO_PATHS] = {0};
+    assert_int_equal(tv_stats_mmio_light(0, paths), 0);
+    paths[TV_MMIO_PATH_FILL] = 1;
+    assert_int_equal(tv_stats_mmio_light(0, paths), 0);
+    assert_int_equal(tv_stats_mmio_light(1, paths), 0);
+    assert_int_equal(tv_stats_mmio_light(5, paths), 4);
+    paths[TV_MMIO_PATH_REFUSED] = 3; /* never in reason 48's count: not subtracted */
+    paths[TV_MMIO_PATH_LIGHT] = 99;  /* not a counted path (stays 0 in real blocks) */
+    assert_int_equal(tv_stats_mmio_light(5, paths), 4);
+    assert_int_equal(tv_stats_last_mmio_path(0, 48, UINT64_MAX, 0), -1); /* nothing recorded */
+    assert_int_equal(tv_stats_last_mmio_path(7, 48, 6, 99), TV_MMIO_PATH_LIGHT); /* bad tag */
+    assert_int_equal(tv_stats_last_mmio_path(7, 48, 6, TV_MMIO_PATH_GENERAL), TV_MMIO_PATH_GENERAL);
+    assert_int_equal(tv_stats_last_mmio_path(7, 48, 5, TV_MMIO_PATH_GENERAL), TV_MMIO_PATH_LIGHT);
+}
+
+static void *hammer_paths(void *arg)
+{
+    struct hammer *h = arg;
+    struct stats_record_ctx ctx;
+    stats_record_ctx_init(&st, h->cpu, &ctx);
+    for (unsigned i = 0; i < h->n; i++) {
+        stats_count_mmio_path(ctx.cpu, ctx.lock, TV_MMIO_PATH_FILL);
+        ctx.reason = 48;
+        stats_record_fast(&ctx, 780);
+    }
+    return NULL;
+}
+
+/* A reset from another CPU takes the same lock word: it never tears or loses a count, and the
+ * counts are exact again right after it. */
+static void stats_mmio_path_reset_racing_with_counts(void **state)
+{
+    (void)state;
+    struct hammer h = {.cpu = 6, .n = 300000};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, hammer_paths, &h), 0);
+    for (int i = 0; i < 200; i++) {
+        stats_reset(&st);
+        stats_snapshot(&st, &snap, sizeof snap);
+        const struct tv_stats_cpu *c = &snap.cpu[6];
+        /* The snapshot holds whole updates: each path count is at most one ahead of its exit's
+         * record (counted, the stub's record not yet run). */
+        assert_true(c->mmio_path[TV_MMIO_PATH_FILL] <= c->reason[48].count + 1);
+        assert_int_equal(c->mmio_path[TV_MMIO_PATH_LIGHT], 0);
+        assert_true(c->mmio_path_last == TV_MMIO_PATH_FILL || c->mmio_path_seq == UINT64_MAX);
+    }
+    pthread_join(t, NULL);
+    stats_reset(&st);
+    h.n = 4321;
+    hammer_paths(&h);
+    assert_int_equal(pub.cpu[6].mmio_path[TV_MMIO_PATH_FILL], 4321);
+    assert_int_equal(pub.cpu[6].reason[48].count, 4321);
+    assert_int_equal(tv_stats_mmio_light(pub.cpu[6].reason[48].count, pub.cpu[6].mmio_path), 0);
+    assert_int_equal(st.lock[6], 0);
+}
+
+/* A CPU without a block counts into the sink, as its record does: no real block changes. */
+static void stats_mmio_path_without_a_block_goes_to_the_sink(void **state)
+{
+    (void)state;
+    struct stats_record_ctx a;
+    stats_record_ctx_init(NULL, 0, &a);
+    uint64_t before = a.cpu->mmio_path[TV_MMIO_PATH_GENERAL];
+    assert_true(stats_count_mmio_path(a.cpu, a.lock, TV_MMIO_PATH_GENERAL));
+    assert_int_equal(a.cpu->mmio_path[TV_MMIO_PATH_GENERAL], before + 1);
+    for (unsigned c = 0; c < TV_STATS_MAX_CPUS; c++)
+        assert_int_equal(pub.cpu[c].mmio_path[TV_MMIO_PATH_GENERAL], 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -265,6 +497,14 @@ int main(void)
         cmocka_unit_test_setup(stats_record_fast_matches_the_c_record, setup),
         cmocka_unit_test_setup(stats_record_without_a_block_goes_to_the_sink, setup),
         cmocka_unit_test_setup(stats_overhead_is_measured_and_leaves_no_samples, setup),
+        cmocka_unit_test_setup(stats_layout_keeps_version_1_offsets, setup),
+        cmocka_unit_test_setup(stats_mmio_path_counts_each_counted_path, setup),
+        cmocka_unit_test_setup(stats_mmio_path_refuses_light_and_bad_paths, setup),
+        cmocka_unit_test_setup(stats_mmio_path_counters_reset_with_the_rest, setup),
+        cmocka_unit_test_setup(stats_mmio_light_is_derived_exactly, setup),
+        cmocka_unit_test_setup(stats_mmio_light_is_zero_while_an_exit_is_in_flight, setup),
+        cmocka_unit_test_setup(stats_mmio_path_reset_racing_with_counts, setup),
+        cmocka_unit_test_setup(stats_mmio_path_without_a_block_goes_to_the_sink, setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

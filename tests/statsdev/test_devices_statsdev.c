@@ -60,6 +60,32 @@ static void statsdev_reads_show_live_counters(void **state)
     assert_int_equal(rd(offsetof(struct tv_stats, cpu[0].last_ticks), 4), 150);
 }
 
+/* Version 2's MMIO path counters are in the pages like the rest: a guest reads them at their
+ * offsets (every CPU block at cpu_stride), and the control write resets them. */
+static void statsdev_shows_and_resets_mmio_path_counters(void **state)
+{
+    (void)state;
+    assert_true(stats_count_mmio_path(&pub.cpu[3], &st.lock[3], TV_MMIO_PATH_FILL));
+    assert_true(stats_count_mmio_path(&pub.cpu[3], &st.lock[3], TV_MMIO_PATH_FILL));
+    assert_true(stats_count_mmio_path(&pub.cpu[3], &st.lock[3], TV_MMIO_PATH_RETRY));
+    uint64_t stride = rd(offsetof(struct tv_stats_header, cpu_stride), 4);
+    uint64_t base = rd(offsetof(struct tv_stats_header, header_size), 4) + 3 * stride;
+    uint64_t fill = base + offsetof(struct tv_stats_cpu, mmio_path[TV_MMIO_PATH_FILL]);
+    uint64_t retry = base + offsetof(struct tv_stats_cpu, mmio_path[TV_MMIO_PATH_RETRY]);
+    assert_int_equal(rd(fill, 8), 2);
+    assert_int_equal(rd(retry, 8), 1);
+    assert_int_equal(rd(base + offsetof(struct tv_stats_cpu, mmio_path_last), 8),
+                     TV_MMIO_PATH_RETRY);
+    /* The last CPU's last field lies inside the statistics, before the control page. */
+    uint64_t end =
+        rd(offsetof(struct tv_stats_header, header_size), 4) + TV_STATS_MAX_CPUS * stride;
+    assert_true(end <= TV_STATS_CTRL_OFFSET);
+    assert_true(rd(end - 8, 8) != ~0ull);
+    statsdev_ops.write(&sd.dev, 0, TV_STATS_CTRL_OFFSET, 4, TV_STATS_CTRL_RESET);
+    assert_int_equal(rd(fill, 8), 0);
+    assert_int_equal(rd(retry, 8), 0);
+}
+
 static void statsdev_reset_needs_the_exact_control_write(void **state)
 {
     (void)state;
@@ -95,6 +121,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(statsdev_identity_and_bar, setup),
         cmocka_unit_test_setup(statsdev_reads_show_live_counters, setup),
+        cmocka_unit_test_setup(statsdev_shows_and_resets_mmio_path_counters, setup),
         cmocka_unit_test_setup(statsdev_reset_needs_the_exact_control_write, setup),
         cmocka_unit_test_setup(statsdev_reads_outside_the_statistics, setup),
     };
