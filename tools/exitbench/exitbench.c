@@ -15,6 +15,12 @@
  * that answers it (Trapvisor, KVM); elsewhere it would be #UD. An operation that cannot run
  * gets one `exitbench: <op> skipped: <why>` line instead of its op= line.
  *
+ * Under Trapvisor, one more line per CPU that ran after the operations' lines:
+ *   exitbench: mmio-paths cpu=<n> light=<a> full=<b> fill=<c> general=<d> retry=<e> refused=<f>
+ * how many of that CPU's EPT-violation exits took each path of the MMIO handler over the whole
+ * run (warm-ups included): the difference of two readings of the statistics pages, one before
+ * the first operation and one after the last (docs/exitbench.md, docs/stats.md).
+ *
  * --alternate-cr3: consecutive samples run under two page-table roots, the firmware's and a
  * copy of its top-level table (the same translations), as a guest OS runs the same code under
  * the roots of different processes. CR3 is loaded before each sample's first TSC read. */
@@ -282,6 +288,78 @@ static VOID EFIAPI ap_measure(VOID *arg)
     measure_on_this_cpu(arg);
     if (flags & (1u << 9))
         __asm__ volatile("sti");
+}
+
+/* --- MMIO exits by path over the run (statistics version 2) ------------------------------- */
+
+/* One CPU block's MMIO figures: its EPT-violation exits and its counted paths. */
+struct path_reading {
+    bool ok;
+    uint64_t ept_violations;
+    uint64_t path[TV_STATS_MMIO_PATHS];
+};
+
+struct path_snapshot {
+    uint64_t generation;
+    struct path_reading cpu[TV_STATS_MAX_CPUS];
+};
+
+static struct path_snapshot paths_before, paths_after;
+
+/* Reads every CPU block in use from the live pages (no exit: they are mapped read-only). A block
+ * whose seq moved while it was read is read again, so the figures belong together: a CPU's
+ * record bumps seq last (docs/stats.md). */
+static void read_mmio_paths(struct path_snapshot *s)
+{
+    s->generation = B.stats->hdr.generation;
+    uint32_t n = B.stats->hdr.ncpus;
+    if (n > TV_STATS_MAX_CPUS)
+        n = TV_STATS_MAX_CPUS;
+    for (uint32_t i = 0; i < n; i++) {
+        volatile const struct tv_stats_cpu *c = &B.stats->cpu[i];
+        struct path_reading *r = &s->cpu[i];
+        r->ok = false;
+        for (unsigned tries = 0; tries < 1000 && !r->ok; tries++) {
+            const uint64_t seq = c->seq;
+            r->ept_violations = c->reason[48].count;
+            for (unsigned p = 0; p < TV_STATS_MMIO_PATHS; p++)
+                r->path[p] = c->mmio_path[p];
+            r->ok = c->seq == seq;
+        }
+    }
+}
+
+/* The mmio-paths line of each CPU that ran, from the two readings around the run. */
+static void report_mmio_paths(unsigned ncpus)
+{
+    if (!(B.stats->hdr.flags & TV_STATS_F_ACCOUNTING)) {
+        out("exitbench: mmio-paths skipped: Trapvisor built without accounting (ACCOUNTING=0)\n");
+        return;
+    }
+    if (paths_after.generation != paths_before.generation) {
+        out("exitbench: mmio-paths skipped: the statistics were reset during the run\n");
+        return;
+    }
+    for (unsigned cpu = 0; cpu < ncpus; cpu++) {
+        if (!results[cpu].ran)
+            continue;
+        const int si = stats_cpu_index(results[cpu].apic_id);
+        const struct path_reading *a = si >= 0 ? &paths_before.cpu[si] : NULL;
+        const struct path_reading *b = si >= 0 ? &paths_after.cpu[si] : NULL;
+        if (!a || !a->ok || !b->ok) {
+            out("exitbench: mmio-paths cpu=%u skipped: no consistent statistics block\n", cpu);
+            continue;
+        }
+        uint64_t d[TV_STATS_MMIO_PATHS];
+        for (unsigned p = 0; p < TV_STATS_MMIO_PATHS; p++)
+            d[p] = b->path[p] - a->path[p];
+        const uint64_t light = tv_stats_mmio_light(b->ept_violations - a->ept_violations, d);
+        out("exitbench: mmio-paths cpu=%u light=%llu full=%llu fill=%llu general=%llu retry=%llu "
+            "refused=%llu\n",
+            cpu, (unsigned long long)light, (unsigned long long)d[TV_MMIO_PATH_FULL],
+            (unsigned long long)d[TV_MMIO_PATH_FILL], (unsigned long long)d[TV_MMIO_PATH_GENERAL],
+            (unsigned long long)d[TV_MMIO_PATH_RETRY], (unsigned long long)d[TV_MMIO_PATH_REFUSED]);
+    }
 }
 
 /* --- discovery ----------------------------------------------------------------------------- */
@@ -660,6 +738,8 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
             ncpus = MAX_CPUS;
     }
 
+    if (B.stats)
+        read_mmio_paths(&paths_before);
     for (UINTN cpu = 0; cpu < ncpus; cpu++) {
         if (!alloc_result(&results[cpu], B.n)) {
             out("exitbench: out of memory for %u samples\n", B.n);
@@ -677,6 +757,8 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
                     (unsigned long long)s);
         }
     }
+    if (B.stats)
+        read_mmio_paths(&paths_after);
 
     if (root_copy) {
         for (UINTN cpu = 0; cpu < ncpus; cpu++)
@@ -697,6 +779,8 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
     for (UINTN cpu = 0; cpu < ncpus; cpu++)
         if (results[cpu].ran)
             report_cpu(&results[cpu], (unsigned)cpu, &c);
+    if (B.stats)
+        report_mmio_paths((unsigned)ncpus);
 
     EFI_STATUS ws = c.cap ? csv_write(li, o.csv, &c) : EFI_OUT_OF_RESOURCES;
     if (EFI_ERROR(ws))
