@@ -18,6 +18,7 @@ extern struct spinlock boot_ept_lock;
 void boot_ept_changed(void);
 bool boot_mmio_exit(struct vcpu *v, uint64_t gpa, uint64_t qual);
 bool boot_mmio_exit_light(struct vcpu *v, uint64_t gpa, uint64_t qual);
+void boot_mmio_paging_mode_changed(struct vcpu *v);
 void boot_mmio_init(void);
 
 struct pci_bus boot_bus;
@@ -462,7 +463,8 @@ void boot_install_hooks(void)
     vmx_hooks.io = cfg_port;
     boot_mmio_init();
     vmx_hooks.ept_violation = boot_mmio_exit;
-    vmx_hooks.ept_violation_light = boot_mmio_exit_light; /* replays MMIO sites only */
+    vmx_hooks.ept_violation_light = boot_mmio_exit_light;          /* replays MMIO sites only */
+    vmx_hooks.paging_mode_changed = boot_mmio_paging_mode_changed; /* forgets them */
     vmx_hooks.ept_violation_loads_rsp =
         true; /* boot/mmio.c reads RSP only when an operand needs it */
     if (vmx.stats && !boot.opt_no_edu)

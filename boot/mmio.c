@@ -410,14 +410,18 @@ struct mmio_site {
     struct ept_region_cache region;
     struct pci_bar_route route;
     struct x86_mov_access mov;
-    uint64_t value_mask;     /* the access's bytes */
-    const void *plain;       /* a load of a plain register (device_ops.plain_read) at */
-    uint64_t plain_offset;   /* plain_offset; ~0 (no offset) when there is none */
-    uint32_t seg_base_field; /* VMCS field of the FS or GS base its operand adds, or 0 */
-    uint32_t qual_kind;      /* MMIO_QUAL_BITS of an exit from its access: linear address valid
-                                and translated (bits 7, 8) and a data read (1) or write (2) alone;
-                                0: the instruction is not a form the fast path takes */
-    int stats_slot;          /* boot_device_stats_slot of the region's function */
+    uint64_t next_rip;          /* rip + the instruction's length */
+    uint64_t value_mask;        /* the access's bytes */
+    uint64_t plain_gpa;         /* a load of a plain register (device_ops.plain_read) at this
+                                   address (the route's window is the site's, so the offset is
+                                   too); ~0 (no access starts there) when there is none */
+    const uint64_t *plain_word; /* the naturally aligned 8 bytes that hold it */
+    unsigned plain_shift;       /* its bit position in them */
+    uint32_t seg_base_field;    /* VMCS field of the FS or GS base its operand adds, or 0 */
+    uint32_t qual_kind;         /* MMIO_QUAL_BITS of an exit from its access: linear address valid
+                                   and translated (bits 7, 8) and a data read (1) or write (2) alone;
+                                   0: the instruction is not a form the fast path takes */
+    int stats_slot;             /* boot_device_stats_slot of the region's function */
 #if TRAPVISOR_MMIO_CACHES
     struct fetch_cache fc; /* RIP's translation, bound to boot_guest_mem */
 #endif
@@ -453,6 +457,7 @@ static bool mmio_gpr_is_callee_saved(unsigned gpr)
 static void mmio_site_describe_mov(struct mmio_site *s, uint64_t rip, uint64_t gpa)
 {
     s->qual_kind = MMIO_QUAL_GLA | (s->mov.store ? 2 : 1);
+    s->next_rip = rip + s->mov.len;
     const bool uses_callee_gprs = mmio_gpr_is_callee_saved(s->mov.base) ||
                                   mmio_gpr_is_callee_saved(s->mov.index) ||
                                   (!s->mov.store_imm && mmio_gpr_is_callee_saved(s->mov.reg));
@@ -466,11 +471,13 @@ static void mmio_site_describe_mov(struct mmio_site *s, uint64_t rip, uint64_t g
      * site used once, MMIO_CACHES=0, would not gain from it). */
 #if TRAPVISOR_MMIO_CACHES
     const struct device *dev = s->route.dev;
-    const uint64_t offset = gpa - s->route.base;
+    const void *plain = 0;
     if (!s->mov.store && dev->ops->plain_read)
-        s->plain = dev->ops->plain_read(s->route.dev, s->route.bar, offset, s->mov.size);
-    if (s->plain)
-        s->plain_offset = offset;
+        plain = dev->ops->plain_read(s->route.dev, s->route.bar, gpa - s->route.base, s->mov.size);
+    if (plain) {
+        s->plain_gpa = gpa;
+        s->plain_word = device_plain_word(plain, &s->plain_shift);
+    }
 #else
     (void)gpa;
 #endif
@@ -491,8 +498,9 @@ static bool mmio_site_describe(struct mmio_site *s, uint64_t rip, const uint8_t 
     s->stats_slot = boot_device_stats_slot(fn);
     s->qual_kind = 0; /* until it is known to be a form the fast path takes */
     s->light_rip = MMIO_SITE_EMPTY;
-    s->plain = 0;
-    s->plain_offset = ~0ull;
+    s->plain_gpa = ~0ull;
+    s->plain_word = 0;
+    s->plain_shift = 0;
     /* RSP is in the VMCS, loaded on demand: the general path does that. */
     struct x86_insn insn;
     if (x86_decode(bytes, FETCH_MAX_BYTES, X86_MODE_64, &insn) == X86_DECODE_OK &&
@@ -504,13 +512,37 @@ static bool mmio_site_describe(struct mmio_site *s, uint64_t rip, const uint8_t 
     return true;
 }
 
-/* A device read through its ops (out of line: the replay then needs no stack slot). */
-__attribute__((noinline)) static uint64_t mmio_device_read(struct device *dev, int bar,
-                                                           uint64_t offset, unsigned size)
+/* The end of every replay: the register written (a load), the device named for the
+ * statistics, the instruction retired. */
+__attribute__((always_inline)) static inline bool mmio_site_retire(struct vcpu *v,
+                                                                   const struct mmio_site *s)
 {
+    v->last_device = s->stats_slot;
+    vmx_retire_instruction_inline(s->next_rip, vmread(VMCS_GUEST_RFLAGS));
+    return true;
+}
+
+/* A replayed store, through the device's write. Out of line and called last, as is
+ * mmio_site_load_through_ops: the plain load, the common replay, then makes no call and keeps
+ * no register across one (no stack frame). */
+__attribute__((noinline)) static bool mmio_site_store(struct vcpu *v, const struct mmio_site *s,
+                                                      uint64_t offset)
+{
+    struct device *dev = s->route.dev;
+    dev->ops->write(dev, s->route.bar, offset, s->mov.size, x86_mov_store_value(&s->mov, v->gpr));
+    return mmio_site_retire(v, s);
+}
+
+/* A replayed load of a register that is not plain (or not the site's plain one), through the
+ * device's read. */
+__attribute__((noinline)) static bool
+mmio_site_load_through_ops(struct vcpu *v, const struct mmio_site *s, uint64_t offset)
+{
+    struct device *dev = s->route.dev;
     uint64_t value = ~0ull;
-    dev->ops->read(dev, bar, offset, size, &value);
-    return value;
+    dev->ops->read(dev, s->route.bar, offset, s->mov.size, &value);
+    x86_mov_load(&s->mov, v->gpr, value & s->value_mask);
+    return mmio_site_retire(v, s);
 }
 
 /* The exit-specific part of a replay: the access must be the one that exited, then it is done.
@@ -535,21 +567,17 @@ mmio_site_run(struct vcpu *v, const struct mmio_site *s, uint64_t gpa, uint64_t 
     if (la != vmread(VMCS_GUEST_LINEAR_ADDR) || (la & 4095) + a->size > 4096 ||
         !pci_bar_route_offset(&boot_bus, &s->route, gpa, a->size, &offset))
         return false;
-    struct device *dev = s->route.dev;
-    if (a->store) {
-        dev->ops->write(dev, s->route.bar, offset, a->size, x86_mov_store_value(a, v->gpr));
-    } else {
-        uint64_t value;
-        if (offset == s->plain_offset) {
-            value = device_plain_load(s->plain, a->size); /* exactly `size` bytes */
-        } else {
-            value = mmio_device_read(dev, s->route.bar, offset, a->size) & s->value_mask;
-        }
-        x86_mov_load(a, v->gpr, value);
+    /* The site's plain register (a load's; a store's plain_gpa is ~0 and no access starts
+     * there): one load of the naturally aligned 8 bytes around it, which hold it whole
+     * (device_plain_word). */
+    if (gpa == s->plain_gpa) {
+        x86_mov_load(a, v->gpr,
+                     device_plain_word_load(s->plain_word, s->plain_shift, s->value_mask));
+        return mmio_site_retire(v, s);
     }
-    v->last_device = s->stats_slot;
-    vmx_retire_instruction(v, s->rip + a->len, vmread(VMCS_GUEST_RFLAGS));
-    return true;
+    if (a->store)
+        return mmio_site_store(v, s, offset);
+    return mmio_site_load_through_ops(v, s, offset);
 }
 
 #if TRAPVISOR_MMIO_CACHES
@@ -567,8 +595,8 @@ struct mmio_site_slot {
     struct mmio_site site;
 } __attribute__((aligned(512)));
 _Static_assert(sizeof(struct mmio_site_slot) == 512, "one site per 512 bytes");
-/* MMIO_SITES_PER_CPU slots per CPU, from the region's heap (boot_mmio_cpu_init). */
-static struct mmio_site_slot *mmio_sites[VMX_MAX_CPUS];
+/* MMIO_SITES_PER_CPU slots per CPU, from the region's heap (boot_mmio_cpu_init), at
+ * vcpu->mmio_sites. */
 static uint8_t mmio_site_next_way[VMX_MAX_CPUS][MMIO_SITE_SETS]; /* the way a full set refills */
 
 /* RIP's set. */
@@ -580,7 +608,7 @@ static inline unsigned mmio_site_set_index(uint64_t rip)
 /* The first way of RIP's set. */
 static inline struct mmio_site_slot *mmio_site_set(const struct vcpu *v, uint64_t rip)
 {
-    return mmio_sites[v->index % VMX_MAX_CPUS] + mmio_site_set_index(rip) * MMIO_SITE_WAYS;
+    return (struct mmio_site_slot *)v->mmio_sites + mmio_site_set_index(rip) * MMIO_SITE_WAYS;
 }
 
 /* The site of RIP in its set under either key (light_rip or rip), or NULL. */
@@ -604,33 +632,34 @@ enum mmio_site_result {
     MMIO_SITE_GENERAL, /* the instruction or this access is the general path's */
 };
 
-/* A remembered site: the same bytes at the same RIP through the same translation, the same
- * region. Runs first at every EPT violation, before any lookup. */
-__attribute__((always_inline)) static inline enum mmio_site_result
-mmio_site_replay(struct vcpu *v, uint64_t gpa, uint64_t qual, bool light)
+/* Whether a remembered site still holds for this exit: the same bytes at the same RIP through
+ * the same translation, the same region. */
+__attribute__((always_inline)) static inline bool mmio_site_holds(const struct mmio_site *s,
+                                                                  uint64_t rip, uint64_t gpa)
 {
-    const uint64_t rip = vmread(VMCS_GUEST_RIP);
-    /* The light hook finds only the sites it may replay (light_rip): for the others it
-     * declines before any check, and the full hook replays them. */
-    const struct mmio_site *s = mmio_site_find(v, rip, light);
-    if (!s)
-        return MMIO_SITE_MISS;
-    /* One register for the site from here on (the compiler would otherwise recompute its
-     * address from the index at each use). */
-    __asm__("" : "+r"(s));
     if (!ept_region_cache_hit(&boot.ept.regions, gpa, &s->region))
-        return MMIO_SITE_MISS;
-    /* The state a fetch in IA-32e mode reads (see mmio_fetch_state) but the CPL: the guest has
-     * just fetched this instruction (fetch_bound_code_executed). */
-    const uint8_t *code =
-        fetch_bound_code_executed(&s->fc, vmread(VMCS_GUEST_CR3), vmread(VMCS_GUEST_CR4),
-                                  vmread(VMCS_GUEST_EFER), (uint32_t)vmread(VMCS_GUEST_CS_AR), rip);
+        return false;
+    /* The state a fetch in IA-32e mode reads (see mmio_fetch_state) but the CPL -- the guest has
+     * just fetched this instruction -- and CR4 and EFER: a site lives only while the paging mode
+     * of its fill lasts (mmio_paging_mode_changed; fetch_bound_code_ia32e_executed). */
+    const uint8_t *code = fetch_bound_code_ia32e_executed(&s->fc, vmread(VMCS_GUEST_CR3),
+                                                          (uint32_t)vmread(VMCS_GUEST_CS_AR), rip);
     if (!code)
-        return MMIO_SITE_MISS;
+        return false;
     uint64_t lo, hi;
     __builtin_memcpy(&lo, code, 8);
     __builtin_memcpy(&hi, code + 7, 8);
-    if (lo != s->bytes_lo || hi != s->bytes_hi)
+    return lo == s->bytes_lo && hi == s->bytes_hi;
+}
+
+/* The site of the instruction at RIP, replayed when it still holds. Runs first at every EPT
+ * violation, before any lookup. */
+__attribute__((always_inline)) static inline enum mmio_site_result
+mmio_site_replay(struct vcpu *v, uint64_t gpa, uint64_t qual)
+{
+    const uint64_t rip = vmread(VMCS_GUEST_RIP);
+    const struct mmio_site *s = mmio_site_find(v, rip, false);
+    if (!s || !mmio_site_holds(s, rip, gpa))
         return MMIO_SITE_MISS;
     if (mmio_site_run(v, s, gpa, qual))
         return MMIO_SITE_DONE;
@@ -673,8 +702,7 @@ __attribute__((noinline)) static enum mmio_site_result mmio_site_fill(struct vcp
     if (!r || !fetch_insn_bound(&s->fc, &pg, &cs, rip, bytes) ||
         !mmio_site_describe(s, rip, bytes, gpa, r))
         return MMIO_SITE_GENERAL;
-    return mmio_site_replay(v, gpa, qual, false) == MMIO_SITE_DONE ? MMIO_SITE_DONE
-                                                                   : MMIO_SITE_GENERAL;
+    return mmio_site_replay(v, gpa, qual) == MMIO_SITE_DONE ? MMIO_SITE_DONE : MMIO_SITE_GENERAL;
 }
 #endif
 
@@ -687,7 +715,7 @@ void boot_mmio_init(void)
     boot_guest_mem.hole_size = vmx.hidden_size;
 }
 
-bool boot_mmio_cpu_init(unsigned index)
+bool boot_mmio_cpu_init(struct vcpu *v, unsigned index)
 {
 #if TRAPVISOR_MMIO_CACHES
     if (index >= VMX_MAX_CPUS)
@@ -704,11 +732,31 @@ bool boot_mmio_cpu_init(unsigned index)
         ept_region_cache_init(&s->region);
         fetch_cache_bind(&s->fc, &boot_guest_mem, boot.ept.mtrr.maxphyaddr, false);
     }
-    mmio_sites[index] = sites;
+    v->mmio_sites = sites;
 #else
+    (void)v;
     (void)index;
 #endif
     return true;
+}
+
+/* vmx_hooks.paging_mode_changed: CR0.PG changed on this CPU, or an INIT reset it. Its sites'
+ * translations were made in the paging mode that has just ended (they are checked against CR3,
+ * CS.ar and the entries, not CR4 or EFER: fetch_bound_code_ia32e_executed), so all of them are
+ * forgotten. */
+void boot_mmio_paging_mode_changed(struct vcpu *v)
+{
+#if TRAPVISOR_MMIO_CACHES
+    struct mmio_site_slot *sites = v->mmio_sites;
+    if (!sites)
+        return;
+    for (unsigned i = 0; i < MMIO_SITES_PER_CPU; i++) {
+        sites[i].site.rip = sites[i].site.light_rip = MMIO_SITE_EMPTY;
+        fetch_cache_reset(&sites[i].site.fc);
+    }
+#else
+    (void)v;
+#endif
 }
 
 /* An EPT violation at an address no region owns: a translation another CPU has just restored,
@@ -762,7 +810,17 @@ __attribute__((noinline)) static bool mmio_exit_slow(struct vcpu *v, uint64_t gp
 bool boot_mmio_exit_light(struct vcpu *v, uint64_t gpa, uint64_t qual)
 {
 #if TRAPVISOR_MMIO_CACHES
-    return mmio_site_replay(v, gpa, qual, true) == MMIO_SITE_DONE;
+    /* Only the sites it may replay (light_rip): for the others it declines before any check,
+     * and the full hook replays them. Every call in mmio_site_run is its last act, so this path
+     * keeps no register across a call. */
+    const uint64_t rip = vmread(VMCS_GUEST_RIP);
+    const struct mmio_site *s = mmio_site_find(v, rip, true);
+    if (!s)
+        return false;
+    /* One register for the site from here on (the compiler would otherwise recompute its
+     * address from the index at each use). */
+    __asm__("" : "+r"(s));
+    return mmio_site_holds(s, rip, gpa) && mmio_site_run(v, s, gpa, qual);
 #else
     (void)v;
     (void)gpa;
@@ -798,7 +856,7 @@ bool boot_mmio_exit(struct vcpu *v, uint64_t gpa, uint64_t qual)
     if (idt & INTR_INFO_VALID)
         return mmio_exit_during_delivery(gpa, idt);
 #if TRAPVISOR_MMIO_CACHES
-    const enum mmio_site_result done = mmio_site_replay(v, gpa, qual, false);
+    const enum mmio_site_result done = mmio_site_replay(v, gpa, qual);
     if (done == MMIO_SITE_DONE)
         return true;
     return mmio_exit_slow(v, gpa, qual, done == MMIO_SITE_MISS);

@@ -51,9 +51,9 @@ extern struct boot_state boot;
 
 void *boot_alloc(uint64_t bytes, uint64_t align);
 bool boot_is_guest_ram(uint64_t gpa, uint64_t len);
-/* The MMIO sites of CPU `index` (boot/mmio.c), from the region's heap; false when it is full.
- * After boot_install_hooks, before the CPU's first exit. */
-bool boot_mmio_cpu_init(unsigned index);
+/* The MMIO sites of CPU `index` (boot/mmio.c), from the region's heap, into v->mmio_sites;
+ * false when it is full. After boot_install_hooks, before the CPU's first exit. */
+bool boot_mmio_cpu_init(struct vcpu *v, unsigned index);
 
 /* The statistics slot (struct tv_stats_cpu.mmio_device[]) of the virtual device that owns an
  * EPT region (its struct pci_function), or -1 for other owners (ECAM). */

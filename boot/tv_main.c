@@ -121,7 +121,7 @@ static struct vcpu *new_vcpu(unsigned index, uint32_t apic_id)
     struct vcpu *v = boot_alloc(sizeof(*v), 64);
     uint8_t *vmxon = boot_alloc(4096, 4096), *vmcs = boot_alloc(4096, 4096);
     uint8_t *stack = boot_alloc(VMX_STACK_SIZE, 4096);
-    if (!v || !vmxon || !vmcs || !stack || !boot_mmio_cpu_init(index))
+    if (!v || !vmxon || !vmcs || !stack || !boot_mmio_cpu_init(v, index))
         return 0;
     v->index = index;
     v->apic_id = apic_id;

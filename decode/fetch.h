@@ -249,6 +249,30 @@ static inline const uint8_t *fetch_bound_code_executed(const struct fetch_cache 
     return fetch_bound_code(cache, cr3, cr4, efer, cs_ar, cache->cpl, rip);
 }
 
+/* fetch_bound_code_executed for a caller that also knows that the paging mode has not changed
+ * since the cache was filled: the guest has been in IA-32e mode all along (a hypervisor that
+ * owns CR0.PG sees every change of it -- clearing PG is the only way out of IA-32e mode, SDM
+ * Vol. 3A, 10.8.5.4 -- and empties the cache then). A fill is made in IA-32e mode only
+ * (fetch_insn_fast), and in IA-32e mode no change of CR4 or EFER alters which bytes the CPU
+ * fetched at RIP through the same entries: CR4.PAE cannot be cleared nor CR4.LA57 changed
+ * (#GP, SDM Vol. 2A, MOV to CR4), EFER.LME cannot change with paging on (#GP, Vol. 3A, 10.8.5),
+ * CR4.PSE is ignored (4.5), CR4.PCIDE changes only what CR3 bits 11:0 mean, not where the table
+ * is (Tables 4-12, 4-13); NXE, WP, SMEP, SMAP, PKE, PKS and CET take part only in permission or
+ * reserved-bit checks, which the CPU's own fetch through these very entries has passed; PGE in
+ * the TLB only. So only CS.ar (64-bit or compatibility mode) and the entries are compared: two
+ * VMREADs fewer on the MMIO path than fetch_bound_code_executed. */
+static inline const uint8_t *fetch_bound_code_ia32e_executed(const struct fetch_cache *cache,
+                                                             uint64_t cr3, uint32_t cs_ar,
+                                                             uint64_t rip)
+{
+    if ((FETCH_CACHE_BOUND | cs_ar) != cache->bound_cs_ar)
+        return 0;
+    const uintptr_t va = cache->bound_mem.direct_va;
+    if (!fetch_cache_entries_hold(cache, va, cr3))
+        return 0;
+    return (const uint8_t *)(va + cache->code_delta + rip);
+}
+
 /* The hit of fetch_insn_bound alone (never writes the cache): false = call fetch_insn_bound. */
 static inline bool fetch_insn_bound_hit(const struct fetch_cache *cache,
                                         const struct guest_paging *pg, const struct fetch_cs *cs,

@@ -109,6 +109,27 @@ __attribute__((always_inline)) static inline uint64_t device_plain_load(const vo
     }
 }
 
+/* The naturally aligned 8 bytes that hold a plain register p (device_ops.plain_read: naturally
+ * aligned, so they hold it whole) and its bit position in them (*shift), for a caller that
+ * loads it many times: device_plain_word_load then reads the register with one 8-byte load,
+ * which never crosses a page (the register's page is mapped, so the load is too) and is
+ * single-copy atomic (SDM Vol. 3A, 10.1.1: an aligned quadword), so it sees each of the
+ * device's atomic stores to the register whole, as device_plain_load does. The other bytes
+ * are masked off. */
+static inline const uint64_t *device_plain_word(const void *p, unsigned *shift)
+{
+    const uintptr_t a = (uintptr_t)p;
+    *shift = (unsigned)(a & 7) * 8;
+    return (const uint64_t *)(a & ~(uintptr_t)7);
+}
+
+/* The register's value: `mask` keeps its size's bytes (2^(8 * size) - 1). */
+__attribute__((always_inline)) static inline uint64_t
+device_plain_word_load(const uint64_t *word, unsigned shift, uint64_t mask)
+{
+    return (__atomic_load_n(word, __ATOMIC_ACQUIRE) >> shift) & mask;
+}
+
 struct device {
     const struct device_ops *ops;
     struct pci_function *fn; /* set by pci_bus_add */

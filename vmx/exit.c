@@ -70,8 +70,8 @@ _Static_assert(__builtin_offsetof(struct vmx_hooks, ept_violation_loads_rsp) == 
 _Static_assert(__builtin_offsetof(struct vmx_hooks, ept_violation_light) == 16,
                "stub.asm HOOKS_EPT_LIGHT");
 
-/* Blocking to end or a single-step trap to raise: both rare (vmx_retire_instruction). */
-__attribute__((noinline, cold)) static void retire_slow(uint64_t intr, uint64_t rflags)
+/* Blocking to end or a single-step trap to raise: both rare (vmx_retire_instruction_inline). */
+__attribute__((noinline, cold)) void vmx_retire_slow(uint64_t intr, uint64_t rflags)
 {
     if (intr & INTERRUPTIBILITY_STI_MOVSS)
         vmwrite(VMCS_GUEST_INTERRUPTIBILITY, vmx_interruptibility_after_retire(intr));
@@ -84,20 +84,7 @@ __attribute__((noinline, cold)) static void retire_slow(uint64_t intr, uint64_t 
 
 __attribute__((always_inline)) static inline void retire(uint64_t next_rip, uint64_t rflags)
 {
-    vmwrite_unchecked(VMCS_GUEST_RIP, next_rip);
-    uint64_t intr = vmread(VMCS_GUEST_INTERRUPTIBILITY);
-    /* Two tests and two branches (the compiler merges the conditions into more). */
-    __asm__ goto("test %2, %0\n\t"
-                 "jnz %l[slow]\n\t"
-                 "test %3, %1\n\t"
-                 "jnz %l[slow]"
-                 :
-                 : "r"(intr), "r"(rflags), "i"(INTERRUPTIBILITY_STI_MOVSS), "i"(RFLAGS_TF_BIT)
-                 : "cc"
-                 : slow);
-    return;
-slow:
-    retire_slow(intr, rflags);
+    vmx_retire_instruction_inline(next_rip, rflags);
 }
 
 __attribute__((always_inline)) static inline void skip_instruction(void)
@@ -305,6 +292,19 @@ static void handle_wrmsr(struct vcpu *v)
     vmx_inject_gp(v);
 }
 
+/* Whether a MOV to CR0 that changes PG to real's faults (#GP(0), SDM Vol. 2A, "MOV--Move
+ * to/from Control Registers", and Vol. 3A, 10.8.5): clearing PG in 64-bit mode (IA-32e mode
+ * is left from compatibility mode only, 10.8.5.4) or with CR4.PCIDE set (Vol. 3A, 4.10.1);
+ * setting it with EFER.LME and without CR4.PAE (IA-32e paging needs PAE, 10.8.5). */
+static bool cr0_pg_change_faults(uint64_t real, uint64_t efer)
+{
+    const uint64_t cr4 = vmread(VMCS_GUEST_CR4);
+    if (!(real & X86_CR0_PG))
+        return ((efer & X86_EFER_LMA) && (vmread(VMCS_GUEST_CS_AR) & (1u << 13))) ||
+               (cr4 & X86_CR4_PCIDE);
+    return (efer & X86_EFER_LME) && !(cr4 & X86_CR4_PAE);
+}
+
 static void handle_cr_access(struct vcpu *v)
 {
     uint64_t q = vmread(VMCS_EXIT_QUALIFICATION);
@@ -324,8 +324,9 @@ static void handle_cr_access(struct vcpu *v)
         stop_guest(v, "unexpected CR access");
         return;
     }
-    /* MOV to CR0 that changes NE against the shadow (only NE is owned). The guest sees its
-     * value; the real CR0 keeps NE = 1 (CR0 fixed bits, SDM Vol. 3D, A.7). */
+    /* MOV to CR0 that changes NE or PG against the shadow (the owned bits, vmx.c). The guest
+     * sees its value; the real CR0 keeps NE = 1 (CR0 fixed bits, SDM Vol. 3D, A.7), and PG as
+     * the guest has it. */
     if ((val >> 32) || ((val & X86_CR0_PG) && !(val & X86_CR0_PE)) ||
         ((val & (1ull << 29)) && !(val & (1ull << 30)))) {
         vmx_inject_gp(v); /* SDM Vol. 2A, MOV to CR0: reserved bits, PG without PE, NW without CD */
@@ -334,6 +335,11 @@ static void handle_cr_access(struct vcpu *v)
     uint64_t old = vmread(VMCS_GUEST_CR0);
     uint64_t real = val | X86_CR0_NE;
     uint64_t efer = vmread(VMCS_GUEST_EFER);
+    const bool pg_changes = ((old ^ real) & X86_CR0_PG) != 0;
+    if (pg_changes && cr0_pg_change_faults(real, efer)) {
+        vmx_inject_gp(v);
+        return;
+    }
     uint64_t entry = vmread(VMCS_ENTRY_CTLS);
     if (!(old & X86_CR0_PG) && (real & X86_CR0_PG) && (efer & X86_EFER_LME)) {
         efer |= X86_EFER_LMA; /* SDM Vol. 3A, 10.8.5: paging on with LME activates IA-32e */
@@ -355,6 +361,8 @@ static void handle_cr_access(struct vcpu *v)
         vmwrite(VMCS_GUEST_PDPTE2, pdpte[2]);
         vmwrite(VMCS_GUEST_PDPTE3, pdpte[3]);
     }
+    if (pg_changes && vmx_hooks.paging_mode_changed)
+        vmx_hooks.paging_mode_changed(v);
     vmx_skip_instruction(v);
 }
 
@@ -480,6 +488,8 @@ static void handle_init(struct vcpu *v)
     /* The register state after INIT (SDM Vol. 3A, 10.1.1, Table 10-1), then wait-for-SIPI
      * (SDM Vol. 3C, 26.2 and 28.4.1). No logging: the SIPI follows within 10 ms. */
     v->in_init = true;
+    if (vmx_hooks.paging_mode_changed)
+        vmx_hooks.paging_mode_changed(v);
     uint64_t cr0 = (vmread(VMCS_CR0_SHADOW) & 0x60000000ull) | 0x10;
     vmwrite(VMCS_CR0_SHADOW, cr0);
     vmwrite(VMCS_GUEST_CR0, cr0 | X86_CR0_NE);

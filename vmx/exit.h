@@ -38,6 +38,12 @@ struct vmx_hooks {
     /* [gpa, gpa+len) is wholly guest RAM (not hidden, not MMIO). */
     bool (*is_guest_ram)(uint64_t gpa, uint64_t len);
     void (*seal)(void); /* TV_HC_SEAL: hide the hypervisor's region */
+    /* This CPU's guest paging mode may have changed: a MOV to CR0 changed PG, or an INIT reset
+     * the CPU. Called before the guest runs again, in VMX root on that CPU. A hook that keeps
+     * the guest's translations between exits on the understanding that the paging mode is
+     * unchanged (the MMIO sites, decode/fetch.h's fetch_bound_code_ia32e_executed) forgets
+     * them here. May be NULL. */
+    void (*paging_mode_changed)(struct vcpu *v);
 };
 extern struct vmx_hooks vmx_hooks;
 
@@ -103,6 +109,28 @@ static inline bool vmx_retire_single_steps(uint64_t rflags, bool debugctl_is_gue
  * 3C, 25.4.2 and 27.3.1.5). `rflags` is the guest's RFLAGS (the caller has it already; none of
  * the instructions emulated changes TF). RFLAGS in the VMCS is not written. */
 void vmx_retire_instruction(struct vcpu *v, uint64_t next_rip, uint64_t rflags);
+/* Its rare half: blocking to end, a single-step trap to raise. */
+void vmx_retire_slow(uint64_t intr, uint64_t rflags);
+/* vmx_retire_instruction, inline, for a handler whose whole path is counted (the MMIO sites):
+ * the RIP write, the interruptibility read and two tests; the rest only when one is set. */
+__attribute__((always_inline)) static inline void vmx_retire_instruction_inline(uint64_t next_rip,
+                                                                                uint64_t rflags)
+{
+    vmwrite_unchecked(VMCS_GUEST_RIP, next_rip);
+    uint64_t intr = vmread(VMCS_GUEST_INTERRUPTIBILITY);
+    /* Two tests and two branches (the compiler merges the conditions into more). */
+    __asm__ goto("test %2, %0\n\t"
+                 "jnz %l[slow]\n\t"
+                 "test %3, %1\n\t"
+                 "jnz %l[slow]"
+                 :
+                 : "r"(intr), "r"(rflags), "i"(INTERRUPTIBILITY_STI_MOVSS), "i"(RFLAGS_TF_BIT)
+                 : "cc"
+                 : slow);
+    return;
+slow:
+    vmx_retire_slow(intr, rflags);
+}
 /* The same, for an instruction that changed RFLAGS: also writes `rflags` into the VMCS. */
 void vmx_retire_instruction_set_rflags(struct vcpu *v, uint64_t next_rip, uint64_t rflags);
 /* Retires the instruction that exited: next_rip = RIP + the exit's instruction length. */

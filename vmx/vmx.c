@@ -247,9 +247,14 @@ static uint64_t vmcs_setup(struct vcpu *v)
     W(VMCS_LINK_POINTER, ~0ull);
 
     /* CR0.NE and CR4.VMXE belong to the hypervisor: the guest sees the shadow
-     * (SDM Vol. 3C, 25.6.6 "Guest/Host Masks and Read Shadows for CR0 and CR4"). */
+     * (SDM Vol. 3C, 25.6.6 "Guest/Host Masks and Read Shadows for CR0 and CR4"). So does
+     * CR0.PG, whose shadow is always the real value: a MOV to CR0 that changes it exits (SDM
+     * Vol. 3C, 26.1.3), so every change of the guest's paging mode is seen (IA-32e mode is left
+     * only by clearing PG, SDM Vol. 3A, 10.8.5.4) and caches of the guest's translations kept
+     * across exits (the MMIO sites) are forgotten then (vmx_hooks.paging_mode_changed). Guests
+     * change PG at mode switches only (boot, an AP's start, kexec), never in steady state. */
     uint64_t cr0 = read_cr0(), cr4 = read_cr4();
-    W(VMCS_CR0_MASK, X86_CR0_NE);
+    W(VMCS_CR0_MASK, X86_CR0_NE | X86_CR0_PG);
     W(VMCS_CR0_SHADOW, cr0);
     W(VMCS_CR4_MASK, X86_CR4_VMXE);
     W(VMCS_CR4_SHADOW, cr4 & ~X86_CR4_VMXE);

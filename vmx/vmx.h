@@ -85,6 +85,9 @@ struct vcpu {
      * compare covers both pieces of end-of-exit work: ept_generation while rsp_valid is false,
      * VCPU_FINISH_PENDING (never a generation) while it is true. vmx/exit.c keeps it so. */
     uint64_t finish_generation;
+    /* The MMIO hooks' per-CPU state (boot/mmio.c: this CPU's MMIO sites), one load away from
+     * the vcpu the hooks get. */
+    void *mmio_sites;
 };
 #define VCPU_FINISH_PENDING (~0ull)
 

@@ -11,6 +11,8 @@
  *                        guest write there changes nothing (read back through the
  *                        hypervisor with TV_HC_HIDDEN_PROBE)
  *   vmxon-ud, vmx-msr-gp, feature-control-locked   VMX is hidden as on a CPU without it
+ *   cr0-pg-clear-in-64-bit-mode-gp   a MOV to CR0 clearing PG in 64-bit mode: #GP, CR0 as it
+ *                        was (Trapvisor owns CR0.PG, so the fault is its own to raise)
  *   bar-move-every-cpu   a BAR the guest moves is re-trapped: every CPU sees the device at
  *                        the new address only, and again after moving it back
  *   bar-unsupported-ud   an instruction the decoder does not emulate, on edu's BAR0, gives
@@ -363,9 +365,21 @@ static void test_vmx_hidden(void)
     uint32_t lo = 0, hi = 0;
     __asm__ volatile("rdmsr" : "+a"(lo), "+d"(hi) : "c"(0x480u));
     uint64_t gp = tv_gp_count;
+    /* MOV to CR0 clearing PG in 64-bit mode: #GP(0) (SDM Vol. 2A, MOV to CR0). Trapvisor owns
+     * CR0.PG (every change of the paging mode exits, so the MMIO sites can be forgotten then),
+     * so the fault is its to raise, and CR0 must stay as it was. 0f 22 c0 is 3 bytes. */
+    const uint64_t cr0 = read_cr0();
+    tv_gp_count = 0;
+    tv_skip = 3;
+    __asm__ volatile("mov %0, %%cr0" : : "a"(cr0 & ~(1ull << 31)) : "memory");
+    uint64_t pg_gp = tv_gp_count;
     catch_end(idt);
     check("vmxon-ud", ud == 1, "");
     check("vmx-msr-gp", gp == 1, "");
+    char d[80];
+    fmt_snprintf(d, sizeof(d), "(%llu #GP, cr0 0x%llx -> 0x%llx)", (unsigned long long)pg_gp,
+                 (unsigned long long)cr0, (unsigned long long)read_cr0());
+    check("cr0-pg-clear-in-64-bit-mode-gp", pg_gp == 1 && read_cr0() == cr0, d);
     uint64_t fc;
     __asm__ volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(0x3Au));
     fc = ((uint64_t)hi << 32) | lo;

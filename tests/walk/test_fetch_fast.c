@@ -1210,6 +1210,72 @@ static void bound_code_executed_ignores_only_the_cpl(void **state)
     }
 }
 
+/* fetch_bound_code_ia32e_executed (the MMIO sites' hit, for a caller that forgets the cache at
+ * every change of CR0.PG): in IA-32e mode only CS.ar and the entries count. Under every CR4 and
+ * EFER an IA-32e guest can switch to without leaving IA-32e mode (NXE, PSE, PGE, PCIDE, SMEP,
+ * SMAP, PKE, together or alone) it answers with the remembered frame, and wherever a fresh walk
+ * under that CR4 and EFER fetches at all (SMEP or NXE may refuse it), it fetches those very
+ * bytes. A changed CS.ar, a root with another top entry, a changed entry below and an emptied
+ * cache still miss. */
+static void bound_code_ia32e_executed_ignores_cr4_and_efer_but_not_cs_or_entries(void **state)
+{
+    (void)state;
+    static const uint64_t cr4_bits[] = {
+        CR4_PSE,  1ull << 7 /* PGE */, 1ull << 17 /* PCIDE */, CR4_SMEP,
+        CR4_SMAP, 1ull << 22 /* PKE */};
+    const unsigned ncr4 = sizeof cr4_bits / sizeof cr4_bits[0];
+    unsigned fresh_fetched = 0;
+    for (unsigned i = 0; i < sizeof walk_shapes / sizeof walk_shapes[0]; i++) {
+        const uint64_t rip = walk_shapes[i].rip;
+        const struct guest_paging pg = paging64(map_walk_shape(i), walk_shapes[i].la57);
+        const struct guest_mem mem = view_mem(true);
+        struct fetch_cache cache;
+        fetch_cache_bind(&cache, &mem, pg.maxphyaddr, pg.no_1g_pages);
+        assert_null(fetch_bound_code_ia32e_executed(&cache, pg.cr3, cs64.ar, rip));
+        uint8_t out[FETCH_MAX_BYTES];
+        assert_true(fetch_insn_bound(&cache, &pg, &cs64, rip, out));
+        const uint8_t *code =
+            fetch_bound_code(&cache, pg.cr3, pg.cr4, pg.efer, cs64.ar, pg.cpl, rip);
+        assert_non_null(code);
+        /* Every combination of the CR4 bits, with NXE set and clear. */
+        for (unsigned combo = 0; combo < (2u << ncr4); combo++) {
+            struct guest_paging now = pg;
+            for (unsigned b = 0; b < ncr4; b++)
+                if (combo & (1u << b))
+                    now.cr4 ^= cr4_bits[b];
+            if (combo & (1u << ncr4))
+                now.efer ^= EFER_NXE;
+            assert_ptr_equal(fetch_bound_code_ia32e_executed(&cache, now.cr3, cs64.ar, rip), code);
+            uint8_t fresh[FETCH_MAX_BYTES];
+            if (fetch_insn_fast(&now, &mem, &cs64, rip, fresh)) {
+                assert_memory_equal(code, fresh, FETCH_MAX_BYTES);
+                fresh_fetched++;
+            }
+        }
+        assert_null(fetch_bound_code_ia32e_executed(&cache, pg.cr3, cs64.ar ^ SEG_AR_L, rip));
+        assert_null(fetch_bound_code_ia32e_executed(&cache, pg.cr3, cs64.ar ^ 0x60, rip));
+        /* An entry below the top changes (the leaf's frame moves by a page): a miss, under the
+         * walk's root and under a root that copies its top entry. */
+        const uint64_t root_copy = copy_root(pg.cr3);
+        assert_true(root_copy != 0);
+        assert_ptr_equal(fetch_bound_code_ia32e_executed(&cache, root_copy, cs64.ar, rip), code);
+        const uint64_t leaf_ea = cache.ea[3], leaf = cache.entry[3];
+        memcpy(view.ram.bytes + leaf_ea, &(uint64_t){leaf ^ 0x1000}, 8);
+        assert_null(fetch_bound_code_ia32e_executed(&cache, pg.cr3, cs64.ar, rip));
+        assert_null(fetch_bound_code_ia32e_executed(&cache, root_copy, cs64.ar, rip));
+        memcpy(view.ram.bytes + leaf_ea, &leaf, 8);
+        assert_ptr_equal(fetch_bound_code_ia32e_executed(&cache, pg.cr3, cs64.ar, rip), code);
+        /* A root whose top entry differs. */
+        memcpy(view.ram.bytes + (root_copy & ~0xFFFull) + (cache.top_ea & 0xFFF),
+               &(uint64_t){cache.top_entry ^ 0x1000}, 8);
+        assert_null(fetch_bound_code_ia32e_executed(&cache, root_copy, cs64.ar, rip));
+        fetch_cache_reset(&cache);
+        assert_null(fetch_bound_code_ia32e_executed(&cache, pg.cr3, cs64.ar, rip));
+    }
+    /* The fresh walks did run (SMEP and NXE do not refuse every combination). */
+    assert_true(fresh_fetched > 0);
+}
+
 /* Only walks whose entries all had A are remembered (the answer must not depend on whether A
  * would be set): with no write_gpa, fetch_insn_bound answers for a walk through an entry
  * without A, but gives fetch_bound_code nothing to point at. And after a fill fails, NULL. */
@@ -1983,6 +2049,7 @@ int main(void)
         cmocka_unit_test(bound_code_points_at_the_bytes_fetch_insn_bound_gave),
         cmocka_unit_test(bound_code_is_null_for_a_walk_not_remembered),
         cmocka_unit_test(bound_code_executed_ignores_only_the_cpl),
+        cmocka_unit_test(bound_code_ia32e_executed_ignores_cr4_and_efer_but_not_cs_or_entries),
         cmocka_unit_test(bound_code_hits_under_another_root_with_the_same_top_entry),
         cmocka_unit_test(bound_code_misses_under_a_root_whose_top_entry_differs),
         cmocka_unit_test(bound_code_never_reads_a_root_in_the_hole_or_beyond_the_limit),
