@@ -410,7 +410,14 @@ struct mmio_site {
     struct ept_region_cache region;
     struct pci_bar_route route;
     struct x86_mov_access mov;
-    uint64_t next_rip;          /* rip + the instruction's length */
+    uint64_t next_rip; /* rip + the instruction's length */
+    uint64_t win_base; /* its access may start at win_base .. win_base + win_last: all
+                          of it then lies in the region and in the BAR's window */
+    uint64_t win_last;
+    uint64_t page_last;         /* its access stays in its page when it starts at an offset
+                                   up to this: 4096 - size */
+    bool operand_base_only;     /* its address is base + displacement: no index, no FS/GS
+                                   base, no 32-bit wrap (x86_mov_offset, the short way) */
     uint64_t value_mask;        /* the access's bytes */
     uint64_t plain_gpa;         /* a load of a plain register (device_ops.plain_read) at this
                                    address (the route's window is the site's, so the offset is
@@ -453,9 +460,24 @@ static bool mmio_gpr_is_callee_saved(unsigned gpr)
     return gpr == 5 || (gpr >= 12 && gpr <= 15);
 }
 
-/* The parts of a site that follow from its MOV form (s->mov, s->route filled). */
-static void mmio_site_describe_mov(struct mmio_site *s, uint64_t rip, uint64_t gpa)
+/* The parts of a site that follow from its MOV form (s->mov, s->route filled; r the region the
+ * access reached). */
+static void mmio_site_describe_mov(struct mmio_site *s, uint64_t rip, uint64_t gpa,
+                                   const struct ept_region *r)
 {
+    /* Where its access may start: inside the region and the BAR's window, both (replays check
+     * one range instead of two). Empty: the general path's. */
+    const uint64_t lo = r->base > s->route.base ? r->base : s->route.base;
+    const uint64_t r_end = r->base + r->size, w_end = s->route.base + s->route.size;
+    const uint64_t hi = r_end < w_end ? r_end : w_end;
+    if (hi <= lo || hi - lo < s->mov.size)
+        return;
+    s->win_base = lo;
+    s->win_last = hi - lo - s->mov.size;
+    s->page_last = 4096 - s->mov.size;
+    s->operand_base_only = s->mov.base != X86_MOV_NO_REG && s->mov.index == X86_MOV_NO_REG &&
+                           s->mov.seg != X86_SEG_FS && s->mov.seg != X86_SEG_GS &&
+                           s->mov.addr_mask == ~0ull;
     s->qual_kind = MMIO_QUAL_GLA | (s->mov.store ? 2 : 1);
     s->next_rip = rip + s->mov.len;
     const bool uses_callee_gprs = mmio_gpr_is_callee_saved(s->mov.base) ||
@@ -505,7 +527,7 @@ static bool mmio_site_describe(struct mmio_site *s, uint64_t rip, const uint8_t 
     struct x86_insn insn;
     if (x86_decode(bytes, FETCH_MAX_BYTES, X86_MODE_64, &insn) == X86_DECODE_OK &&
         x86_mov_access_of(&insn, rip, &s->mov) && !x86_mov_uses_rsp(&s->mov))
-        mmio_site_describe_mov(s, rip, gpa);
+        mmio_site_describe_mov(s, rip, gpa, r);
     __builtin_memcpy(&s->bytes_lo, bytes, 8);
     __builtin_memcpy(&s->bytes_hi, bytes + 7, 8);
     s->rip = rip;
@@ -526,21 +548,22 @@ __attribute__((always_inline)) static inline bool mmio_site_retire(struct vcpu *
  * mmio_site_load_through_ops: the plain load, the common replay, then makes no call and keeps
  * no register across one (no stack frame). */
 __attribute__((noinline)) static bool mmio_site_store(struct vcpu *v, const struct mmio_site *s,
-                                                      uint64_t offset)
+                                                      uint64_t gpa)
 {
     struct device *dev = s->route.dev;
-    dev->ops->write(dev, s->route.bar, offset, s->mov.size, x86_mov_store_value(&s->mov, v->gpr));
+    dev->ops->write(dev, s->route.bar, gpa - s->route.base, s->mov.size,
+                    x86_mov_store_value(&s->mov, v->gpr));
     return mmio_site_retire(v, s);
 }
 
 /* A replayed load of a register that is not plain (or not the site's plain one), through the
  * device's read. */
 __attribute__((noinline)) static bool
-mmio_site_load_through_ops(struct vcpu *v, const struct mmio_site *s, uint64_t offset)
+mmio_site_load_through_ops(struct vcpu *v, const struct mmio_site *s, uint64_t gpa)
 {
     struct device *dev = s->route.dev;
     uint64_t value = ~0ull;
-    dev->ops->read(dev, s->route.bar, offset, s->mov.size, &value);
+    dev->ops->read(dev, s->route.bar, gpa - s->route.base, s->mov.size, &value);
     x86_mov_load(&s->mov, v->gpr, value & s->value_mask);
     return mmio_site_retire(v, s);
 }
@@ -557,15 +580,21 @@ mmio_site_run(struct vcpu *v, const struct mmio_site *s, uint64_t gpa, uint64_t 
      * path's (qual_kind 0) matches no exit: every violation has one of bits 0-2. */
     if ((qual & MMIO_QUAL_BITS) != s->qual_kind)
         return false;
-    uint64_t la = x86_mov_offset(a, v->gpr);
-    if (s->seg_base_field)
-        la += vmread(s->seg_base_field);
+    uint64_t la;
+    if (__builtin_expect(s->operand_base_only, 1)) {
+        la = v->gpr[a->base & 15] + a->disp; /* x86_mov_offset without index, wrap or segment */
+    } else {
+        la = x86_mov_offset(a, v->gpr);
+        if (s->seg_base_field)
+            la += vmread(s->seg_base_field);
+    }
     /* The operand's linear address must be the one that exited, with the whole access in its
      * page: then the access is exactly at gpa (a translation keeps the offset in the page). An
-     * access reaching into the next page is the general path's (it may be told of either part). */
-    uint64_t offset;
-    if (la != vmread(VMCS_GUEST_LINEAR_ADDR) || (la & 4095) + a->size > 4096 ||
-        !pci_bar_route_offset(&boot_bus, &s->route, gpa, a->size, &offset))
+     * access reaching into the next page is the general path's (it may be told of either part).
+     * The bus map must be the one the route was taken in (pci_bar_route_current: then the BAR's
+     * window is where it was), and the access inside the region and the window. */
+    if (la != vmread(VMCS_GUEST_LINEAR_ADDR) || (la & 4095) > s->page_last ||
+        !pci_bar_route_current(&boot_bus, &s->route) || gpa - s->win_base > s->win_last)
         return false;
     /* The site's plain register (a load's; a store's plain_gpa is ~0 and no access starts
      * there): one load of the naturally aligned 8 bytes around it, which hold it whole
@@ -576,8 +605,8 @@ mmio_site_run(struct vcpu *v, const struct mmio_site *s, uint64_t gpa, uint64_t 
         return mmio_site_retire(v, s);
     }
     if (a->store)
-        return mmio_site_store(v, s, offset);
-    return mmio_site_load_through_ops(v, s, offset);
+        return mmio_site_store(v, s, gpa);
+    return mmio_site_load_through_ops(v, s, gpa);
 }
 
 #if TRAPVISOR_MMIO_CACHES
@@ -602,13 +631,21 @@ static uint8_t mmio_site_next_way[VMX_MAX_CPUS][MMIO_SITE_SETS]; /* the way a fu
 /* RIP's set. */
 static inline unsigned mmio_site_set_index(uint64_t rip)
 {
-    return (unsigned)((rip ^ (rip >> 4)) % MMIO_SITE_SETS);
+    /* Multiplicative (Fibonacci) hashing of RIP's low 32 bits: the top four bits of the product
+     * depend on all of them, so nearby instructions spread over the sets. */
+    _Static_assert(MMIO_SITE_SETS == 16, "four bits of set index");
+    return ((uint32_t)rip * 0x9E3779B1u) >> 28;
 }
 
-/* The first way of RIP's set. */
+/* The first way of RIP's set (the set's byte offset in one shift of the index). */
 static inline struct mmio_site_slot *mmio_site_set(const struct vcpu *v, uint64_t rip)
 {
-    return (struct mmio_site_slot *)v->mmio_sites + mmio_site_set_index(rip) * MMIO_SITE_WAYS;
+    const uintptr_t set_bytes = MMIO_SITE_WAYS * sizeof(struct mmio_site_slot);
+    _Static_assert((MMIO_SITE_WAYS * sizeof(struct mmio_site_slot) &
+                    (MMIO_SITE_WAYS * sizeof(struct mmio_site_slot) - 1)) == 0,
+                   "a set's size is a power of two");
+    return (struct mmio_site_slot *)((uintptr_t)v->mmio_sites +
+                                     (uintptr_t)mmio_site_set_index(rip) * set_bytes);
 }
 
 /* The site of RIP in its set under either key (light_rip or rip), or NULL. */
@@ -637,7 +674,10 @@ enum mmio_site_result {
 __attribute__((always_inline)) static inline bool mmio_site_holds(const struct mmio_site *s,
                                                                   uint64_t rip, uint64_t gpa)
 {
-    if (!ept_region_cache_hit(&boot.ept.regions, gpa, &s->region))
+    /* The region table as it was at the fill (whether gpa lies in the region, mmio_site_run
+     * checks with the BAR's window: win_base, win_last). */
+    (void)gpa;
+    if (__atomic_load_n(&boot.ept.regions.seq, __ATOMIC_ACQUIRE) != s->region.seq)
         return false;
     /* The state a fetch in IA-32e mode reads (see mmio_fetch_state) but the CPL -- the guest has
      * just fetched this instruction -- and CR4 and EFER: a site lives only while the paging mode

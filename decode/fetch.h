@@ -265,7 +265,9 @@ static inline const uint8_t *fetch_bound_code_ia32e_executed(const struct fetch_
                                                              uint64_t cr3, uint32_t cs_ar,
                                                              uint64_t rip)
 {
-    if ((FETCH_CACHE_BOUND | cs_ar) != cache->bound_cs_ar)
+    /* CS.ar's 32 bits alone: an empty cache holds 0 there (fetch_cache_reset), which no CS of
+     * a CPU that fetches is (a code segment has S and P set, SDM Vol. 3C, 27.3.1.2). */
+    if (cs_ar != (uint32_t)cache->bound_cs_ar)
         return 0;
     const uintptr_t va = cache->bound_mem.direct_va;
     if (!fetch_cache_entries_hold(cache, va, cr3))
