@@ -15,6 +15,7 @@
 #include "tools/edutest/acpi_mcfg.h"
 #include "vmx/arch.h"
 #include "vmx/exit.h"
+#include "vmx/stats.h"
 #include "vmx/vmcs.h"
 
 /* `make MMIO_CACHES=0` builds the MMIO fast path without its per-CPU caches (region, code
@@ -802,11 +803,12 @@ void boot_mmio_paging_mode_changed(struct vcpu *v)
 /* An EPT violation at an address no region owns: a translation another CPU has just restored,
  * still cached here, is flushed and the access retried (true); anything else is not the MMIO
  * path's (false). */
-static bool mmio_retry_if_restored(uint64_t gpa)
+static bool mmio_retry_if_restored(struct vcpu *v, uint64_t gpa)
 {
     struct ept_leaf leaf;
     if (ept_walk(&boot.ept, gpa, &leaf) && leaf.present) {
         invept_all_context(vmx.ept_vpid_cap);
+        stats_count_mmio_path(v->stats_cpu, v->stats_lock, TV_MMIO_PATH_RETRY);
         return true;
     }
     return false;
@@ -817,8 +819,10 @@ __attribute__((noinline)) static bool mmio_exit_slow(struct vcpu *v, uint64_t gp
                                                      bool site_missed)
 {
 #if TRAPVISOR_MMIO_CACHES
-    if (site_missed && mmio_site_fill(v, gpa, qual) == MMIO_SITE_DONE)
+    if (site_missed && mmio_site_fill(v, gpa, qual) == MMIO_SITE_DONE) {
+        stats_count_mmio_path(v->stats_cpu, v->stats_lock, TV_MMIO_PATH_FILL);
         return true;
+    }
 #else
     (void)site_missed;
 #endif
@@ -826,7 +830,7 @@ __attribute__((noinline)) static bool mmio_exit_slow(struct vcpu *v, uint64_t gp
     const struct ept_region *region =
         ept_region_lookup(&boot.ept.regions, gpa, &found) ? &found : 0;
     if (!region)
-        return mmio_retry_if_restored(gpa);
+        return mmio_retry_if_restored(v, gpa);
 #if !TRAPVISOR_MMIO_CACHES
     /* What every exit costs without the per-CPU caches (make MMIO_CACHES=0): the walk, the
      * decode and the route each time, into a site used once. */
@@ -840,10 +844,13 @@ __attribute__((noinline)) static bool mmio_exit_slow(struct vcpu *v, uint64_t gp
         uint8_t bytes[FETCH_MAX_BYTES];
         struct mmio_site s;
         if (fetch_insn_fast(&pg, &boot_guest_mem, &cs, rip, bytes) &&
-            mmio_site_describe(&s, rip, bytes, gpa, region) && mmio_site_run(v, &s, gpa, qual))
+            mmio_site_describe(&s, rip, bytes, gpa, region) && mmio_site_run(v, &s, gpa, qual)) {
+            stats_count_mmio_path(v->stats_cpu, v->stats_lock, TV_MMIO_PATH_FILL);
             return true;
+        }
     }
 #endif
+    stats_count_mmio_path(v->stats_cpu, v->stats_lock, TV_MMIO_PATH_GENERAL);
     return mmio_general(v, gpa, qual, region);
 }
 
@@ -879,11 +886,13 @@ bool boot_mmio_exit_light(struct vcpu *v, uint64_t gpa, uint64_t qual)
  * whole delivery emulated around the device access; that is not done: the hook declines and vmx
  * stops this guest CPU (as KVM ends the VM with KVM_INTERNAL_ERROR_DELIVERY_EV), never handling
  * the instruction at RIP in its place. */
-__attribute__((noinline, cold)) static bool mmio_exit_during_delivery(uint64_t gpa, uint32_t idt)
+__attribute__((noinline, cold)) static bool mmio_exit_during_delivery(struct vcpu *v, uint64_t gpa,
+                                                                      uint32_t idt)
 {
     struct ept_region r;
     if (!ept_region_lookup(&boot.ept.regions, gpa, &r))
-        return mmio_retry_if_restored(gpa);
+        return mmio_retry_if_restored(v, gpa);
+    stats_count_mmio_path(v->stats_cpu, v->stats_lock, TV_MMIO_PATH_REFUSED);
     log_printf("ept: event delivery (vector %u) reached %s at 0x%llx: not emulated\n", idt & 0xFF,
                r.kind == EPT_REGION_HIDDEN ? "the hypervisor's memory" : "a trapped region",
                (unsigned long long)gpa);
@@ -894,11 +903,13 @@ bool boot_mmio_exit(struct vcpu *v, uint64_t gpa, uint64_t qual)
 {
     const uint32_t idt = (uint32_t)vmread(VMCS_IDT_VECTORING_INFO);
     if (idt & INTR_INFO_VALID)
-        return mmio_exit_during_delivery(gpa, idt);
+        return mmio_exit_during_delivery(v, gpa, idt);
 #if TRAPVISOR_MMIO_CACHES
     const enum mmio_site_result done = mmio_site_replay(v, gpa, qual);
-    if (done == MMIO_SITE_DONE)
+    if (done == MMIO_SITE_DONE) {
+        stats_count_mmio_path(v->stats_cpu, v->stats_lock, TV_MMIO_PATH_FULL);
         return true;
+    }
     return mmio_exit_slow(v, gpa, qual, done == MMIO_SITE_MISS);
 #else
     return mmio_exit_slow(v, gpa, qual, false);

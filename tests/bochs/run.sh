@@ -15,7 +15,8 @@
 #   edutest    every check ok and the normalized transcript equals REFERENCE (default:
 #              tests/qemu/edutest-reference-pc.txt, QEMU's i440fx run: no MCFG, like Bochs)
 #   strict     the same transcript plus the three strict-* checks, all ok
-#   exitbench  exitbench.efi --all-cpus under Trapvisor: every operation on every CPU, the
+#   exitbench  exitbench.efi --all-cpus under Trapvisor: every operation on every CPU, its MMIO
+#              exits on their paths (filled once, then the light replay), the
 #              exits accounted (hv_median > 0 for cpuid, vmcall, pio-cfc, mmio-*), the
 #              statistics BAR and RAM read without an exit (hv_median 0), the CSV written;
 #              then --alternate-cr3 --sites 4 --ops (three operations) --csv on this CPU
@@ -119,6 +120,15 @@ for op in cpuid vmcall pio-cfc mmio-read-edu mmio-write-edu ram-read stats-read;
     esac
 done
 echo "$s" | grep -q 'exitbench: samples in' || bad "exitbench: the CSV was not written"
+# The statistics' MMIO paths (docs/stats.md): on each CPU the 50 MMIO exits of the two MMIO
+# operations (20 samples and 5 warm-up rounds each), every one on a path: at least one site
+# filled (exitbench's instructions are new to every CPU) and the rest replayed by the light
+# hook; nothing refused, retried or sent to the general path.
+paths=$(echo "$s" | grep -E '^exitbench: mmio-paths cpu=[0-9]+ light=[0-9]+ full=[0-9]+ fill=[0-9]+ general=[0-9]+ retry=[0-9]+ refused=[0-9]+$' || true)
+[ "$(echo "$paths" | grep -c . || true)" -eq "$cpus" ] || bad "exitbench: no mmio-paths line for each of $cpus CPUs"
+echo "$paths" | awk '{ split($0, f, /[ =]/); light = f[6]; full = f[8]; fill = f[10]; gen = f[12]; retry = f[14]; ref = f[16];
+    if (light < 1 || fill < 1 || light + full + fill + gen != 50 || gen || retry || ref) { print; exit 1 } }' >/dev/null ||
+    bad "exitbench: MMIO paths not 50 exits, filled then replayed: $(echo "$paths" | tr '\n' ';')"
 
 # exitbench --alternate-cr3 --sites 4 on this CPU: both roots named, the copies written, the three
 # operations measured with their exits accounted (the copies' and the other root's exits are
