@@ -20,11 +20,11 @@ per_exit() { # function name, what it replays
     printf 'perf-mmio: %-24s %5d host instructions per exit (callgrind): %s\n' \
         "$1" $(((ir + rounds / 2) / rounds)) "$2"
 }
-per_exit replay_general "ept_region_lookup, fetch_insn, x86_decode, x86_emulate -> pci_mmio_read"
-per_exit replay_new_site "a site used once (MMIO_CACHES=0): ept_region_lookup, fetch_insn_fast, decode, route, run"
-per_exit replay_site_hit "a remembered site: region cache, fetch_bound_code, bytes, offset, route, plain load, x86_mov_load"
-per_exit replay_site_hit_ops_read "the same site, another register: ... route, dev->ops->read, x86_mov_load"
+per_exit replay_general "ept_region_lookup, count, mmio_general: fetch_insn, x86_decode, x86_emulate -> pci_mmio_read, retire"
+per_exit replay_new_site "a site used once (MMIO_CACHES=0): ept_region_lookup, fetch_insn_fast, describe, run -> dev->ops->read, count"
+per_exit replay_site_hit "a remembered site (light hook): table seq, fetch_bound_code_ia32e_executed, bytes, operand, window, plain word, x86_mov_load, retire"
+per_exit replay_site_hit_ops_read "the same site, another register: ... window, mmio_site_load_through_ops (dev->ops->read)"
 per_exit replay_general_store "mov [rbx], eax: the general path -> pci_mmio_write"
-per_exit replay_site_hit_store "mov [rbx], eax: a remembered site -> x86_mov_store_value, dev->ops->write"
+per_exit replay_site_hit_store "mov [rbx], eax: a remembered site -> mmio_site_store (x86_mov_store_value, dev->ops->write)"
 valgrind --tool=callgrind --callgrind-out-file="$out" "$bin" "$rounds" >/dev/null 2>&1
 callgrind_annotate "$out" 2>/dev/null | sed -n '/^Ir  *file:function/,$p' | head -n 16
