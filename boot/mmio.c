@@ -535,8 +535,8 @@ static bool mmio_site_describe(struct mmio_site *s, uint64_t rip, const uint8_t 
     return true;
 }
 
-/* The end of every replay: the register written (a load), the device named for the
- * statistics, the instruction retired. */
+/* The end of every replay (the access done, a load's register written): the device named for
+ * the statistics, the instruction retired. */
 __attribute__((always_inline)) static inline bool mmio_site_retire(struct vcpu *v,
                                                                    const struct mmio_site *s)
 {
@@ -671,18 +671,17 @@ enum mmio_site_result {
 };
 
 /* Whether a remembered site still holds for this exit: the same bytes at the same RIP through
- * the same translation, the same region. */
+ * the same translation, the same region table. */
 __attribute__((always_inline)) static inline bool mmio_site_holds(const struct mmio_site *s,
-                                                                  uint64_t rip, uint64_t gpa)
+                                                                  uint64_t rip)
 {
-    /* The region table as it was at the fill (whether gpa lies in the region, mmio_site_run
-     * checks with the BAR's window: win_base, win_last). */
-    (void)gpa;
+    /* The region table as it was at the fill (whether the access lies in the region,
+     * mmio_site_run checks with the BAR's window: win_base, win_last). */
     if (__atomic_load_n(&boot.ept.regions.seq, __ATOMIC_ACQUIRE) != s->region.seq)
         return false;
     /* The state a fetch in IA-32e mode reads (see mmio_fetch_state) but the CPL -- the guest has
      * just fetched this instruction -- and CR4 and EFER: a site lives only while the paging mode
-     * of its fill lasts (mmio_paging_mode_changed; fetch_bound_code_ia32e_executed). */
+     * of its fill lasts (boot_mmio_paging_mode_changed; fetch_bound_code_ia32e_executed). */
     const uint8_t *code = fetch_bound_code_ia32e_executed(&s->fc, vmread(VMCS_GUEST_CR3),
                                                           (uint32_t)vmread(VMCS_GUEST_CS_AR), rip);
     if (!code)
@@ -700,7 +699,7 @@ mmio_site_replay(struct vcpu *v, uint64_t gpa, uint64_t qual)
 {
     const uint64_t rip = vmread(VMCS_GUEST_RIP);
     const struct mmio_site *s = mmio_site_find(v, rip, false);
-    if (!s || !mmio_site_holds(s, rip, gpa))
+    if (!s || !mmio_site_holds(s, rip))
         return MMIO_SITE_MISS;
     if (mmio_site_run(v, s, gpa, qual))
         return MMIO_SITE_DONE;
@@ -867,7 +866,7 @@ bool boot_mmio_exit_light(struct vcpu *v, uint64_t gpa, uint64_t qual)
     /* One register for the site from here on (the compiler would otherwise recompute its
      * address from the index at each use). */
     __asm__("" : "+r"(s));
-    return mmio_site_holds(s, rip, gpa) && mmio_site_run(v, s, gpa, qual);
+    return mmio_site_holds(s, rip) && mmio_site_run(v, s, gpa, qual);
 #else
     (void)v;
     (void)gpa;
