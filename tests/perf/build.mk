@@ -5,8 +5,9 @@
 # boot/mmio.c step for step (tests/perf/mmio_replay.c says which function each part is):
 # change it with boot/mmio.c's MMIO path.
 #
-# Figures (make perf-mmio, host instructions per exit), mirror of boot/mmio.c at 8972885:
-#   general path 1,441 (store 1,413), site used once 809, site hit 96, through ops read 145,
+# Figures (make perf-mmio, host instructions per exit), mirror of boot/mmio.c at fa2a6b2
+# (MMIO_REPLAY_MIRRORS; perf_mmio.sh warns when boot/mmio.c has changed since):
+#   general path 1,437 (store 1,412), site used once 809, site hit 96, through ops read 145,
 #   store 140.
 # Before (mirror of 56d8a59: no window, no plain word, no precomputed next RIP; its general
 # path without the count, the paging state's reads, the segment bases or the retire):

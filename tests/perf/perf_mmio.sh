@@ -9,6 +9,16 @@ rounds=${2:-1000}
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 "$bin" "$rounds"
+# The replay mirrors one version of boot/mmio.c (MMIO_REPLAY_MIRRORS): name the commits that
+# changed boot/mmio.c since (a warning: a change may leave the replayed path alone).
+top=$(cd "$(dirname "$0")/../.." && pwd)
+mirrored=$(sed -n 's/^#define MMIO_REPLAY_MIRRORS "\([0-9a-f]*\)"$/\1/p' "$top/tests/perf/mmio_replay.c")
+if [ -n "$mirrored" ] && git -C "$top" rev-parse -q --verify "$mirrored^{commit}" >/dev/null 2>&1; then
+    since=$(git -C "$top" log --format=%h "$mirrored..HEAD" -- boot/mmio.c | tr '\n' ' ' | sed 's/ $//')
+    if [ -n "$since" ]; then
+        echo "perf-mmio: warning: boot/mmio.c changed since the replay's $mirrored ($since): check tests/perf/mmio_replay.c follows it" >&2
+    fi
+fi
 per_exit() { # function name, what it replays
     valgrind --tool=callgrind --toggle-collect="$1" --callgrind-out-file="$out" \
         "$bin" "$rounds" >/dev/null 2>&1
