@@ -23,6 +23,12 @@
  *                        every width, one RIP reaching two registers, one RIP under
  *                        page-table roots that map it to other code, and more MMIO
  *                        instructions at once than a CPU keeps sites
+ *   long-mode-round-trip from 64-bit code to compatibility mode, CR0.PG cleared (EFER.LMA 0),
+ *                        EFER.LME cleared, edu's registers read and written in 32-bit
+ *                        protected mode without paging, LME and PG set again with the same
+ *                        CR3 (LMA 1), back to 64-bit code: CR0/CR4/EFER/CR3, GDT and
+ *                        selectors as before, and edu's ID through one 64-bit RIP replayed
+ *                        before the trip and filled again after it (the sites forgotten)
  * With --delivery-into-bar it only raises an exception whose frame goes into edu's BAR (see
  * delivery_into_bar); with --x2apic it only switches the BSP's local APIC to x2APIC mode.
  * Exceptions are caught by temporarily replacing the #UD and #GP gates of the current IDT;
@@ -35,6 +41,7 @@
 #include "lib/cr.h"
 #include "lib/fmt.h"
 #include "vmx/hypercall_abi.h"
+#include "vmx/stats_abi.h"
 
 static unsigned passed, failed;
 
@@ -925,6 +932,391 @@ static void test_site_two_roots(uint32_t bar)
     check(name, good == total && total == n && n >= 6, d);
 }
 
+/* --- leaving IA-32e mode and coming back (SDM Vol. 3A, 10.8.5 and 10.8.5.4) ------------------ */
+
+/* The trip's block, shared with tv_lm_round_trip below, which reads and writes it at these
+ * offsets (also from 32-bit code, with EDI as its address: it must lie below 4 GiB). Inputs
+ * first, then what the 32-bit code saw. */
+struct lm_trip {
+    uint64_t gdtr_copy;  /* address of a struct dtr for the GDT copy (with the 32-bit segments) */
+    uint64_t gdtr_orig;  /* address of a struct dtr for the firmware's GDT */
+    uint64_t sel_code32; /* compatibility-mode / 32-bit code segment in the copy */
+    uint64_t sel_data32; /* flat 32-bit data segment in the copy */
+    uint64_t sel_code64; /* the firmware's 64-bit CS, to come back to */
+    uint64_t cr3;        /* the 4-level root to load before setting PG again (below 4 GiB) */
+    uint64_t bar;        /* edu's BAR0 */
+    uint64_t live_write; /* written to edu's liveness register in 32-bit mode */
+    uint64_t saved_rsp;  /* kept by the 64-bit code */
+    uint64_t ret64;      /* address of the 64-bit code to come back to */
+    uint64_t saved_ds, saved_es, saved_ss;
+    uint64_t cs32;         /* CS in compatibility mode */
+    uint64_t efer_pg_off;  /* EFER after PG was cleared */
+    uint64_t efer_lme_off; /* EFER after LME was cleared */
+    uint64_t cr0_pg_off;   /* CR0 in protected mode without paging */
+    uint64_t id[3];        /* edu's ID register three times at one EIP, no paging */
+    uint64_t live_read;    /* edu's liveness register after the write */
+    uint64_t efer_pg_on;   /* EFER after PG was set again with LME */
+    uint64_t cr0_pg_on;    /* CR0 then */
+};
+#define LM_GDTR_COPY    0
+#define LM_GDTR_ORIG    8
+#define LM_SEL_CODE32   16
+#define LM_SEL_DATA32   24
+#define LM_SEL_CODE64   32
+#define LM_CR3          40
+#define LM_BAR          48
+#define LM_LIVE_WRITE   56
+#define LM_SAVED_RSP    64
+#define LM_RET64        72
+#define LM_SAVED_DS     80
+#define LM_SAVED_ES     88
+#define LM_SAVED_SS     96
+#define LM_CS32         104
+#define LM_EFER_PG_OFF  112
+#define LM_EFER_LME_OFF 120
+#define LM_CR0_PG_OFF   128
+#define LM_ID           136
+#define LM_LIVE_READ    160
+#define LM_EFER_PG_ON   168
+#define LM_CR0_PG_ON    176
+/* The asm below uses the offsets; the compiler lays out the struct: they must agree. */
+#define LM_AT(field, off) _Static_assert(__builtin_offsetof(struct lm_trip, field) == off, #field)
+LM_AT(gdtr_copy, LM_GDTR_COPY);
+LM_AT(gdtr_orig, LM_GDTR_ORIG);
+LM_AT(sel_code32, LM_SEL_CODE32);
+LM_AT(sel_data32, LM_SEL_DATA32);
+LM_AT(sel_code64, LM_SEL_CODE64);
+LM_AT(cr3, LM_CR3);
+LM_AT(bar, LM_BAR);
+LM_AT(live_write, LM_LIVE_WRITE);
+LM_AT(saved_rsp, LM_SAVED_RSP);
+LM_AT(ret64, LM_RET64);
+LM_AT(saved_ds, LM_SAVED_DS);
+LM_AT(saved_es, LM_SAVED_ES);
+LM_AT(saved_ss, LM_SAVED_SS);
+LM_AT(cs32, LM_CS32);
+LM_AT(efer_pg_off, LM_EFER_PG_OFF);
+LM_AT(efer_lme_off, LM_EFER_LME_OFF);
+LM_AT(cr0_pg_off, LM_CR0_PG_OFF);
+LM_AT(id, LM_ID);
+LM_AT(live_read, LM_LIVE_READ);
+LM_AT(efer_pg_on, LM_EFER_PG_ON);
+LM_AT(cr0_pg_on, LM_CR0_PG_ON);
+#undef LM_AT
+
+#define LM_STR_(x) #x
+#define LM_STR(x)  LM_STR_(x)
+#define LM(off)    LM_STR(off)
+
+/* tv_lm_round_trip(struct lm_trip *t), interrupts off, everything it touches identity-mapped
+ * below 4 GiB. From 64-bit mode: load the GDT copy, far return to its 32-bit code segment
+ * (compatibility mode, still IA-32e). There, as SDM Vol. 3A 10.8.5.4 says to leave IA-32e mode:
+ * clear CR0.PG (LMA goes to 0: protected mode without paging), then EFER.LME. In that mode it
+ * reads and writes edu's registers (the MMIO path with no paging and a 32-bit CS). Then back as
+ * 10.8.5 says to enter it: CR4.PAE is still set, CR3 = the 4-level root, EFER.LME = 1, CR0.PG =
+ * 1 (LMA goes to 1: compatibility mode), a branch, and a far return to the 64-bit CS. Upper
+ * halves of the registers are undefined after 32-bit code (SDM Vol. 1, 3.4.1.1), so the 64-bit
+ * code takes EDI zero-extended and RSP from the block; the callee-saved registers are on the
+ * stack. tv_lm_load_eax: `mov eax,[rdi]` at one RIP in 64-bit mode, before and after. */
+__asm__(".text\n"
+        ".globl tv_lm_round_trip\n"
+        "tv_lm_round_trip:\n"
+        "  push %rbx\n"
+        "  push %rbp\n"
+        "  push %r12\n"
+        "  push %r13\n"
+        "  push %r14\n"
+        "  push %r15\n"
+        "  mov %rsp, " LM(
+            LM_SAVED_RSP) "(%rdi)\n"
+                          "  mov %ds, " LM(LM_SAVED_DS) "(%rdi)\n"
+                                                        "  mov %es, " LM(LM_SAVED_ES) "(%rdi)\n"
+                                                                                      "  mov "
+                                                                                      "%ss, " LM(LM_SAVED_SS) "(%rdi)\n"
+                                                                                                              "  lea 6f(%rip), %rax\n"
+                                                                                                              "  mov %rax, " LM(LM_RET64) "(%rdi)\n"
+                                                                                                                                          "  mov " LM(LM_GDTR_COPY) "(%rdi), %rax\n"
+                                                                                                                                                                    "  lgdt (%rax)\n"
+                                                                                                                                                                    "  pushq " LM(LM_SEL_CODE32) "(%rdi)\n"
+                                                                                                                                                                                                 "  lea 1f(%rip), %rax\n"
+                                                                                                                                                                                                 "  push %rax\n"
+                                                                                                                                                                                                 "  lretq\n"
+                                                                                                                                                                                                 ".code32\n"
+                                                                                                                                                                                                 "1:\n" /* compatibility mode */
+                                                                                                                                                                                                 "  mov " LM(LM_SEL_DATA32) "(%edi), %eax\n"
+                                                                                                                                                                                                                            "  mov %ax, %ds\n"
+                                                                                                                                                                                                                            "  mov %ax, %es\n"
+                                                                                                                                                                                                                            "  mov %ax, %ss\n"
+                                                                                                                                                                                                                            "  mov %cs, %eax\n"
+                                                                                                                                                                                                                            "  mov %eax, " LM(LM_CS32) "(%edi)\n"
+                                                                                                                                                                                                                                                       "  mov %cr0, %eax\n"
+                                                                                                                                                                                                                                                       "  and $0x7fffffff, %eax\n"
+                                                                                                                                                                                                                                                       "  mov %eax, %cr0\n" /* IA-32e mode off */
+                                                                                                                                                                                                                                                       "  jmp 2f\n"
+                                                                                                                                                                                                                                                       "2:\n" /* protected mode, no paging */
+                                                                                                                                                                                                                                                       "  mov $0xc0000080, %ecx\n"
+                                                                                                                                                                                                                                                       "  rdmsr\n"
+                                                                                                                                                                                                                                                       "  mov %eax, " LM(LM_EFER_PG_OFF) "(%edi)\n"
+                                                                                                                                                                                                                                                                                         "  and $0xfffffeff, %eax\n"
+                                                                                                                                                                                                                                                                                         "  wrmsr\n"
+                                                                                                                                                                                                                                                                                         "  rdmsr\n"
+                                                                                                                                                                                                                                                                                         "  mov %eax, " LM(LM_EFER_LME_OFF) "(%edi)\n"
+                                                                                                                                                                                                                                                                                                                            "  mov %cr0, %eax\n"
+                                                                                                                                                                                                                                                                                                                            "  mov %eax, " LM(
+                                                                                                                                                                                                                                                                                                                                LM_CR0_PG_OFF) "(%edi)\n"
+                                                                                                                                                                                                                                                                                                                                               "  mov " LM(LM_BAR) "(%edi), %ebx\n"
+                                                                                                                                                                                                                                                                                                                                                                   "  xor %ebp, %ebp\n"
+                                                                                                                                                                                                                                                                                                                                                                   "3:\n"
+                                                                                                                                                                                                                                                                                                                                                                   "  mov (%ebx), %eax\n" /* edu ID, one EIP three times */
+                                                                                                                                                                                                                                                                                                                                                                   "  mov %eax, " LM(LM_ID) "(%edi,%ebp,8)\n"
+                                                                                                                                                                                                                                                                                                                                                                                            "  inc %ebp\n"
+                                                                                                                                                                                                                                                                                                                                                                                            "  cmp $3, %ebp\n"
+                                                                                                                                                                                                                                                                                                                                                                                            "  jb 3b\n"
+                                                                                                                                                                                                                                                                                                                                                                                            "  mov " LM(
+                                                                                                                                                                                                                                                                                                                                                                                                LM_LIVE_WRITE) "(%edi), %eax\n"
+                                                                                                                                                                                                                                                                                                                                                                                                               "  mov %eax, 4(%ebx)\n"
+                                                                                                                                                                                                                                                                                                                                                                                                               "  mov 4(%ebx), %eax\n"
+                                                                                                                                                                                                                                                                                                                                                                                                               "  mov %eax, " LM(
+                                                                                                                                                                                                                                                                                                                                                                                                                   LM_LIVE_READ) "(%edi)\n"
+                                                                                                                                                                                                                                                                                                                                                                                                                                 "  mov " LM(LM_CR3) "(%edi), %eax\n"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                     "  mov %eax, %cr3\n"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                     "  mov $0xc0000080, %ecx\n"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                     "  rdmsr\n"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                     "  or $0x100, %eax\n"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                     "  wrmsr\n" /* LME */
+                                                                                                                                                                                                                                                                                                                                                                                                                                                     "  mov %cr0, %eax\n"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                     "  or $0x80000000, %eax\n"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                     "  mov %eax, %cr0\n" /* IA-32e mode on: compatibility mode */
+                                                                                                                                                                                                                                                                                                                                                                                                                                                     "  jmp 4f\n"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                     "4:\n"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                     "  rdmsr\n"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                     "  mov %eax, " LM(
+                                                                                                                                                                                                                                                                                                                                                                                                                                                         LM_EFER_PG_ON) "(%edi)\n"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                        "  mov %cr0, %eax\n"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                        "  mov %eax, " LM(
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                            LM_CR0_PG_ON) "(%edi)\n"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                          "  pushl " LM(
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                              LM_SEL_CODE64) "(%edi)\n"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                             "  pushl " LM(
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                 LM_RET64) "(%edi)\n"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                           "  lret\n"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                           ".code64\n"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                           "6:\n" /* 64-bit mode again */
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                           "  mov %edi, %edi\n"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                           "  mov " LM(LM_SAVED_RSP) "(%rdi), %rsp\n"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                     "  mov " LM(LM_GDTR_ORIG) "(%rdi), %rax\n"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                               "  lgdt (%rax)\n"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                               "  mov " LM(LM_SAVED_SS) "(%rdi), %ss\n"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                        "  mov " LM(LM_SAVED_DS) "(%rdi), %ds\n"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                 "  mov " LM(
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                     LM_SAVED_ES) "(%rdi), %es\n"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                  "  pop %r15\n"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                  "  pop %r14\n"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                  "  pop %r13\n"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                  "  pop %r12\n"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                  "  pop %rbp\n"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                  "  pop %rbx\n"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                  "  ret\n"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                  ".globl tv_lm_load_eax\n"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                  "tv_lm_load_eax:\n"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                  "  mov (%rdi), %eax\n"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                  "  ret\n"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                  ".globl tv_lm_round_trip_end\n"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                  "tv_lm_round_trip_end:\n");
+extern char tv_lm_load_eax[], tv_lm_round_trip_end[];
+void tv_lm_round_trip(struct lm_trip *t);
+
+/* Whether linear address la translates to itself under the 4-level root cr3 (SDM Vol. 3A, 4.5:
+ * 1 GiB, 2 MiB and 4 KiB pages) and lies below 4 GiB: code and data the trip uses while paging
+ * is off are then the same bytes as with paging on. The firmware's paging structures are
+ * themselves identity-mapped. */
+static bool identity_below_4g(uint64_t cr3, uint64_t la)
+{
+    const uint64_t addr = 0x000FFFFFFFFFF000ull;
+    if (la >> 32)
+        return false;
+    uint64_t e = ((const uint64_t *)(uintptr_t)(cr3 & addr))[(la >> 39) & 511];
+    if (!(e & 1))
+        return false;
+    e = ((const uint64_t *)(uintptr_t)(e & addr))[(la >> 30) & 511];
+    if (!(e & 1))
+        return false;
+    if (e & 0x80)
+        return (e & 0x000FFFFFC0000000ull) + (la & 0x3FFFFFFFull) == la;
+    e = ((const uint64_t *)(uintptr_t)(e & addr))[(la >> 21) & 511];
+    if (!(e & 1))
+        return false;
+    if (e & 0x80)
+        return (e & 0x000FFFFFFFE00000ull) + (la & 0x1FFFFFull) == la;
+    e = ((const uint64_t *)(uintptr_t)(e & addr))[(la >> 12) & 511];
+    return (e & 1) && (e & addr) + (la & 0xFFFull) == la;
+}
+
+static bool range_identity_below_4g(uint64_t cr3, uint64_t start, uint64_t len)
+{
+    for (uint64_t p = start & ~0xFFFull; p < start + len; p += 4096)
+        if (!identity_below_4g(cr3, p))
+            return false;
+    return true;
+}
+
+/* Trapvisor's live statistics (vmx/stats_abi.h) through its PCI function's BAR0 (read-only
+ * pages: reading them is no exit), and this CPU's entry; NULL if absent. */
+static volatile const struct tv_stats_cpu *stats_of_this_cpu(void)
+{
+    for (unsigned dev = 0; dev < 32; dev++) {
+        if (cfg_read32(0, dev, 0, 0) != (TV_STATS_PCI_DEVICE << 16 | TV_STATS_PCI_VENDOR))
+            continue;
+        uint32_t lo = cfg_read32(0, dev, 0, 0x10);
+        uint64_t base = lo & ~0xFull;
+        if ((lo & 6) == 4)
+            base |= (uint64_t)cfg_read32(0, dev, 0, 0x14) << 32;
+        volatile const struct tv_stats *s = (volatile const struct tv_stats *)(uintptr_t)base;
+        if (!base || (lo & 1) || s->hdr.magic != TV_STATS_MAGIC ||
+            s->hdr.version != TV_STATS_VERSION || !(s->hdr.flags & TV_STATS_F_ACCOUNTING))
+            return 0;
+        uint32_t r[4];
+        cpuid(1, r);
+        for (uint32_t i = 0; i < s->hdr.ncpus && i < TV_STATS_MAX_CPUS; i++)
+            if (s->cpu[i].apic_id == r[1] >> 24)
+                return &s->cpu[i];
+        return 0;
+    }
+    return 0;
+}
+
+/* The path (enum tv_mmio_path) of this CPU's latest exit, -1 if it was no EPT violation or
+ * there are no statistics. Call right after the MMIO access, with no exit in between. */
+static int last_mmio_path(volatile const struct tv_stats_cpu *c)
+{
+    if (!c)
+        return -1;
+    return tv_stats_last_mmio_path(c->seq, c->last_reason, c->mmio_path_seq, c->mmio_path_last);
+}
+
+/* A round trip out of IA-32e mode and back, as a real OS makes it (kexec, reboot paths,
+ * firmware calls). Trapvisor owns CR0.PG (vmx/vmx.c), so both MOVs to CR0 exit: it must clear
+ * and set EFER.LMA and the "IA-32e mode guest" entry control (SDM Vol. 3C, 26.2.1.1, 27.3.1.1),
+ * serve edu in 32-bit protected mode without paging (the general MMIO path: no paging, CS.D = 1)
+ * and forget the CPU's remembered MMIO sites (boot/mmio.c), so `mov eax,[rdi]` at one RIP, a
+ * replayed site before the trip, is filled again after it (the statistics' last path). CR0,
+ * CR4, EFER, CR3, the GDT and the selectors must be as before. */
+static void test_long_mode_round_trip(uint32_t bar)
+{
+    static const char name[] = "long-mode-round-trip";
+    static struct lm_trip t;
+    static uint64_t gdt[64] __attribute__((aligned(16)));
+    static struct dtr gdtr_orig, gdtr_copy;
+    const uint64_t cr0 = read_cr0(), cr3 = read_cr3(), cr4 = read_cr4();
+    uint32_t lo, hi;
+    __asm__ volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(0xC0000080u));
+    const uint64_t efer = (uint64_t)hi << 32 | lo;
+    uint64_t rsp;
+    __asm__ volatile("mov %%rsp, %0" : "=r"(rsp));
+    __asm__ volatile("sgdt %0" : "=m"(gdtr_orig));
+    const unsigned n = ((unsigned)gdtr_orig.limit + 1) / 8;
+    /* Interrupts stay off (the IDT is 64-bit), so nothing but the trip's own accesses exits. */
+    const char *why = 0;
+    if ((efer & 0x500) != 0x500 || !(cr4 & (1u << 5)) || (cr4 & (1u << 12)))
+        why = "not in IA-32e mode with 4-level paging";
+    else if (cr4 & (1u << 17))
+        why = "CR4.PCIDE set: PG cannot be cleared";
+    else if ((cr3 >> 32) || n + 2 > 64)
+        why = "CR3 above 4 GiB or a GDT of more than 62 entries";
+    else if (!range_identity_below_4g(cr3, (uintptr_t)tv_lm_round_trip,
+                                      (uintptr_t)tv_lm_round_trip_end -
+                                          (uintptr_t)tv_lm_round_trip) ||
+             !range_identity_below_4g(cr3, (uintptr_t)&t, sizeof t) ||
+             !range_identity_below_4g(cr3, (uintptr_t)gdt, sizeof gdt) ||
+             !range_identity_below_4g(cr3, (uintptr_t)&gdtr_copy, sizeof gdtr_copy) ||
+             !range_identity_below_4g(cr3, rsp - 512, 512))
+        why = "code, data or stack not identity-mapped below 4 GiB";
+    if (why) {
+        char d[96];
+        fmt_snprintf(d, sizeof(d), "(skipped: %s)", why);
+        check(name, false, d);
+        return;
+    }
+    /* The firmware's descriptors, then a 32-bit code and a flat data segment (SDM Vol. 3A, 3.4.5:
+     * base 0, limit 4 GiB, G = 1, D = 1, L = 0; accessed already set). */
+    const uint64_t *orig = (const uint64_t *)(uintptr_t)gdtr_orig.base;
+    for (unsigned i = 0; i < n; i++)
+        gdt[i] = orig[i];
+    gdt[n] = 0x00CF9B000000FFFFull;
+    gdt[n + 1] = 0x00CF93000000FFFFull;
+    gdtr_copy.limit = (uint16_t)((n + 2) * 8 - 1);
+    gdtr_copy.base = (uint64_t)(uintptr_t)gdt;
+    uint16_t cs, ds, es, ss;
+    __asm__ volatile("mov %%cs, %0; mov %%ds, %1; mov %%es, %2; mov %%ss, %3"
+                     : "=r"(cs), "=r"(ds), "=r"(es), "=r"(ss));
+    volatile uint32_t *mmio = (volatile uint32_t *)(uintptr_t)bar;
+    const uint32_t liveness_before = mmio[1];
+    t = (struct lm_trip){
+        .gdtr_copy = (uintptr_t)&gdtr_copy,
+        .gdtr_orig = (uintptr_t)&gdtr_orig,
+        .sel_code32 = n * 8,
+        .sel_data32 = (n + 1) * 8,
+        .sel_code64 = cs,
+        .cr3 = cr3,
+        .bar = bar,
+        .live_write = 0x1e32a000u,
+    };
+    volatile const struct tv_stats_cpu *stats = stats_of_this_cpu();
+    uint64_t flags;
+    __asm__ volatile("pushfq; pop %0; cli" : "=r"(flags) : : "memory");
+    /* The 64-bit load twice: filled, then replayed. */
+    uint64_t id64[3], c = 0;
+    int path[3];
+    for (unsigned i = 0; i < 2; i++) {
+        id64[i] = 0;
+        call_stub(tv_lm_load_eax, &id64[i], &c, bar, 0);
+        path[i] = last_mmio_path(stats);
+    }
+    tv_lm_round_trip(&t);
+    id64[2] = 0;
+    call_stub(tv_lm_load_eax, &id64[2], &c, bar, 0);
+    path[2] = last_mmio_path(stats);
+    if (flags & (1u << 9))
+        __asm__ volatile("sti");
+    __asm__ volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(0xC0000080u));
+    const uint64_t efer_after = (uint64_t)hi << 32 | lo;
+    struct dtr gdtr_after;
+    __asm__ volatile("sgdt %0" : "=m"(gdtr_after));
+    uint16_t cs2, ds2, es2, ss2;
+    __asm__ volatile("mov %%cs, %0; mov %%ds, %1; mov %%es, %2; mov %%ss, %3"
+                     : "=r"(cs2), "=r"(ds2), "=r"(es2), "=r"(ss2));
+    mmio[1] = ~liveness_before;
+
+    const uint64_t lma = 1u << 10, lme = 1u << 8, pg = 1u << 31;
+    const bool state_back = read_cr0() == cr0 && read_cr4() == cr4 && read_cr3() == cr3 &&
+                            efer_after == efer && gdtr_after.base == gdtr_orig.base &&
+                            gdtr_after.limit == gdtr_orig.limit && cs2 == cs && ds2 == ds &&
+                            es2 == es && ss2 == ss;
+    const bool off_ok = t.cs32 == t.sel_code32 && (t.efer_pg_off & (lma | lme)) == lme &&
+                        !(t.efer_lme_off & (lma | lme)) && !(t.cr0_pg_off & pg) &&
+                        (t.cr0_pg_off & 1);
+    const bool mmio32_ok = t.id[0] == EDU_ID && t.id[1] == EDU_ID && t.id[2] == EDU_ID &&
+                           t.live_read == (uint32_t)~t.live_write;
+    const bool on_ok = (t.efer_pg_on & (lma | lme)) == (lma | lme) && (t.cr0_pg_on & pg);
+    const bool mmio64_ok = id64[0] == EDU_ID && id64[1] == EDU_ID && id64[2] == EDU_ID;
+    /* Without statistics the paths are not checked (say so); with them: replayed before the
+     * trip (light or full hook), filled again after it. */
+    const bool paths_ok =
+        !stats || ((path[1] == TV_MMIO_PATH_LIGHT || path[1] == TV_MMIO_PATH_FULL) &&
+                   path[2] == TV_MMIO_PATH_FILL);
+    char d[200];
+    fmt_snprintf(d, sizeof(d),
+                 "(efer 0x%llx -> 0x%llx -> 0x%llx -> 0x%llx, cr0 0x%llx, 32-bit edu id 0x%x "
+                 "0x%x 0x%x live %s, 64-bit paths %d %d %d%s%s)",
+                 (unsigned long long)efer, (unsigned long long)t.efer_pg_off,
+                 (unsigned long long)t.efer_lme_off, (unsigned long long)t.efer_pg_on,
+                 (unsigned long long)t.cr0_pg_off, (unsigned)t.id[0], (unsigned)t.id[1],
+                 (unsigned)t.id[2], t.live_read == (uint32_t)~t.live_write ? "ok" : "wrong",
+                 path[0], path[1], path[2], stats ? "" : " (no statistics)",
+                 state_back ? "" : ", state not restored");
+    check(name, state_back && off_ok && mmio32_ok && on_ok && mmio64_ok && paths_ok, d);
+}
+
 static void test_mmio_sites(void)
 {
     uint32_t bar = edu_bar0();
@@ -938,6 +1330,7 @@ static void test_mmio_sites(void)
     test_site_two_addresses_one_rip(bar);
     test_site_two_roots(bar);
     test_site_many_instructions(bar);
+    test_long_mode_round_trip(bar);
 }
 
 /* --x2apic: switch this CPU's local APIC from xAPIC to x2APIC mode (IA32_APIC_BASE bit 10
