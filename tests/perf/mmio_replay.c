@@ -206,13 +206,20 @@ __attribute__((noinline)) static void retire_set_rflags(uint64_t next_rip, uint6
     retire_inline(next_rip, rflags);
 }
 
-/* vmx_inject_exception: the event the next VM entry delivers (SDM Vol. 3C, 25.8.3). */
-static void inject_exception(unsigned vector, uint32_t error)
+/* vmx_inject_exception: the event the next VM entry delivers, with its error code when it has
+ * one (SDM Vol. 3C, 25.8.3). */
+static void inject_exception(unsigned vector, bool has_error, uint32_t error)
 {
-    vmcs.entry_exc_errcode = error;
-    vmcs.entry_intr_info =
-        INTR_INFO_VALID | INTR_TYPE_HW_EXC | INTR_INFO_DELIVER_ERR | (vector & 0xFF);
+    uint32_t info = INTR_INFO_VALID | INTR_TYPE_HW_EXC | (vector & 0xFF);
+    if (has_error) {
+        info |= INTR_INFO_DELIVER_ERR;
+        vmcs.entry_exc_errcode = error;
+    }
+    vmcs.entry_intr_info = info;
 }
+
+/* CR2 as the general path leaves it for a #PF (the register is not switched by VM entry). */
+static uint64_t guest_cr2;
 
 /* ---- the general path (boot/mmio.c mmio_general) ----------------------------------------- */
 
@@ -340,14 +347,15 @@ static void xmm_write(void *ctx, unsigned reg, const uint8_t in[16])
 /* unsupported: #UD (the hypervisor also logs the bytes once). */
 static void unsupported(void)
 {
-    inject_exception(6, 0);
-    vmcs.entry_intr_info &= ~INTR_INFO_DELIVER_ERR;
+    inject_exception(6, false, 0);
 }
 
 /* inject: #PF with CR2, or the vector with its error code. */
 static void inject(const struct x86_exception *exc)
 {
-    inject_exception(exc->vector, exc->error_code);
+    if (exc->vector == X86_VEC_PF)
+        guest_cr2 = exc->address;
+    inject_exception(exc->vector, true, exc->error_code);
 }
 
 static bool mmio_general(struct replay_vcpu *v, uint64_t gpa, uint64_t qual,
