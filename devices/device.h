@@ -80,8 +80,9 @@ struct device_ops {
     void (*write)(struct device *dev, int bar, uint64_t offset, unsigned size, uint64_t value);
     /* A plain register: when a read of `size` bytes at `offset` in `bar` has no effect and its
      * value is `size` bytes of device state, the address of those bytes (little-endian,
-     * naturally aligned, the same for the device's life); NULL when the read must go through
-     * `read`. A caller that has seen the access before may then load the value itself with
+     * naturally aligned, the same for the device's life, and the naturally aligned 8 bytes
+     * around them the device's own memory too: device_plain_word); NULL when the read must go
+     * through `read`. A caller that has seen the access before may then load the value itself with
      * device_plain_load, without the call: the device changes such state only with single
      * atomic stores. The value is always exactly what `read` returns. May be NULL. */
     const void *(*plain_read)(struct device *dev, int bar, uint64_t offset, unsigned size);

@@ -133,7 +133,9 @@ static bool edu_access_valid(unsigned size, uint64_t offset)
 /* The registers a read returns as they are: all of them (edu's reads have no effect). Offsets
  * it does not list, and 8-byte reads below 0x80, read all ones and are not plain. A 4-byte read
  * of a 64-bit register is its low half: its first four bytes. */
-static const uint32_t edu_id_value = EDU_ID_VALUE;
+/* Eight bytes, aligned, as every plain register's naturally aligned 8 bytes must be the device's
+ * own (device_ops.plain_read): the ID in the low four. */
+static const uint64_t edu_id_value __attribute__((aligned(8))) = EDU_ID_VALUE;
 
 static const void *edu_plain_read(struct device *dev, int bar, uint64_t offset, unsigned size)
 {

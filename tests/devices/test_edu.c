@@ -592,7 +592,8 @@ static void concurrent_raise_and_ack_keep_the_interrupt_status_whole(void **stat
 
 /* --- plain registers ------------------------------------------------------------------------ */
 
-/* device_ops.plain_read: wherever it names a register, a load there gives exactly what `read`
+/* device_ops.plain_read: wherever it names a register, a load there (device_plain_load, and the
+ * MMIO sites' device_plain_word_load of the aligned 8 bytes around it) gives exactly what `read`
  * returns, in every state random guest writes reach; it names exactly edu's 13 plain
  * (bar, offset, size) reads, and nothing for another BAR, a bad size or alignment, an unlisted
  * offset or an 8-byte read below 0x80. */
@@ -623,6 +624,13 @@ static void plain_registers_load_exactly_what_read_returns(void **state)
                     uint64_t want = 0;
                     edu.dev.ops->read(&edu.dev, bar, off, size, &want);
                     assert_int_equal(device_plain_load(reg, size), want);
+                    /* The MMIO sites' load: the aligned 8 bytes around it, shifted and masked
+                     * (ASan: those 8 bytes are the device's own memory). */
+                    unsigned shift = 99;
+                    const uint64_t *word = device_plain_word(reg, &shift);
+                    assert_true(((uintptr_t)word & 7) == 0 && shift < 64);
+                    assert_int_equal(device_plain_word_load(word, shift, ~0ull >> (64 - 8 * size)),
+                                     want);
                     compared++;
                 }
         assert_int_equal(plain, 13);
