@@ -28,9 +28,14 @@
  *                        protected mode without paging, LME and PG set again with the same
  *                        CR3 (LMA 1), back to 64-bit code: CR0/CR4/EFER/CR3, GDT and
  *                        selectors as before, and edu's ID through one 64-bit RIP replayed
- *                        before the trip and filled again after it (the sites forgotten)
+ *                        before the trip and filled again after it (the sites forgotten);
+ *                        both MOVs to CR0 and the five edu accesses exited, no #GP
  * With --delivery-into-bar it only raises an exception whose frame goes into edu's BAR (see
- * delivery_into_bar); with --x2apic it only switches the BSP's local APIC to x2APIC mode.
+ * delivery_into_bar); with --x2apic it only switches the BSP's local APIC to x2APIC mode;
+ * with --long-mode-upper-halves it only makes the long-mode round trip with bits 63:32 of the
+ * registers it moves to CR0 from 32-bit code set (the CPU ignores them there: SDM Vol. 2A, MOV
+ * to CR0 outside 64-bit mode takes 32 bits). Not in check-bochs: Trapvisor at this tree
+ * injects #GP for it (vmx/exit.c handle_cr_access takes all 64 bits).
  * Exceptions are caught by temporarily replacing the #UD and #GP gates of the current IDT;
  * each probe names the length of its faulting instruction so the handler can skip it. */
 #include <efi.h>
@@ -949,14 +954,16 @@ struct lm_trip {
     uint64_t saved_rsp;  /* kept by the 64-bit code */
     uint64_t ret64;      /* address of the 64-bit code to come back to */
     uint64_t saved_ds, saved_es, saved_ss;
-    uint64_t cs32;         /* CS in compatibility mode */
-    uint64_t efer_pg_off;  /* EFER after PG was cleared */
-    uint64_t efer_lme_off; /* EFER after LME was cleared */
-    uint64_t cr0_pg_off;   /* CR0 in protected mode without paging */
-    uint64_t id[3];        /* edu's ID register three times at one EIP, no paging */
-    uint64_t live_read;    /* edu's liveness register after the write */
-    uint64_t efer_pg_on;   /* EFER after PG was set again with LME */
-    uint64_t cr0_pg_on;    /* CR0 then */
+    uint64_t cs32;          /* CS in compatibility mode */
+    uint64_t efer_pg_off;   /* EFER after PG was cleared */
+    uint64_t efer_lme_off;  /* EFER after LME was cleared */
+    uint64_t cr0_pg_off;    /* CR0 in protected mode without paging */
+    uint64_t id[3];         /* edu's ID register three times at one EIP, no paging */
+    uint64_t live_read;     /* edu's liveness register after the write */
+    uint64_t efer_pg_on;    /* EFER after PG was set again with LME */
+    uint64_t cr0_pg_on;     /* CR0 then */
+    uint64_t cr0_off_value; /* moved to CR0 from EDX in compatibility mode (PG clear) */
+    uint64_t cr0_on_value;  /* moved to CR0 from ESI without paging (PG set) */
 };
 #define LM_GDTR_COPY    0
 #define LM_GDTR_ORIG    8
@@ -979,6 +986,8 @@ struct lm_trip {
 #define LM_LIVE_READ    160
 #define LM_EFER_PG_ON   168
 #define LM_CR0_PG_ON    176
+#define LM_CR0_OFF_VAL  184
+#define LM_CR0_ON_VAL   192
 /* The asm below uses the offsets; the compiler lays out the struct: they must agree. */
 #define LM_AT(field, off) _Static_assert(__builtin_offsetof(struct lm_trip, field) == off, #field)
 LM_AT(gdtr_copy, LM_GDTR_COPY);
@@ -1002,6 +1011,8 @@ LM_AT(id, LM_ID);
 LM_AT(live_read, LM_LIVE_READ);
 LM_AT(efer_pg_on, LM_EFER_PG_ON);
 LM_AT(cr0_pg_on, LM_CR0_PG_ON);
+LM_AT(cr0_off_value, LM_CR0_OFF_VAL);
+LM_AT(cr0_on_value, LM_CR0_ON_VAL);
 #undef LM_AT
 
 #define LM_STR_(x) #x
@@ -1014,10 +1025,14 @@ LM_AT(cr0_pg_on, LM_CR0_PG_ON);
  * clear CR0.PG (LMA goes to 0: protected mode without paging), then EFER.LME. In that mode it
  * reads and writes edu's registers (the MMIO path with no paging and a 32-bit CS). Then back as
  * 10.8.5 says to enter it: CR4.PAE is still set, CR3 = the 4-level root, EFER.LME = 1, CR0.PG =
- * 1 (LMA goes to 1: compatibility mode), a branch, and a far return to the 64-bit CS. Upper
- * halves of the registers are undefined after 32-bit code (SDM Vol. 1, 3.4.1.1), so the 64-bit
- * code takes EDI zero-extended and RSP from the block; the callee-saved registers are on the
- * stack. tv_lm_load_eax: `mov eax,[rdi]` at one RIP in 64-bit mode, before and after. */
+ * 1 (LMA goes to 1: compatibility mode), a branch, and a far return to the 64-bit CS. The two
+ * CR0 values come from RDX and RSI, loaded in 64-bit mode: outside 64-bit mode a MOV to CR0
+ * takes the register's low 32 bits (SDM Vol. 2A, "MOV--Move to/from Control Registers": 32-bit
+ * operands), whatever the upper halves hold. If the first MOV faults (a #GP handler skipped it:
+ * PG still set) the code goes straight back. Upper halves of the registers are undefined after
+ * 32-bit code (SDM Vol. 1, 3.4.1.1), so the 64-bit code takes EDI zero-extended and RSP from the
+ * block; the callee-saved registers are on the stack. tv_lm_load_eax: `mov eax,[rdi]` at one
+ * RIP in 64-bit mode, before and after. */
 /* clang-format off */
 __asm__(
         ".text\n"
@@ -1037,6 +1052,8 @@ __asm__(
         "  mov %rax, " LM(LM_RET64) "(%rdi)\n"
         "  mov " LM(LM_GDTR_COPY) "(%rdi), %rax\n"
         "  lgdt (%rax)\n"
+        "  mov " LM(LM_CR0_OFF_VAL) "(%rdi), %rdx\n"
+        "  mov " LM(LM_CR0_ON_VAL) "(%rdi), %rsi\n"
         "  pushq " LM(LM_SEL_CODE32) "(%rdi)\n"
         "  lea 1f(%rip), %rax\n"
         "  push %rax\n"
@@ -1049,11 +1066,12 @@ __asm__(
         "  mov %ax, %ss\n"
         "  mov %cs, %eax\n"
         "  mov %eax, " LM(LM_CS32) "(%edi)\n"
-        "  mov %cr0, %eax\n"
-        "  and $0x7fffffff, %eax\n"
-        "  mov %eax, %cr0\n" /* IA-32e mode off */
+        "  mov %edx, %cr0\n" /* IA-32e mode off (0f 22 c2) */
         "  jmp 2f\n"
-        "2:\n" /* protected mode, no paging */
+        "2:\n" /* protected mode, no paging; unless the MOV faulted: back */
+        "  mov %cr0, %eax\n"
+        "  test $0x80000000, %eax\n"
+        "  jnz 5f\n"
         "  mov $0xc0000080, %ecx\n"
         "  rdmsr\n"
         "  mov %eax, " LM(LM_EFER_PG_OFF) "(%edi)\n"
@@ -1081,13 +1099,12 @@ __asm__(
         "  rdmsr\n"
         "  or $0x100, %eax\n"
         "  wrmsr\n" /* LME on */
-        "  mov %cr0, %eax\n"
-        "  or $0x80000000, %eax\n"
-        "  mov %eax, %cr0\n" /* IA-32e mode on: compatibility mode */
+        "  mov %esi, %cr0\n" /* IA-32e mode on: compatibility mode (0f 22 c6) */
         "  jmp 4f\n"
         "4:\n"
         "  rdmsr\n"
         "  mov %eax, " LM(LM_EFER_PG_ON) "(%edi)\n"
+        "5:\n"
         "  mov %cr0, %eax\n"
         "  mov %eax, " LM(LM_CR0_PG_ON) "(%edi)\n"
         "  pushl " LM(LM_SEL_CODE64) "(%edi)\n"
@@ -1188,15 +1205,16 @@ static int last_mmio_path(volatile const struct tv_stats_cpu *c)
 }
 
 /* A round trip out of IA-32e mode and back, as a real OS makes it (kexec, reboot paths,
- * firmware calls). Trapvisor owns CR0.PG (vmx/vmx.c), so both MOVs to CR0 exit: it must clear
- * and set EFER.LMA and the "IA-32e mode guest" entry control (SDM Vol. 3C, 26.2.1.1, 27.3.1.1),
- * serve edu in 32-bit protected mode without paging (the general MMIO path: no paging, CS.D = 1)
- * and forget the CPU's remembered MMIO sites (boot/mmio.c), so `mov eax,[rdi]` at one RIP, a
- * replayed site before the trip, is filled again after it (the statistics' last path). CR0,
- * CR4, EFER, CR3, the GDT and the selectors must be as before. */
-static void test_long_mode_round_trip(uint32_t bar)
+ * firmware calls). Trapvisor owns CR0.PG (vmx/vmx.c), so both MOVs to CR0 exit (two CR-access
+ * exits): it must clear and set EFER.LMA and the "IA-32e mode guest" entry control, which VM
+ * entry checks against each other and against CR0.PG (SDM Vol. 3C, 27.3.1.1), serve edu in
+ * 32-bit protected mode without paging (five EPT violations: no paging, CS.D = 1) and forget the
+ * CPU's remembered MMIO sites (boot/mmio.c), so `mov eax,[rdi]` at one RIP, a replayed site
+ * before the trip, is filled again after it (the statistics' last path). CR0, CR4, EFER, CR3,
+ * the GDT and the selectors must be as before, and no #GP. upper: the upper halves of RDX and
+ * RSI when they are moved to CR0 from 32-bit code (ignored by the CPU there). */
+static void test_long_mode_round_trip(uint32_t bar, const char *name, uint32_t upper)
 {
-    static const char name[] = "long-mode-round-trip";
     static struct lm_trip t;
     static uint64_t gdt[64] __attribute__((aligned(16)));
     static struct dtr gdtr_orig, gdtr_copy;
@@ -1208,13 +1226,12 @@ static void test_long_mode_round_trip(uint32_t bar)
     __asm__ volatile("mov %%rsp, %0" : "=r"(rsp));
     __asm__ volatile("sgdt %0" : "=m"(gdtr_orig));
     const unsigned n = ((unsigned)gdtr_orig.limit + 1) / 8;
-    /* Interrupts stay off (the IDT is 64-bit), so nothing but the trip's own accesses exits. */
     const char *why = 0;
     if ((efer & 0x500) != 0x500 || !(cr4 & (1u << 5)) || (cr4 & (1u << 12)))
         why = "not in IA-32e mode with 4-level paging";
     else if (cr4 & (1u << 17))
         why = "CR4.PCIDE set: PG cannot be cleared";
-    else if ((cr3 >> 32) || n + 2 > 64)
+    else if ((cr3 >> 32) || (cr0 >> 32) || n + 2 > 64)
         why = "CR3 above 4 GiB or a GDT of more than 62 entries";
     else if (!range_identity_below_4g(cr3, (uintptr_t)tv_lm_round_trip,
                                       (uintptr_t)tv_lm_round_trip_end -
@@ -1244,6 +1261,7 @@ static void test_long_mode_round_trip(uint32_t bar)
                      : "=r"(cs), "=r"(ds), "=r"(es), "=r"(ss));
     volatile uint32_t *mmio = (volatile uint32_t *)(uintptr_t)bar;
     const uint32_t liveness_before = mmio[1];
+    const uint64_t pg = 1u << 31;
     t = (struct lm_trip){
         .gdtr_copy = (uintptr_t)&gdtr_copy,
         .gdtr_orig = (uintptr_t)&gdtr_orig,
@@ -1253,10 +1271,15 @@ static void test_long_mode_round_trip(uint32_t bar)
         .cr3 = cr3,
         .bar = bar,
         .live_write = 0x1e32a000u,
+        .cr0_off_value = (uint64_t)upper << 32 | (cr0 & ~pg),
+        .cr0_on_value = (uint64_t)upper << 32 | cr0,
     };
     volatile const struct tv_stats_cpu *stats = stats_of_this_cpu();
     uint64_t flags;
-    __asm__ volatile("pushfq; pop %0; cli" : "=r"(flags) : : "memory");
+    __asm__ volatile("pushfq; pop %0" : "=r"(flags));
+    uint64_t *idt = catch_begin(); /* interrupts off: the IDT is 64-bit, no exit but the trip's */
+    tv_ud_count = tv_gp_count = 0;
+    tv_skip = 3; /* a MOV to CR0 from EDX or ESI */
     /* The 64-bit load twice: filled, then replayed. */
     uint64_t id64[3], c = 0;
     int path[3];
@@ -1265,12 +1288,23 @@ static void test_long_mode_round_trip(uint32_t bar)
         call_stub(tv_lm_load_eax, &id64[i], &c, bar, 0);
         path[i] = last_mmio_path(stats);
     }
+    uint64_t cr_exits = 0, ept_exits = 0;
+    if (stats) {
+        cr_exits = stats->reason[28].count; /* CR access (SDM Vol. 3D, Appendix C) */
+        ept_exits = stats->reason[48].count;
+    }
     tv_lm_round_trip(&t);
+    if (stats) {
+        cr_exits = stats->reason[28].count - cr_exits;
+        ept_exits = stats->reason[48].count - ept_exits;
+    }
     id64[2] = 0;
     call_stub(tv_lm_load_eax, &id64[2], &c, bar, 0);
     path[2] = last_mmio_path(stats);
-    if (flags & (1u << 9))
-        __asm__ volatile("sti");
+    const uint64_t faults = tv_gp_count + tv_ud_count;
+    catch_end(idt);
+    if (!(flags & (1u << 9)))
+        __asm__ volatile("cli");
     __asm__ volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(0xC0000080u));
     const uint64_t efer_after = (uint64_t)hi << 32 | lo;
     struct dtr gdtr_after;
@@ -1280,34 +1314,40 @@ static void test_long_mode_round_trip(uint32_t bar)
                      : "=r"(cs2), "=r"(ds2), "=r"(es2), "=r"(ss2));
     mmio[1] = ~liveness_before;
 
-    const uint64_t lma = 1u << 10, lme = 1u << 8, pg = 1u << 31;
+    const uint64_t lma = 1u << 10, lme = 1u << 8;
     const bool state_back = read_cr0() == cr0 && read_cr4() == cr4 && read_cr3() == cr3 &&
                             efer_after == efer && gdtr_after.base == gdtr_orig.base &&
                             gdtr_after.limit == gdtr_orig.limit && cs2 == cs && ds2 == ds &&
                             es2 == es && ss2 == ss;
     const bool off_ok = t.cs32 == t.sel_code32 && (t.efer_pg_off & (lma | lme)) == lme &&
-                        !(t.efer_lme_off & (lma | lme)) && !(t.cr0_pg_off & pg) &&
-                        (t.cr0_pg_off & 1);
+                        !(t.efer_lme_off & (lma | lme)) && t.cr0_pg_off == (uint32_t)(cr0 & ~pg);
     const bool mmio32_ok = t.id[0] == EDU_ID && t.id[1] == EDU_ID && t.id[2] == EDU_ID &&
                            t.live_read == (uint32_t)~t.live_write;
-    const bool on_ok = (t.efer_pg_on & (lma | lme)) == (lma | lme) && (t.cr0_pg_on & pg);
+    const bool on_ok = (t.efer_pg_on & (lma | lme)) == (lma | lme) && t.cr0_pg_on == cr0;
     const bool mmio64_ok = id64[0] == EDU_ID && id64[1] == EDU_ID && id64[2] == EDU_ID;
-    /* Without statistics the paths are not checked (say so); with them: replayed before the
-     * trip (light or full hook), filled again after it. */
-    const bool paths_ok =
-        !stats || ((path[1] == TV_MMIO_PATH_LIGHT || path[1] == TV_MMIO_PATH_FULL) &&
+    /* With statistics (absent: said in the line): both PG changes and the five edu accesses
+     * exited, and the 64-bit load was replayed (light or full hook) before the trip and filled
+     * again after it. */
+    const bool exits_ok =
+        !stats || (cr_exits == 2 && ept_exits == 5 &&
+                   (path[1] == TV_MMIO_PATH_LIGHT || path[1] == TV_MMIO_PATH_FULL) &&
                    path[2] == TV_MMIO_PATH_FILL);
-    char d[200];
+    char edu32[48] = "ok";
+    if (!mmio32_ok)
+        fmt_snprintf(edu32, sizeof(edu32), "id 0x%x 0x%x 0x%x live 0x%x", (unsigned)t.id[0],
+                     (unsigned)t.id[1], (unsigned)t.id[2], (unsigned)t.live_read);
+    char d[160];
     fmt_snprintf(d, sizeof(d),
-                 "(efer 0x%llx -> 0x%llx -> 0x%llx -> 0x%llx, cr0 0x%llx, 32-bit edu id 0x%x "
-                 "0x%x 0x%x live %s, 64-bit paths %d %d %d%s%s)",
+                 "(efer 0x%llx 0x%llx 0x%llx 0x%llx, cr0 0x%llx, 32-bit edu %s, exits cr %llu ept "
+                 "%llu, 64-bit paths %d %d %d, #GP %llu%s%s)",
                  (unsigned long long)efer, (unsigned long long)t.efer_pg_off,
                  (unsigned long long)t.efer_lme_off, (unsigned long long)t.efer_pg_on,
-                 (unsigned long long)t.cr0_pg_off, (unsigned)t.id[0], (unsigned)t.id[1],
-                 (unsigned)t.id[2], t.live_read == (uint32_t)~t.live_write ? "ok" : "wrong",
-                 path[0], path[1], path[2], stats ? "" : " (no statistics)",
+                 (unsigned long long)t.cr0_pg_off, edu32, (unsigned long long)cr_exits,
+                 (unsigned long long)ept_exits, path[0], path[1], path[2],
+                 (unsigned long long)faults, stats ? "" : ", no statistics",
                  state_back ? "" : ", state not restored");
-    check(name, state_back && off_ok && mmio32_ok && on_ok && mmio64_ok && paths_ok, d);
+    check(name, faults == 0 && state_back && off_ok && mmio32_ok && on_ok && mmio64_ok && exits_ok,
+          d);
 }
 
 static void test_mmio_sites(void)
@@ -1323,7 +1363,7 @@ static void test_mmio_sites(void)
     test_site_two_addresses_one_rip(bar);
     test_site_two_roots(bar);
     test_site_many_instructions(bar);
-    test_long_mode_round_trip(bar);
+    test_long_mode_round_trip(bar, "long-mode-round-trip", 0);
 }
 
 /* --x2apic: switch this CPU's local APIC from xAPIC to x2APIC mode (IA32_APIC_BASE bit 10
@@ -1403,6 +1443,15 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *st)
     InitializeLib(image, st);
     if (has_option(image, L"--x2apic")) {
         switch_to_x2apic();
+        out("tvtest: %u passed, %u failed\n", passed, failed);
+        return failed ? EFI_ABORTED : EFI_SUCCESS;
+    }
+    if (has_option(image, L"--long-mode-upper-halves")) {
+        uint32_t bar = edu_bar0();
+        if (bar)
+            test_long_mode_round_trip(bar, "long-mode-round-trip-upper-halves", 0xa5a5a5a5u);
+        else
+            check("long-mode-round-trip-upper-halves", false, "(no edu on bus 0)");
         out("tvtest: %u passed, %u failed\n", passed, failed);
         return failed ? EFI_ABORTED : EFI_SUCCESS;
     }
