@@ -25,11 +25,12 @@
  *                        instructions at once than a CPU keeps sites
  *   long-mode-round-trip from 64-bit code to compatibility mode, CR0.PG cleared (EFER.LMA 0),
  *                        EFER.LME cleared, edu's registers read and written in 32-bit
- *                        protected mode without paging, LME and PG set again with the same
- *                        CR3 (LMA 1), back to 64-bit code: CR0/CR4/EFER/CR3, GDT and
- *                        selectors as before, and edu's ID through one 64-bit RIP replayed
- *                        before the trip and filled again after it (the sites forgotten);
- *                        both MOVs to CR0 and the five edu accesses exited, no #GP
+ *                        protected mode without paging and read under PAE paging (PDPTEs
+ *                        loaded), LME and PG set again with the same CR3 (LMA 1), back to
+ *                        64-bit code: CR0/CR4/EFER/CR3, GDT and selectors as before, and
+ *                        edu's ID through one 64-bit RIP replayed before the trip and filled
+ *                        again after it (the sites forgotten); the four MOVs to CR0 and the
+ *                        six edu accesses exited, no #GP
  * With --delivery-into-bar it only raises an exception whose frame goes into edu's BAR (see
  * delivery_into_bar); with --x2apic it only switches the BSP's local APIC to x2APIC mode;
  * with --long-mode-upper-halves it only makes the long-mode round trip with bits 63:32 of the
@@ -964,6 +965,10 @@ struct lm_trip {
     uint64_t cr0_pg_on;     /* CR0 then */
     uint64_t cr0_off_value; /* moved to CR0 from EDX in compatibility mode (PG clear) */
     uint64_t cr0_on_value;  /* moved to CR0 from ESI without paging (PG set) */
+    uint64_t pae_pdpt;      /* a PAE page-directory-pointer table mapping 4 GiB 1:1, or 0 */
+    uint64_t cr0_pae;       /* CR0 under PAE paging */
+    uint64_t efer_pae;      /* EFER then */
+    uint64_t id_pae;        /* edu's ID register read then */
 };
 #define LM_GDTR_COPY    0
 #define LM_GDTR_ORIG    8
@@ -988,6 +993,10 @@ struct lm_trip {
 #define LM_CR0_PG_ON    176
 #define LM_CR0_OFF_VAL  184
 #define LM_CR0_ON_VAL   192
+#define LM_PAE_PDPT     200
+#define LM_CR0_PAE      208
+#define LM_EFER_PAE     216
+#define LM_ID_PAE       224
 /* The asm below uses the offsets; the compiler lays out the struct: they must agree. */
 #define LM_AT(field, off) _Static_assert(__builtin_offsetof(struct lm_trip, field) == off, #field)
 LM_AT(gdtr_copy, LM_GDTR_COPY);
@@ -1013,6 +1022,10 @@ LM_AT(efer_pg_on, LM_EFER_PG_ON);
 LM_AT(cr0_pg_on, LM_CR0_PG_ON);
 LM_AT(cr0_off_value, LM_CR0_OFF_VAL);
 LM_AT(cr0_on_value, LM_CR0_ON_VAL);
+LM_AT(pae_pdpt, LM_PAE_PDPT);
+LM_AT(cr0_pae, LM_CR0_PAE);
+LM_AT(efer_pae, LM_EFER_PAE);
+LM_AT(id_pae, LM_ID_PAE);
 #undef LM_AT
 
 #define LM_STR_(x) #x
@@ -1023,7 +1036,9 @@ LM_AT(cr0_on_value, LM_CR0_ON_VAL);
  * below 4 GiB. From 64-bit mode: load the GDT copy, far return to its 32-bit code segment
  * (compatibility mode, still IA-32e). There, as SDM Vol. 3A 10.8.5.4 says to leave IA-32e mode:
  * clear CR0.PG (LMA goes to 0: protected mode without paging), then EFER.LME. In that mode it
- * reads and writes edu's registers (the MMIO path with no paging and a 32-bit CS). Then back as
+ * reads and writes edu's registers (the MMIO path with no paging and a 32-bit CS); then, with
+ * t->pae_pdpt, it turns PAE paging on (CR4.PAE is still set, LME is 0), reads edu's ID through
+ * it and turns paging off again. Then back as
  * 10.8.5 says to enter it: CR4.PAE is still set, CR3 = the 4-level root, EFER.LME = 1, CR0.PG =
  * 1 (LMA goes to 1: compatibility mode), a branch, and a far return to the 64-bit CS. The two
  * CR0 values come from RDX and RSI, loaded in 64-bit mode: outside 64-bit mode a MOV to CR0
@@ -1093,6 +1108,26 @@ __asm__(
         "  mov %eax, 4(%ebx)\n"
         "  mov 4(%ebx), %eax\n"
         "  mov %eax, " LM(LM_LIVE_READ) "(%edi)\n"
+        "  mov " LM(LM_PAE_PDPT) "(%edi), %eax\n"
+        "  test %eax, %eax\n"
+        "  jz 7f\n"
+        "  mov %eax, %cr3\n"
+        "  mov %cr0, %eax\n"
+        "  or $0x80000000, %eax\n"
+        "  mov %eax, %cr0\n" /* PAE paging (LME is 0) */
+        "  jmp 8f\n"
+        "8:\n"
+        "  mov %cr0, %eax\n"
+        "  mov %eax, " LM(LM_CR0_PAE) "(%edi)\n"
+        "  rdmsr\n"
+        "  mov %eax, " LM(LM_EFER_PAE) "(%edi)\n"
+        "  mov (%ebx), %eax\n" /* edu ID through PAE paging */
+        "  mov %eax, " LM(LM_ID_PAE) "(%edi)\n"
+        "  mov %cr0, %eax\n"
+        "  and $0x7fffffff, %eax\n"
+        "  mov %eax, %cr0\n" /* paging off again */
+        "  jmp 7f\n"
+        "7:\n"
         "  mov " LM(LM_CR3) "(%edi), %eax\n"
         "  mov %eax, %cr3\n"
         "  mov $0xc0000080, %ecx\n"
@@ -1204,11 +1239,37 @@ static int last_mmio_path(volatile const struct tv_stats_cpu *c)
     return tv_stats_last_mmio_path(c->seq, c->last_reason, c->mmio_path_seq, c->mmio_path_last);
 }
 
+/* Page tables for PAE paging (SDM Vol. 3A, 4.4) mapping the low 4 GiB 1:1 with 2 MiB pages, in
+ * five pages below 4 GiB (CR3 holds 32 bits outside IA-32e mode): a page-directory-pointer
+ * table whose four PDPTEs (present, no R/W or U/S: those bits are reserved in a PDPTE, Table
+ * 4-8) name four page directories. The PDEs are present, writable, accessed and dirty, so the
+ * CPU writes nothing. Returns the PDPT's address, 0 if no such pages. */
+static uint64_t pae_identity_tables(void)
+{
+    EFI_PHYSICAL_ADDRESS base = 0xFFFFFFFFull;
+    if (EFI_ERROR(
+            uefi_call_wrapper(BS->AllocatePages, 4, AllocateMaxAddress, EfiLoaderData, 5, &base)))
+        return 0;
+    uint64_t *pdpt = (uint64_t *)(uintptr_t)base;
+    for (unsigned k = 0; k < 512; k++)
+        pdpt[k] = 0;
+    for (unsigned i = 0; i < 4; i++) {
+        uint64_t *pd = (uint64_t *)(uintptr_t)(base + 4096ull * (i + 1));
+        pdpt[i] = (uint64_t)(uintptr_t)pd | 1;
+        for (unsigned k = 0; k < 512; k++)
+            pd[k] = ((uint64_t)i << 30 | (uint64_t)k << 21) | 0xE3; /* P RW A D PS */
+    }
+    return base;
+}
+
 /* A round trip out of IA-32e mode and back, as a real OS makes it (kexec, reboot paths,
  * firmware calls). Trapvisor owns CR0.PG (vmx/vmx.c), so both MOVs to CR0 exit (two CR-access
  * exits): it must clear and set EFER.LMA and the "IA-32e mode guest" entry control, which VM
  * entry checks against each other and against CR0.PG (SDM Vol. 3C, 27.3.1.1), serve edu in
- * 32-bit protected mode without paging (five EPT violations: no paging, CS.D = 1) and forget the
+ * 32-bit protected mode without paging (five EPT violations: no paging, CS.D = 1), load the
+ * PDPTEs when the guest turns PAE paging on there (two more CR-access exits; VM entry takes the
+ * PDPTEs from the VMCS with EPT, Vol. 3C 27.3.2.4) and serve edu through it (one more EPT
+ * violation), as 10.8.5.4 leaves IA-32e mode for legacy paging, and forget the
  * CPU's remembered MMIO sites (boot/mmio.c), so `mov eax,[rdi]` at one RIP, a replayed site
  * before the trip, is filled again after it (the statistics' last path). CR0, CR4, EFER, CR3,
  * the GDT and the selectors must be as before, and no #GP. upper: the upper halves of RDX and
@@ -1262,6 +1323,11 @@ static void test_long_mode_round_trip(uint32_t bar, const char *name, uint32_t u
     volatile uint32_t *mmio = (volatile uint32_t *)(uintptr_t)bar;
     const uint32_t liveness_before = mmio[1];
     const uint64_t pg = 1u << 31;
+    const uint64_t pdpt = pae_identity_tables();
+    if (!pdpt) {
+        check(name, false, "(skipped: no pages below 4 GiB for PAE tables)");
+        return;
+    }
     t = (struct lm_trip){
         .gdtr_copy = (uintptr_t)&gdtr_copy,
         .gdtr_orig = (uintptr_t)&gdtr_orig,
@@ -1273,6 +1339,7 @@ static void test_long_mode_round_trip(uint32_t bar, const char *name, uint32_t u
         .live_write = 0x1e32a000u,
         .cr0_off_value = (uint64_t)upper << 32 | (cr0 & ~pg),
         .cr0_on_value = (uint64_t)upper << 32 | cr0,
+        .pae_pdpt = pdpt,
     };
     volatile const struct tv_stats_cpu *stats = stats_of_this_cpu();
     uint64_t flags;
@@ -1313,6 +1380,7 @@ static void test_long_mode_round_trip(uint32_t bar, const char *name, uint32_t u
     __asm__ volatile("mov %%cs, %0; mov %%ds, %1; mov %%es, %2; mov %%ss, %3"
                      : "=r"(cs2), "=r"(ds2), "=r"(es2), "=r"(ss2));
     mmio[1] = ~liveness_before;
+    uefi_call_wrapper(BS->FreePages, 2, pdpt, 5);
 
     const uint64_t lma = 1u << 10, lme = 1u << 8;
     const bool state_back = read_cr0() == cr0 && read_cr4() == cr4 && read_cr3() == cr3 &&
@@ -1323,13 +1391,14 @@ static void test_long_mode_round_trip(uint32_t bar, const char *name, uint32_t u
                         !(t.efer_lme_off & (lma | lme)) && t.cr0_pg_off == (uint32_t)(cr0 & ~pg);
     const bool mmio32_ok = t.id[0] == EDU_ID && t.id[1] == EDU_ID && t.id[2] == EDU_ID &&
                            t.live_read == (uint32_t)~t.live_write;
+    const bool pae_ok = t.cr0_pae == cr0 && !(t.efer_pae & (lma | lme)) && t.id_pae == EDU_ID;
     const bool on_ok = (t.efer_pg_on & (lma | lme)) == (lma | lme) && t.cr0_pg_on == cr0;
     const bool mmio64_ok = id64[0] == EDU_ID && id64[1] == EDU_ID && id64[2] == EDU_ID;
-    /* With statistics (absent: said in the line): both PG changes and the five edu accesses
+    /* With statistics (absent: said in the line): the four PG changes and the six edu accesses
      * exited, and the 64-bit load was replayed (light or full hook) before the trip and filled
      * again after it. */
     const bool exits_ok =
-        !stats || (cr_exits == 2 && ept_exits == 5 &&
+        !stats || (cr_exits == 4 && ept_exits == 6 &&
                    (path[1] == TV_MMIO_PATH_LIGHT || path[1] == TV_MMIO_PATH_FULL) &&
                    path[2] == TV_MMIO_PATH_FILL);
     char edu32[48] = "ok";
@@ -1338,15 +1407,17 @@ static void test_long_mode_round_trip(uint32_t bar, const char *name, uint32_t u
                      (unsigned)t.id[1], (unsigned)t.id[2], (unsigned)t.live_read);
     char d[160];
     fmt_snprintf(d, sizeof(d),
-                 "(efer 0x%llx 0x%llx 0x%llx 0x%llx, cr0 0x%llx, 32-bit edu %s, exits cr %llu ept "
-                 "%llu, 64-bit paths %d %d %d, #GP %llu%s%s)",
+                 "(efer 0x%llx 0x%llx 0x%llx 0x%llx, cr0 0x%llx, 32-bit edu %s, pae %s, exits cr "
+                 "%llu ept %llu, 64-bit paths %d %d %d, #GP %llu%s%s)",
                  (unsigned long long)efer, (unsigned long long)t.efer_pg_off,
                  (unsigned long long)t.efer_lme_off, (unsigned long long)t.efer_pg_on,
-                 (unsigned long long)t.cr0_pg_off, edu32, (unsigned long long)cr_exits,
-                 (unsigned long long)ept_exits, path[0], path[1], path[2],
-                 (unsigned long long)faults, stats ? "" : ", no statistics",
+                 (unsigned long long)t.cr0_pg_off, edu32, pae_ok ? "ok" : "wrong",
+                 (unsigned long long)cr_exits, (unsigned long long)ept_exits, path[0], path[1],
+                 path[2], (unsigned long long)faults, stats ? "" : ", no statistics",
                  state_back ? "" : ", state not restored");
-    check(name, faults == 0 && state_back && off_ok && mmio32_ok && on_ok && mmio64_ok && exits_ok,
+    check(name,
+          faults == 0 && state_back && off_ok && mmio32_ok && pae_ok && on_ok && mmio64_ok &&
+              exits_ok,
           d);
 }
 
