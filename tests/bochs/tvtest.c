@@ -26,11 +26,11 @@
  *   long-mode-round-trip from 64-bit code to compatibility mode, CR0.PG cleared (EFER.LMA 0),
  *                        EFER.LME cleared, edu's registers read and written in 32-bit
  *                        protected mode without paging and read under PAE paging (PDPTEs
- *                        loaded), LME and PG set again with the same CR3 (LMA 1), back to
- *                        64-bit code: CR0/CR4/EFER/CR3, GDT and selectors as before, and
- *                        edu's ID through one 64-bit RIP replayed before the trip and filled
- *                        again after it (the sites forgotten); the four MOVs to CR0 and the
- *                        six edu accesses exited, no #GP
+ *                        loaded) and 32-bit paging (4 MiB pages), LME and PG set again with
+ *                        the same CR3 (LMA 1), back to 64-bit code: CR0/CR4/EFER/CR3, GDT
+ *                        and selectors as before, and edu's ID through one 64-bit RIP
+ *                        replayed before the trip and filled again after it (the sites
+ *                        forgotten); the six MOVs to CR0 and seven edu accesses exited, no #GP
  * With --delivery-into-bar it only raises an exception whose frame goes into edu's BAR (see
  * delivery_into_bar); with --x2apic it only switches the BSP's local APIC to x2APIC mode;
  * with --long-mode-upper-halves it only makes the long-mode round trip with bits 63:32 of the
@@ -54,14 +54,14 @@ static unsigned passed, failed;
 static void out(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void out(const char *fmt, ...)
 {
-    char buf[200];
-    CHAR16 w[200];
+    char buf[320];
+    CHAR16 w[320];
     va_list ap;
     va_start(ap, fmt);
     fmt_vsnprintf(buf, sizeof(buf), fmt, ap);
     va_end(ap);
     unsigned i = 0, j = 0;
-    for (; buf[i] && j + 2 < 200; i++) {
+    for (; buf[i] && j + 2 < sizeof(w) / sizeof(w[0]); i++) {
         if (buf[i] == '\n')
             w[j++] = '\r';
         w[j++] = (CHAR16)(unsigned char)buf[i];
@@ -969,6 +969,10 @@ struct lm_trip {
     uint64_t cr0_pae;       /* CR0 under PAE paging */
     uint64_t efer_pae;      /* EFER then */
     uint64_t id_pae;        /* edu's ID register read then */
+    uint64_t pse_pd;        /* a 32-bit paging page directory mapping 4 GiB 1:1, or 0 */
+    uint64_t cr4;           /* CR4 to restore after 32-bit paging */
+    uint64_t cr4_pse;       /* CR4 under 32-bit paging */
+    uint64_t id_pse;        /* edu's ID register read then */
 };
 #define LM_GDTR_COPY    0
 #define LM_GDTR_ORIG    8
@@ -997,6 +1001,10 @@ struct lm_trip {
 #define LM_CR0_PAE      208
 #define LM_EFER_PAE     216
 #define LM_ID_PAE       224
+#define LM_PSE_PD       232
+#define LM_CR4          240
+#define LM_CR4_PSE      248
+#define LM_ID_PSE       256
 /* The asm below uses the offsets; the compiler lays out the struct: they must agree. */
 #define LM_AT(field, off) _Static_assert(__builtin_offsetof(struct lm_trip, field) == off, #field)
 LM_AT(gdtr_copy, LM_GDTR_COPY);
@@ -1026,6 +1034,10 @@ LM_AT(pae_pdpt, LM_PAE_PDPT);
 LM_AT(cr0_pae, LM_CR0_PAE);
 LM_AT(efer_pae, LM_EFER_PAE);
 LM_AT(id_pae, LM_ID_PAE);
+LM_AT(pse_pd, LM_PSE_PD);
+LM_AT(cr4, LM_CR4);
+LM_AT(cr4_pse, LM_CR4_PSE);
+LM_AT(id_pse, LM_ID_PSE);
 #undef LM_AT
 
 #define LM_STR_(x) #x
@@ -1038,7 +1050,8 @@ LM_AT(id_pae, LM_ID_PAE);
  * clear CR0.PG (LMA goes to 0: protected mode without paging), then EFER.LME. In that mode it
  * reads and writes edu's registers (the MMIO path with no paging and a 32-bit CS); then, with
  * t->pae_pdpt, it turns PAE paging on (CR4.PAE is still set, LME is 0), reads edu's ID through
- * it and turns paging off again. Then back as
+ * it and turns paging off again; with t->pse_pd, the same under 32-bit paging (CR4.PAE off,
+ * CR4.PSE on; CR4 as before afterwards: CR4 writes do not exit). Then back as
  * 10.8.5 says to enter it: CR4.PAE is still set, CR3 = the 4-level root, EFER.LME = 1, CR0.PG =
  * 1 (LMA goes to 1: compatibility mode), a branch, and a far return to the 64-bit CS. The two
  * CR0 values come from RDX and RSI, loaded in 64-bit mode: outside 64-bit mode a MOV to CR0
@@ -1128,6 +1141,31 @@ __asm__(
         "  mov %eax, %cr0\n" /* paging off again */
         "  jmp 7f\n"
         "7:\n"
+        "  mov " LM(LM_PSE_PD) "(%edi), %eax\n"
+        "  test %eax, %eax\n"
+        "  jz 9f\n"
+        "  mov %eax, %cr3\n"
+        "  mov %cr4, %eax\n"
+        "  and $0xffffffdf, %eax\n" /* PAE off */
+        "  or $0x10, %eax\n" /* PSE on: 4 MiB pages */
+        "  mov %eax, %cr4\n"
+        "  mov %cr0, %eax\n"
+        "  or $0x80000000, %eax\n"
+        "  mov %eax, %cr0\n" /* 32-bit paging */
+        "  jmp 10f\n"
+        "10:\n"
+        "  mov %cr4, %eax\n"
+        "  mov %eax, " LM(LM_CR4_PSE) "(%edi)\n"
+        "  mov (%ebx), %eax\n" /* edu ID through 32-bit paging */
+        "  mov %eax, " LM(LM_ID_PSE) "(%edi)\n"
+        "  mov %cr0, %eax\n"
+        "  and $0x7fffffff, %eax\n"
+        "  mov %eax, %cr0\n" /* paging off again */
+        "  jmp 11f\n"
+        "11:\n"
+        "  mov " LM(LM_CR4) "(%edi), %eax\n"
+        "  mov %eax, %cr4\n" /* PAE again */
+        "9:\n"
         "  mov " LM(LM_CR3) "(%edi), %eax\n"
         "  mov %eax, %cr3\n"
         "  mov $0xc0000080, %ecx\n"
@@ -1239,16 +1277,18 @@ static int last_mmio_path(volatile const struct tv_stats_cpu *c)
     return tv_stats_last_mmio_path(c->seq, c->last_reason, c->mmio_path_seq, c->mmio_path_last);
 }
 
-/* Page tables for PAE paging (SDM Vol. 3A, 4.4) mapping the low 4 GiB 1:1 with 2 MiB pages, in
- * five pages below 4 GiB (CR3 holds 32 bits outside IA-32e mode): a page-directory-pointer
- * table whose four PDPTEs (present, no R/W or U/S: those bits are reserved in a PDPTE, Table
- * 4-8) name four page directories. The PDEs are present, writable, accessed and dirty, so the
- * CPU writes nothing. Returns the PDPT's address, 0 if no such pages. */
+/* Page tables mapping the low 4 GiB 1:1, in LM_TABLE_PAGES pages below 4 GiB (CR3 holds 32 bits
+ * outside IA-32e mode). For PAE paging (SDM Vol. 3A, 4.4), 2 MiB pages: a page-directory-pointer
+ * table (page 0) whose four PDPTEs (present, no R/W or U/S: those bits are reserved in a PDPTE,
+ * Table 4-8) name four page directories (pages 1-4). For 32-bit paging (4.3) with CR4.PSE, 4 MiB
+ * pages: one page directory (page 5). Every PDE is present, writable, accessed and dirty, so the
+ * CPU writes nothing. Returns the address of page 0, 0 if no such pages. */
+#define LM_TABLE_PAGES 6
 static uint64_t pae_identity_tables(void)
 {
     EFI_PHYSICAL_ADDRESS base = 0xFFFFFFFFull;
-    if (EFI_ERROR(
-            uefi_call_wrapper(BS->AllocatePages, 4, AllocateMaxAddress, EfiLoaderData, 5, &base)))
+    if (EFI_ERROR(uefi_call_wrapper(BS->AllocatePages, 4, AllocateMaxAddress, EfiLoaderData,
+                                    LM_TABLE_PAGES, &base)))
         return 0;
     uint64_t *pdpt = (uint64_t *)(uintptr_t)base;
     for (unsigned k = 0; k < 512; k++)
@@ -1259,6 +1299,9 @@ static uint64_t pae_identity_tables(void)
         for (unsigned k = 0; k < 512; k++)
             pd[k] = ((uint64_t)i << 30 | (uint64_t)k << 21) | 0xE3; /* P RW A D PS */
     }
+    uint32_t *pse = (uint32_t *)(uintptr_t)(base + 4096ull * 5);
+    for (unsigned k = 0; k < 1024; k++)
+        pse[k] = (uint32_t)k << 22 | 0xE3; /* P RW A D PS */
     return base;
 }
 
@@ -1269,11 +1312,12 @@ static uint64_t pae_identity_tables(void)
  * 32-bit protected mode without paging (five EPT violations: no paging, CS.D = 1), load the
  * PDPTEs when the guest turns PAE paging on there (two more CR-access exits; VM entry takes the
  * PDPTEs from the VMCS with EPT, Vol. 3C 27.3.2.4) and serve edu through it (one more EPT
- * violation), as 10.8.5.4 leaves IA-32e mode for legacy paging, and forget the
- * CPU's remembered MMIO sites (boot/mmio.c), so `mov eax,[rdi]` at one RIP, a replayed site
- * before the trip, is filled again after it (the statistics' last path). CR0, CR4, EFER, CR3,
- * the GDT and the selectors must be as before, and no #GP. upper: the upper halves of RDX and
- * RSI when they are moved to CR0 from 32-bit code (ignored by the CPU there). */
+ * violation), as 10.8.5.4 leaves IA-32e mode for legacy paging, the same with 32-bit paging
+ * (two and one more), and forget the CPU's remembered MMIO sites (boot/mmio.c), so `mov eax,[rdi]`
+ * at one RIP, a replayed site before the trip, is filled again after it (the statistics' last
+ * path). CR0, CR4, EFER, CR3, the GDT and the selectors must be as before, and no #GP. upper: the
+ * upper halves of RDX and RSI when they are moved to CR0 from 32-bit code (ignored by the CPU
+ * there). */
 static void test_long_mode_round_trip(uint32_t bar, const char *name, uint32_t upper)
 {
     static struct lm_trip t;
@@ -1340,6 +1384,8 @@ static void test_long_mode_round_trip(uint32_t bar, const char *name, uint32_t u
         .cr0_off_value = (uint64_t)upper << 32 | (cr0 & ~pg),
         .cr0_on_value = (uint64_t)upper << 32 | cr0,
         .pae_pdpt = pdpt,
+        .pse_pd = pdpt + 4096 * 5,
+        .cr4 = cr4,
     };
     volatile const struct tv_stats_cpu *stats = stats_of_this_cpu();
     uint64_t flags;
@@ -1380,7 +1426,7 @@ static void test_long_mode_round_trip(uint32_t bar, const char *name, uint32_t u
     __asm__ volatile("mov %%cs, %0; mov %%ds, %1; mov %%es, %2; mov %%ss, %3"
                      : "=r"(cs2), "=r"(ds2), "=r"(es2), "=r"(ss2));
     mmio[1] = ~liveness_before;
-    uefi_call_wrapper(BS->FreePages, 2, pdpt, 5);
+    uefi_call_wrapper(BS->FreePages, 2, pdpt, LM_TABLE_PAGES);
 
     const uint64_t lma = 1u << 10, lme = 1u << 8;
     const bool state_back = read_cr0() == cr0 && read_cr4() == cr4 && read_cr3() == cr3 &&
@@ -1392,32 +1438,34 @@ static void test_long_mode_round_trip(uint32_t bar, const char *name, uint32_t u
     const bool mmio32_ok = t.id[0] == EDU_ID && t.id[1] == EDU_ID && t.id[2] == EDU_ID &&
                            t.live_read == (uint32_t)~t.live_write;
     const bool pae_ok = t.cr0_pae == cr0 && !(t.efer_pae & (lma | lme)) && t.id_pae == EDU_ID;
+    const bool pse_ok = t.cr4_pse == ((cr4 & ~(uint64_t)0x20) | 0x10) && t.id_pse == EDU_ID;
     const bool on_ok = (t.efer_pg_on & (lma | lme)) == (lma | lme) && t.cr0_pg_on == cr0;
     const bool mmio64_ok = id64[0] == EDU_ID && id64[1] == EDU_ID && id64[2] == EDU_ID;
-    /* With statistics (absent: said in the line): the four PG changes and the six edu accesses
+    /* With statistics (absent: said in the line): the six PG changes and the seven edu accesses
      * exited, and the 64-bit load was replayed (light or full hook) before the trip and filled
      * again after it. */
     const bool exits_ok =
-        !stats || (cr_exits == 4 && ept_exits == 6 &&
+        !stats || (cr_exits == 6 && ept_exits == 7 &&
                    (path[1] == TV_MMIO_PATH_LIGHT || path[1] == TV_MMIO_PATH_FULL) &&
                    path[2] == TV_MMIO_PATH_FILL);
     char edu32[48] = "ok";
     if (!mmio32_ok)
         fmt_snprintf(edu32, sizeof(edu32), "id 0x%x 0x%x 0x%x live 0x%x", (unsigned)t.id[0],
                      (unsigned)t.id[1], (unsigned)t.id[2], (unsigned)t.live_read);
-    char d[160];
+    char d[200];
     fmt_snprintf(d, sizeof(d),
-                 "(efer 0x%llx 0x%llx 0x%llx 0x%llx, cr0 0x%llx, 32-bit edu %s, pae %s, exits cr "
-                 "%llu ept %llu, 64-bit paths %d %d %d, #GP %llu%s%s)",
+                 "(efer 0x%llx 0x%llx 0x%llx 0x%llx, cr0 0x%llx, 32-bit edu %s, pae %s, 32-bit "
+                 "paging %s, exits cr %llu ept %llu, 64-bit paths %d %d %d, #GP %llu%s%s)",
                  (unsigned long long)efer, (unsigned long long)t.efer_pg_off,
                  (unsigned long long)t.efer_lme_off, (unsigned long long)t.efer_pg_on,
                  (unsigned long long)t.cr0_pg_off, edu32, pae_ok ? "ok" : "wrong",
-                 (unsigned long long)cr_exits, (unsigned long long)ept_exits, path[0], path[1],
-                 path[2], (unsigned long long)faults, stats ? "" : ", no statistics",
+                 pse_ok ? "ok" : "wrong", (unsigned long long)cr_exits,
+                 (unsigned long long)ept_exits, path[0], path[1], path[2],
+                 (unsigned long long)faults, stats ? "" : ", no statistics",
                  state_back ? "" : ", state not restored");
     check(name,
-          faults == 0 && state_back && off_ok && mmio32_ok && pae_ok && on_ok && mmio64_ok &&
-              exits_ok,
+          faults == 0 && state_back && off_ok && mmio32_ok && pae_ok && pse_ok && on_ok &&
+              mmio64_ok && exits_ok,
           d);
 }
 
