@@ -292,6 +292,34 @@ static void handle_wrmsr(struct vcpu *v)
     vmx_inject_gp(v);
 }
 
+static bool guest_ram_contains(uint64_t gpa, uint64_t len)
+{
+    if (!vmx_hooks.is_guest_ram)
+        return false;
+    return vmx_hooks.is_guest_ram(gpa, len);
+}
+
+/* The four PDPTEs a MOV to CR0 loads when it results in PAE paging (SDM Vol. 3A, 4.4.1: from the
+ * 32-byte table at CR3 bits 31:5), checked as the CPU checks them: false -- #GP(0), nothing
+ * changed -- when a present one has a reserved bit set (bits 2:1 and 8:5, and bits 63:MAXPHYADDR,
+ * Table 4-8). A table that is not wholly guest RAM reads as all ones (as the hypervisor's own
+ * region reads to a guest; the hypervisor reads no other memory for it), so it faults. */
+static bool load_pae_pdptes(uint64_t cr3, uint64_t pdpte[4])
+{
+    const uint64_t table = cr3 & 0xFFFFFFE0u;
+    uint32_t r[4];
+    cpuid_count(0x80000008u, 0, r);
+    const unsigned maxphyaddr = (r[0] & 0xFF) >= 36 && (r[0] & 0xFF) <= 52 ? r[0] & 0xFF : 36;
+    const uint64_t reserved = 0x1E6ull | ~((1ull << maxphyaddr) - 1);
+    const bool readable = guest_ram_contains(table, 32);
+    for (unsigned i = 0; i < 4; i++) {
+        pdpte[i] = readable ? ((const volatile uint64_t *)(uintptr_t)table)[i] : ~0ull;
+        if ((pdpte[i] & 1) && (pdpte[i] & reserved))
+            return false;
+    }
+    return true;
+}
+
 /* Whether a MOV to CR0 that changes PG to real's faults (#GP(0), SDM Vol. 2A, "MOV--Move
  * to/from Control Registers", and Vol. 3A, 10.8.5): clearing PG in 64-bit mode (IA-32e mode
  * is left from compatibility mode only, 10.8.5.4) or with CR4.PCIDE set (Vol. 3A, 4.10.1);
@@ -314,6 +342,10 @@ static void handle_cr_access(struct vcpu *v)
         return;
     }
     uint64_t val = reg == GPR_RSP ? vmread(VMCS_GUEST_RSP) : v->gpr[reg];
+    /* Outside 64-bit mode the operand is the register's low 32 bits (SDM Vol. 2A, MOV to/from
+     * Control Registers); bits 63:32 are then undefined and must not be taken as reserved bits. */
+    if (!(vmread(VMCS_GUEST_EFER) & X86_EFER_LMA) || !(vmread(VMCS_GUEST_CS_AR) & (1u << 13)))
+        val = (uint32_t)val;
     if (cr == 4) {
         /* Only CR4.VMXE is owned, so this exit means the guest sets VMXE: VMX is hidden,
          * the bit is reserved for it, #GP (SDM Vol. 3A, 2.5, CR4 reserved bits). */
@@ -340,6 +372,16 @@ static void handle_cr_access(struct vcpu *v)
         vmx_inject_gp(v);
         return;
     }
+    /* PAE paging after it: the PDPTEs are loaded (and checked) when PG, CD or NW change (SDM Vol.
+     * 3A, 4.4.1); VM entry then takes them from the VMCS (SDM Vol. 3C, 27.3.2.4). */
+    const uint64_t cr4 = vmread(VMCS_GUEST_CR4);
+    const bool pae_paging = (real & X86_CR0_PG) && (cr4 & X86_CR4_PAE) && !(efer & X86_EFER_LME);
+    const bool loads_pdptes = pae_paging && ((old ^ real) & (X86_CR0_PG | (3ull << 29)));
+    uint64_t pdpte[4];
+    if (loads_pdptes && !load_pae_pdptes(vmread(VMCS_GUEST_CR3), pdpte)) {
+        vmx_inject_gp(v);
+        return;
+    }
     uint64_t entry = vmread(VMCS_ENTRY_CTLS);
     if (!(old & X86_CR0_PG) && (real & X86_CR0_PG) && (efer & X86_EFER_LME)) {
         efer |= X86_EFER_LMA; /* SDM Vol. 3A, 10.8.5: paging on with LME activates IA-32e */
@@ -352,10 +394,7 @@ static void handle_cr_access(struct vcpu *v)
     vmwrite(VMCS_ENTRY_CTLS, entry);
     vmwrite(VMCS_GUEST_CR0, real);
     vmwrite(VMCS_CR0_SHADOW, val);
-    uint64_t cr4 = vmread(VMCS_GUEST_CR4);
-    if ((real & X86_CR0_PG) && (cr4 & X86_CR4_PAE) && !(efer & X86_EFER_LME)) {
-        /* PAE paging: VM entry takes the PDPTEs from the VMCS (SDM Vol. 3C, 27.3.2.4). */
-        const uint64_t *pdpte = (const uint64_t *)(uintptr_t)(vmread(VMCS_GUEST_CR3) & 0xFFFFFFE0u);
+    if (loads_pdptes) {
         vmwrite(VMCS_GUEST_PDPTE0, pdpte[0]);
         vmwrite(VMCS_GUEST_PDPTE1, pdpte[1]);
         vmwrite(VMCS_GUEST_PDPTE2, pdpte[2]);
@@ -396,13 +435,6 @@ static void handle_xsetbv(struct vcpu *v)
     __asm__ volatile("xsetbv" : : "c"(0), "a"((uint32_t)val), "d"((uint32_t)(val >> 32)));
     write_cr4(cr4);
     vmx_skip_instruction(v);
-}
-
-static bool guest_ram_contains(uint64_t gpa, uint64_t len)
-{
-    if (!vmx_hooks.is_guest_ram)
-        return false;
-    return vmx_hooks.is_guest_ram(gpa, len);
 }
 
 static void handle_vmcall(struct vcpu *v)

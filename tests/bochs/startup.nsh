@@ -10,6 +10,8 @@ echo "bochs-check: launch"
 \EFI\trapvisor\trapvisor.efi
 echo "bochs-check: tvtest"
 \EFI\trapvisor\tvtest.efi
+echo "bochs-check: tvtest-upper-halves"
+\EFI\trapvisor\tvtest.efi --long-mode-upper-halves
 echo "bochs-check: edutest"
 \EFI\trapvisor\edutest.efi
 echo "bochs-check: edutest-strict"
