@@ -6,9 +6,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* Bytes reserved after the image copy: per-CPU stacks, VMXON/VMCS pages and MMIO sites (72 KiB
+/* Bytes reserved after the image copy: per-CPU stacks, VMXON/VMCS pages and MMIO sites (104 KiB
  * a CPU), bitmaps, host page tables and EPT tables (up to 2 MiB each for 512 GiB with 2 MiB
- * pages), the statistics (about 0.8 MiB): about 7.2 MiB for 32 CPUs and 512 GiB, with room. */
+ * pages), the statistics (about 0.8 MiB): about 8.2 MiB for 32 CPUs and 512 GiB, with room. */
 #define BOOT_HEAP_BYTES (10u * 1024u * 1024u)
 
 struct boot_region {
