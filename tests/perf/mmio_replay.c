@@ -61,7 +61,7 @@
 
 /* The commit of boot/mmio.c this replay mirrors: perf_mmio.sh names the commits that changed
  * boot/mmio.c since, so a stale mirror shows. Move it with the mirror. */
-#define MMIO_REPLAY_MIRRORS "fa2a6b2"
+#define MMIO_REPLAY_MIRRORS "0ce4263"
 
 #define CODE_LA   0x400000ull
 #define LOAD_RIP  CODE_LA            /* 8b 03: mov eax, [rbx] */
@@ -508,10 +508,11 @@ struct replay_site {
     struct fetch_cache fc; /* (absent from a MMIO_CACHES=0 build's sites) */
 };
 
-#define SITE_EMPTY    (1ull << 63)
-#define SITE_SETS     16
-#define SITE_WAYS     4
-#define SITES_PER_CPU (SITE_SETS * SITE_WAYS)
+#define SITE_EMPTY     (1ull << 63)
+#define SITE_SETS_LOG2 5
+#define SITE_SETS      (1u << SITE_SETS_LOG2)
+#define SITE_WAYS      4
+#define SITES_PER_CPU  (SITE_SETS * SITE_WAYS)
 /* One site per 512 bytes, as boot/mmio.c lays them out. */
 struct replay_site_slot {
     struct replay_site site;
@@ -520,11 +521,10 @@ _Static_assert(sizeof(struct replay_site_slot) == 512, "one site per 512 bytes")
 static struct replay_site_slot sites[SITES_PER_CPU]; /* boot_alloc'd per CPU in the hypervisor */
 static uint8_t site_next_way[SITE_SETS];
 
-/* mmio_site_set_index: Fibonacci hashing of RIP's low 32 bits, the top four bits. */
+/* mmio_site_set_index: Fibonacci hashing of RIP's low 32 bits, the top five bits. */
 static inline unsigned site_set_index(uint64_t rip)
 {
-    _Static_assert(SITE_SETS == 16, "four bits of set index");
-    return ((uint32_t)rip * 0x9E3779B1u) >> 28;
+    return ((uint32_t)rip * 0x9E3779B1u) >> (32 - SITE_SETS_LOG2);
 }
 
 /* mmio_site_set: the set's byte offset in one shift of the index, from vcpu->mmio_sites. */
