@@ -114,9 +114,10 @@ $table
 The MMIO operations through many instructions (\`exitbench.efi --sites N\`, docs/exitbench.md):
 each sample runs one of N copies of the operation's instruction, placed at pseudo-random
 addresses in four pages, in turn, as a driver reaches its registers from many places. A CPU
-keeps 64 MMIO sites in 16 sets of 4 (docs/hypervisor.md), so the 16 copies all stay
+keeps 128 MMIO sites in 32 sets of 4 (docs/hypervisor.md), so the copies all stay
 remembered, some in a later way of their set (a few instructions more: the spread between
-median and max); of 48, the copies beyond four in a set refill each other (the p99 and max).
+median and max). With 64 sites in 16 sets (until 0ce4263), of 48 copies those beyond four in a
+set refilled each other: a p99 of 1,154 for the read.
 A sample there holds the call of the copy instead of exitbench's own dispatch (\`run_op\`), so
 its round trip compares with the other rows of this table, not with the table above; the
 figures in VMX root compare with both. Before MMIO sites were kept in sets (16 direct-mapped
