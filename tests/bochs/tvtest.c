@@ -777,21 +777,41 @@ static void test_site_two_addresses_one_rip(uint32_t bar)
     check("mmio-site-two-addresses-one-rip", good == total && n > 2, d);
 }
 
+static volatile const struct tv_stats_cpu *stats_of_this_cpu(void);
+
+/* Calls a copy of test_site_many_instructions: call_stub's registers, and EDX, which the copy's
+ * marker sets. */
+static void call_marked_copy(void *fn, uint64_t *rax, uint64_t *rcx, uint64_t rdi, uint64_t rsi,
+                             uint64_t *rdx)
+{
+    uint64_t a = *rax, c = *rcx, d = *rdx;
+    __asm__ volatile("call *%[fn]"
+                     : "+a"(a), "+c"(c), "+d"(d)
+                     : [fn] "r"(fn), "D"(rdi), "S"(rsi)
+                     : "memory", "cc");
+    *rax = a;
+    *rcx = c;
+    *rdx = d;
+}
+
 /* Many MMIO instructions at once: 192 copies at pseudo-random places in four pages of code (more
  * than a CPU's 128 sites in boot/mmio.c's 32 sets of 4, so sites are evicted and several sets
  * overflow; about six to a set), each a load of edu's ID register into EAX or ECX or a store of
- * ESI to liveness, run in a scrambled order for several rounds. A site found under another
- * instruction's RIP, or a way refilled for the wrong one, would load the wrong register or store
- * where a load was. */
+ * ESI to liveness, followed by `mov edx,<copy number>; ret`, run in a scrambled order for several
+ * rounds. A site found under another instruction's RIP, or a way refilled for the wrong one,
+ * would load the wrong register, store where a load was, or go on after the other copy (its
+ * number in EDX). Every MMIO exit of the check is a site's (filled or replayed): the statistics
+ * must show none on the general path. */
 static void test_site_many_instructions(uint32_t bar)
 {
     enum { COPIES = 192, PAGES = 4, SLOTS = PAGES * 4096 / 16 };
     static const char name[] = "mmio-site-many-instructions";
     static const uint8_t forms[3][3] = {
-        {0x8b, 0x07, 0xc3}, /* mov eax,[rdi]; ret */
-        {0x8b, 0x0f, 0xc3}, /* mov ecx,[rdi]; ret */
-        {0x89, 0x77, 0x04}, /* mov [rdi+4],esi ... */
+        {0x8b, 0x07},       /* mov eax,[rdi] */
+        {0x8b, 0x0f},       /* mov ecx,[rdi] */
+        {0x89, 0x77, 0x04}, /* mov [rdi+4],esi */
     };
+    static const uint8_t form_len[3] = {2, 2, 3};
     EFI_PHYSICAL_ADDRESS base = 0;
     if (EFI_ERROR(uefi_call_wrapper(BS->AllocatePages, 4, AllocateAnyPages, EfiLoaderCode, PAGES,
                                     &base))) {
@@ -813,11 +833,19 @@ static void test_site_many_instructions(uint32_t bar)
             slot = (x >> 8) % SLOTS;
         } while (taken[slot]);
         taken[slot] = true;
-        at[k] = code + slot * 16 + (x >> 27) % 12;
-        for (unsigned b = 0; b < 3; b++)
+        /* 9 bytes from there stay in the slot; in a page's last slot the 15 bytes a site
+         * fetches stay in the page too (boot/mmio.c fills no site for an instruction whose 15
+         * bytes reach into the next page: each of its exits takes the general path). */
+        unsigned off = (x >> 27) % 8;
+        if ((slot & 255) == 255 && off > 1)
+            off = 1;
+        at[k] = code + slot * 16 + off;
+        const unsigned len = form_len[k % 3];
+        for (unsigned b = 0; b < len; b++)
             at[k][b] = forms[k % 3][b];
-        if (k % 3 == 2)
-            at[k][3] = 0xc3; /* the store's ret */
+        at[k][len] = 0xba; /* mov edx, k; ret */
+        __builtin_memcpy(at[k] + len + 1, &k, 4);
+        at[k][len + 5] = 0xc3;
     }
     uint32_t r[4];
     cpuid(0, r); /* serialize after writing code (SDM Vol. 3A, 8.1.3) */
@@ -825,34 +853,59 @@ static void test_site_many_instructions(uint32_t bar)
     const uint32_t liveness_before = mmio[1];
     unsigned good = 0, total = 0, first_wrong = ~0u;
     const unsigned rounds = site_reps;
+    volatile const struct tv_stats_cpu *stats = stats_of_this_cpu();
+    uint64_t general = 0, retry = 0, fill = 0, seen[3] = {0};
+    if (stats) {
+        general = stats->mmio_path[TV_MMIO_PATH_GENERAL];
+        retry = stats->mmio_path[TV_MMIO_PATH_RETRY];
+        fill = stats->mmio_path[TV_MMIO_PATH_FILL];
+    }
     for (unsigned round = 0; round < rounds; round++) {
         for (unsigned j = 0; j < COPIES; j++) {
             const unsigned k = (j * 37u + round * 11u) % COPIES; /* 37 is prime to 192 */
-            uint64_t a = 0xAAAAAAAAAAAAAAAAull, c = 0xCCCCCCCCCCCCCCCCull;
+            uint64_t a = 0xAAAAAAAAAAAAAAAAull, c = 0xCCCCCCCCCCCCCCCCull, dx = ~0ull;
             const uint32_t live = 0x51e00000u + round * 0x1000u + k;
-            call_stub(at[k], &a, &c, bar, live);
-            bool ok;
+            call_marked_copy(at[k], &a, &c, bar, live, &dx);
+            bool ok = dx == k;
             if (k % 3 == 0)
-                ok = a == EDU_ID && c == 0xCCCCCCCCCCCCCCCCull;
+                ok = ok && a == EDU_ID && c == 0xCCCCCCCCCCCCCCCCull;
             else if (k % 3 == 1)
-                ok = a == 0xAAAAAAAAAAAAAAAAull && c == EDU_ID;
+                ok = ok && a == 0xAAAAAAAAAAAAAAAAull && c == EDU_ID;
             else
-                ok = a == 0xAAAAAAAAAAAAAAAAull && c == 0xCCCCCCCCCCCCCCCCull && mmio[1] == ~live;
+                ok = ok && a == 0xAAAAAAAAAAAAAAAAull && c == 0xCCCCCCCCCCCCCCCCull &&
+                     mmio[1] == ~live;
             good += ok;
             total++;
-            if (!ok && first_wrong == ~0u)
+            if (!ok && first_wrong == ~0u) {
                 first_wrong = k;
+                seen[0] = a;
+                seen[1] = c;
+                seen[2] = dx;
+            }
         }
+    }
+    if (stats) {
+        general = stats->mmio_path[TV_MMIO_PATH_GENERAL] - general;
+        retry = stats->mmio_path[TV_MMIO_PATH_RETRY] - retry;
+        fill = stats->mmio_path[TV_MMIO_PATH_FILL] - fill;
     }
     mmio[1] = ~liveness_before;
     uefi_call_wrapper(BS->FreePages, 2, base, PAGES);
-    char d[120];
-    char wrong[32] = "";
+    char d[240];
+    char wrong[96] = "";
     if (first_wrong != ~0u)
-        fmt_snprintf(wrong, sizeof(wrong), ", first wrong: copy %u", first_wrong);
-    fmt_snprintf(d, sizeof(d), "(%u copies of 3 forms, %u rounds: %u of %u right%s)", COPIES,
-                 rounds, good, total, wrong);
-    check(name, good == total && total == COPIES * rounds && rounds > 1, d);
+        fmt_snprintf(wrong, sizeof(wrong),
+                     ", first wrong: copy %u (rax 0x%llx rcx 0x%llx rdx 0x%llx)", first_wrong,
+                     (unsigned long long)seen[0], (unsigned long long)seen[1],
+                     (unsigned long long)seen[2]);
+    fmt_snprintf(d, sizeof(d),
+                 "(%u copies of 3 forms, %u rounds: %u of %u right%s; sites filled %llu, general "
+                 "%llu, retried %llu%s)",
+                 COPIES, rounds, good, total, wrong, (unsigned long long)fill,
+                 (unsigned long long)general, (unsigned long long)retry,
+                 stats ? "" : ", no statistics");
+    check(name,
+          good == total && total == COPIES * rounds && rounds > 1 && general == 0 && retry == 0, d);
 }
 
 /* One RIP under three page-table roots (SDM Vol. 3A, 4.5). Roots A and C are two copies of the
