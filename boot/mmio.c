@@ -407,7 +407,12 @@ struct mmio_site {
     uint64_t light_rip;          /* rip when the light hook may replay it: a MOV form naming no
                                     RBP or R12-R15, which that hook does not have (vmx/exit.h,
                                     ept_violation_light); else MMIO_SITE_EMPTY */
-    uint64_t bytes_lo, bytes_hi; /* the instruction's bytes 0..7 and 7..14 */
+    uint64_t bytes_lo, bytes_hi; /* the 15 code bytes from rip - code_back: 0..7 and 7..14 */
+    uint64_t code_back;          /* 0; for an instruction in the last 14 bytes of its page, how
+                                    far before RIP the 15 compared bytes start (the page's
+                                    last 15: a fetch of 15 bytes at RIP would leave the page).
+                                    Such a site is the full hook's (light_rip empty), so the
+                                    light replay never subtracts it */
     struct ept_region_cache region;
     struct pci_bar_route route;
     struct x86_mov_access mov;
@@ -510,8 +515,8 @@ static void mmio_site_describe_mov(struct mmio_site *s, uint64_t rip, uint64_t g
  * where it went (region r, found for gpa). False: not a region or a route the fast path takes
  * now (nothing is kept). True with qual_kind 0: the instruction is not a form the fast path
  * takes (kept, so the next exit from it goes to the general path at once). */
-static bool mmio_site_describe(struct mmio_site *s, uint64_t rip, const uint8_t bytes[15],
-                               uint64_t gpa, const struct ept_region *r)
+static bool mmio_site_describe(struct mmio_site *s, uint64_t rip, const uint8_t fetched[15],
+                               unsigned back, uint64_t gpa, const struct ept_region *r)
 {
     if (r->kind != EPT_REGION_TRAPPED || r->owner == &boot_ecam_owner)
         return false;
@@ -525,12 +530,17 @@ static bool mmio_site_describe(struct mmio_site *s, uint64_t rip, const uint8_t 
     s->plain_word = 0;
     s->plain_shift = 0;
     /* RSP is in the VMCS, loaded on demand: the general path does that. */
+    /* The instruction starts `back` bytes into the fetched ones; the bytes after them are the
+     * next page's, unknown: an instruction that needs them is truncated, the general path's. */
     struct x86_insn insn;
-    if (x86_decode(bytes, FETCH_MAX_BYTES, X86_MODE_64, &insn) == X86_DECODE_OK &&
+    if (x86_decode(fetched + back, FETCH_MAX_BYTES - back, X86_MODE_64, &insn) == X86_DECODE_OK &&
         x86_mov_access_of(&insn, rip, &s->mov) && !x86_mov_uses_rsp(&s->mov))
         mmio_site_describe_mov(s, rip, gpa, r);
-    __builtin_memcpy(&s->bytes_lo, bytes, 8);
-    __builtin_memcpy(&s->bytes_hi, bytes + 7, 8);
+    if (back)
+        s->light_rip = MMIO_SITE_EMPTY; /* the full hook's (mmio_site_holds) */
+    __builtin_memcpy(&s->bytes_lo, fetched, 8);
+    __builtin_memcpy(&s->bytes_hi, fetched + 7, 8);
+    s->code_back = back;
     s->rip = rip;
     return true;
 }
@@ -673,9 +683,10 @@ enum mmio_site_result {
 };
 
 /* Whether a remembered site still holds for this exit: the same bytes at the same RIP through
- * the same translation, the same region table. */
+ * the same translation, the same region table. `light`: a site of the light hook's, whose
+ * code_back is 0. */
 __attribute__((always_inline)) static inline bool mmio_site_holds(const struct mmio_site *s,
-                                                                  uint64_t rip)
+                                                                  uint64_t rip, bool light)
 {
     /* The region table as it was at the fill (whether the access lies in the region,
      * mmio_site_run checks with the BAR's window: win_base, win_last). */
@@ -684,8 +695,9 @@ __attribute__((always_inline)) static inline bool mmio_site_holds(const struct m
     /* The state a fetch in IA-32e mode reads (see mmio_fetch_state) but the CPL -- the guest has
      * just fetched this instruction -- and CR4 and EFER: a site lives only while the paging mode
      * of its fill lasts (boot_mmio_paging_mode_changed; fetch_bound_code_ia32e_executed). */
+    const uint64_t from = light ? rip : rip - s->code_back; /* where the compared bytes start */
     const uint8_t *code = fetch_bound_code_ia32e_executed(&s->fc, vmread(VMCS_GUEST_CR3),
-                                                          (uint32_t)vmread(VMCS_GUEST_CS_AR), rip);
+                                                          (uint32_t)vmread(VMCS_GUEST_CS_AR), from);
     if (!code)
         return false;
     uint64_t lo, hi;
@@ -701,7 +713,7 @@ mmio_site_replay(struct vcpu *v, uint64_t gpa, uint64_t qual)
 {
     const uint64_t rip = vmread(VMCS_GUEST_RIP);
     const struct mmio_site *s = mmio_site_find(v, rip, false);
-    if (!s || !mmio_site_holds(s, rip))
+    if (!s || !mmio_site_holds(s, rip, false))
         return MMIO_SITE_MISS;
     if (mmio_site_run(v, s, gpa, qual))
         return MMIO_SITE_DONE;
@@ -739,10 +751,15 @@ __attribute__((noinline)) static enum mmio_site_result mmio_site_fill(struct vcp
     struct guest_paging pg;
     struct fetch_cs cs;
     mmio_fetch_state(&pg, &cs);
-    uint8_t bytes[FETCH_MAX_BYTES];
+    /* The fetch cache answers for 15 bytes in one page: for an instruction in the last 14 bytes
+     * of its page, fetch the page's last 15 (the same translation) and find it `back` in. */
+    const unsigned back = (rip & 0xFFF) > 4096 - FETCH_MAX_BYTES
+                              ? (unsigned)((rip & 0xFFF) - (4096 - FETCH_MAX_BYTES))
+                              : 0;
+    uint8_t fetched[FETCH_MAX_BYTES];
     const struct ept_region *r = ept_region_lookup_cached(&boot.ept.regions, gpa, &s->region);
-    if (!r || !fetch_insn_bound(&s->fc, &pg, &cs, rip, bytes) ||
-        !mmio_site_describe(s, rip, bytes, gpa, r))
+    if (!r || !fetch_insn_bound(&s->fc, &pg, &cs, rip - back, fetched) ||
+        !mmio_site_describe(s, rip, fetched, back, gpa, r))
         return MMIO_SITE_GENERAL;
     return mmio_site_replay(v, gpa, qual) == MMIO_SITE_DONE ? MMIO_SITE_DONE : MMIO_SITE_GENERAL;
 }
@@ -845,7 +862,7 @@ __attribute__((noinline)) static bool mmio_exit_slow(struct vcpu *v, uint64_t gp
         uint8_t bytes[FETCH_MAX_BYTES];
         struct mmio_site s;
         if (fetch_insn_fast(&pg, &boot_guest_mem, &cs, rip, bytes) &&
-            mmio_site_describe(&s, rip, bytes, gpa, region) && mmio_site_run(v, &s, gpa, qual)) {
+            mmio_site_describe(&s, rip, bytes, 0, gpa, region) && mmio_site_run(v, &s, gpa, qual)) {
             stats_count_mmio_path(v->stats_cpu, v->stats_lock, TV_MMIO_PATH_FILL);
             return true;
         }
@@ -868,7 +885,7 @@ bool boot_mmio_exit_light(struct vcpu *v, uint64_t gpa, uint64_t qual)
     /* One register for the site from here on (the compiler would otherwise recompute its
      * address from the index at each use). */
     __asm__("" : "+r"(s));
-    return mmio_site_holds(s, rip) && mmio_site_run(v, s, gpa, qual);
+    return mmio_site_holds(s, rip, true) && mmio_site_run(v, s, gpa, qual);
 #else
     (void)v;
     (void)gpa;

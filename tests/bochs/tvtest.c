@@ -18,6 +18,9 @@
  *   bar-unsupported-ud   an instruction the decoder does not emulate, on edu's BAR0, gives
  *                        #UD, and the device and hypervisor keep working afterwards
  *   single-step-*        an emulated MMIO read and CPUID end in the single-step #DB
+ *   mmio-site-page-end   MMIO instructions in the last 14 bytes of a page get sites too
+ *                        (replayed by the full hook); one crossing into the next page is
+ *                        the general path's
  *   mmio-site-*          remembered MMIO sites (boot/mmio.c) replay only what the instruction
  *                        at RIP does now: new bytes at the same RIP, RBP/R12-R15 operands,
  *                        every width, one RIP reaching two registers, one RIP under
@@ -906,6 +909,123 @@ static void test_site_many_instructions(uint32_t bar)
                  stats ? "" : ", no statistics");
     check(name,
           good == total && total == COPIES * rounds && rounds > 1 && general == 0 && retry == 0, d);
+}
+
+/* edu's liveness register through one instruction, out of line so that every call is the same
+ * RIP: its MMIO site is filled at the first call and replayed by the light hook after it. */
+__attribute__((noinline)) static uint32_t read_liveness(volatile uint32_t *mmio)
+{
+    return mmio[1];
+}
+
+/* MMIO instructions in the last 14 bytes of a page: a site compares 15 code bytes, which from
+ * such a RIP would reach into the next page, so boot/mmio.c compares the page's last 15 bytes
+ * instead (code_back) and replays the site in the full hook. Copies that fit in the page at
+ * offsets 4082..4094 (loads into EAX and ECX, a store of ESI to liveness) must each fill once
+ * and then be replayed (the full path), none on the general path; one load whose 6 bytes cross
+ * into the next page must take the general path every time. All must give the right values;
+ * the tail `mov edx,<copy>; ret` lies in the next page. */
+static void test_site_page_end(uint32_t bar)
+{
+    static const char name[] = "mmio-site-page-end";
+    static const struct {
+        uint16_t off;
+        uint8_t len, form; /* form: 0 load EAX, 1 load ECX, 2 store ESI */
+        uint8_t bytes[6];
+    } copies[] = {
+        {4082, 2, 0, {0x8b, 0x07}},       {4085, 2, 1, {0x8b, 0x0f}},
+        {4088, 3, 2, {0x89, 0x77, 0x04}}, {4091, 2, 0, {0x8b, 0x07}},
+        {4093, 3, 2, {0x89, 0x77, 0x04}}, {4094, 2, 1, {0x8b, 0x0f}},
+    };
+    enum { FITTING = sizeof copies / sizeof copies[0], ROUNDS = 6 };
+    /* The crossing one: mov eax,[rdi+0] with a 32-bit displacement (8b 87 00 00 00 00) at 4092:
+     * bytes 4092..4097. */
+    static const uint8_t crossing[6] = {0x8b, 0x87, 0, 0, 0, 0};
+    const unsigned crossing_off = 4092;
+    EFI_PHYSICAL_ADDRESS base = 0;
+    /* Two pages for the crossing one, and a pair for each fitting copy (the tails would
+     * overlap otherwise). */
+    if (EFI_ERROR(
+            uefi_call_wrapper(BS->AllocatePages, 4, AllocateAnyPages, EfiLoaderCode, 2, &base))) {
+        check(name, false, "(no pages)");
+        return;
+    }
+    uint8_t *code = (uint8_t *)(uintptr_t)base;
+    for (unsigned i = 0; i < 2 * 4096; i++)
+        code[i] = 0xcc;
+    uint8_t *at[FITTING + 1];
+    EFI_PHYSICAL_ADDRESS more = 0;
+    if (EFI_ERROR(uefi_call_wrapper(BS->AllocatePages, 4, AllocateAnyPages, EfiLoaderCode,
+                                    2 * FITTING, &more))) {
+        uefi_call_wrapper(BS->FreePages, 2, base, 2);
+        check(name, false, "(no pages)");
+        return;
+    }
+    uint8_t *pairs = (uint8_t *)(uintptr_t)more;
+    for (unsigned i = 0; i < 2 * FITTING * 4096; i++)
+        pairs[i] = 0xcc;
+    for (unsigned k = 0; k <= FITTING; k++) {
+        const uint8_t *bytes = k < FITTING ? copies[k].bytes : crossing;
+        const unsigned len = k < FITTING ? copies[k].len : 6;
+        at[k] = k < FITTING ? pairs + 2 * 4096 * k + copies[k].off : code + crossing_off;
+        for (unsigned b = 0; b < len; b++)
+            at[k][b] = bytes[b];
+        at[k][len] = 0xba; /* mov edx, k; ret */
+        __builtin_memcpy(at[k] + len + 1, &k, 4);
+        at[k][len + 5] = 0xc3;
+    }
+    uint32_t r[4];
+    cpuid(0, r); /* serialize after writing code (SDM Vol. 3A, 8.1.3) */
+    volatile uint32_t *mmio = (volatile uint32_t *)(uintptr_t)bar;
+    /* The checks' own read of liveness fills its site here, before the counts are taken. */
+    const uint32_t liveness_before = read_liveness(mmio);
+    volatile const struct tv_stats_cpu *stats = stats_of_this_cpu();
+    uint64_t before[TV_MMIO_PATH_COUNT] = {0};
+    if (stats)
+        for (unsigned p = 0; p < TV_MMIO_PATH_COUNT; p++)
+            before[p] = stats->mmio_path[p];
+    unsigned good = 0, total = 0, first_wrong = ~0u;
+    for (unsigned round = 0; round < ROUNDS; round++)
+        for (unsigned k = 0; k <= FITTING; k++) {
+            uint64_t a = 0xAAAAAAAAAAAAAAAAull, c = 0xCCCCCCCCCCCCCCCCull, dx = ~0ull;
+            const uint32_t live = 0x7e000000u + round * 0x100u + k;
+            call_marked_copy(at[k], &a, &c, bar, live, &dx);
+            const unsigned form = k < FITTING ? copies[k].form : 0;
+            bool ok = dx == k;
+            if (form == 0)
+                ok = ok && a == EDU_ID && c == 0xCCCCCCCCCCCCCCCCull;
+            else if (form == 1)
+                ok = ok && a == 0xAAAAAAAAAAAAAAAAull && c == EDU_ID;
+            else
+                ok = ok && a == 0xAAAAAAAAAAAAAAAAull && c == 0xCCCCCCCCCCCCCCCCull &&
+                     read_liveness(mmio) == ~live;
+            good += ok;
+            total++;
+            if (!ok && first_wrong == ~0u)
+                first_wrong = k;
+        }
+    uint64_t d_fill = 0, d_full = 0, d_general = 0, d_retry = 0;
+    if (stats) {
+        d_fill = stats->mmio_path[TV_MMIO_PATH_FILL] - before[TV_MMIO_PATH_FILL];
+        d_full = stats->mmio_path[TV_MMIO_PATH_FULL] - before[TV_MMIO_PATH_FULL];
+        d_general = stats->mmio_path[TV_MMIO_PATH_GENERAL] - before[TV_MMIO_PATH_GENERAL];
+        d_retry = stats->mmio_path[TV_MMIO_PATH_RETRY] - before[TV_MMIO_PATH_RETRY];
+    }
+    mmio[1] = ~liveness_before;
+    uefi_call_wrapper(BS->FreePages, 2, more, 2 * FITTING);
+    uefi_call_wrapper(BS->FreePages, 2, base, 2);
+    char d[200];
+    fmt_snprintf(d, sizeof(d),
+                 "(%u of %u right, first wrong %d; filled %llu, full %llu, general %llu, retried "
+                 "%llu%s)",
+                 good, total, first_wrong == ~0u ? -1 : (int)first_wrong,
+                 (unsigned long long)d_fill, (unsigned long long)d_full,
+                 (unsigned long long)d_general, (unsigned long long)d_retry,
+                 stats ? "" : ", no statistics");
+    check(name,
+          good == total && stats && d_fill == FITTING && d_full == FITTING * (ROUNDS - 1) &&
+              d_general == ROUNDS && d_retry == 0,
+          d);
 }
 
 /* One RIP under three page-table roots (SDM Vol. 3A, 4.5). Roots A and C are two copies of the
@@ -2038,6 +2158,7 @@ static void test_mmio_sites(void)
     test_site_two_addresses_one_rip(bar);
     test_site_two_roots(bar);
     test_site_many_instructions(bar);
+    test_site_page_end(bar);
     test_site_operand_forms(bar);
     test_long_mode_round_trip(bar, "long-mode-round-trip", 0, false);
     test_long_mode_round_trip(bar, "pae-pdpte-checked", 0, true);

@@ -489,7 +489,9 @@ __attribute__((noinline)) static bool general_reference(struct replay_vcpu *v, u
 struct replay_site {
     uint64_t rip;       /* SITE_EMPTY: none */
     uint64_t light_rip; /* rip when the light hook may replay it (no RBP or R12-R15 named) */
-    uint64_t bytes_lo, bytes_hi;
+    uint64_t bytes_lo, bytes_hi; /* the 15 code bytes from rip - code_back */
+    uint64_t code_back;          /* 0, or for an instruction in its page's last 14 bytes how far
+                                    before RIP the page's last 15 bytes start (full hook only) */
     struct ept_region_cache region;
     struct pci_bar_route route;
     struct x86_mov_access mov;
@@ -626,8 +628,9 @@ static void site_describe_mov(struct replay_site *s, uint64_t rip, uint64_t gpa,
 }
 
 /* mmio_site_describe */
-static bool site_describe(struct replay_site *s, uint64_t rip, const uint8_t bytes[15],
-                          uint64_t gpa, const struct ept_region *r, bool remember_plain)
+static bool site_describe(struct replay_site *s, uint64_t rip, const uint8_t fetched[15],
+                          unsigned back, uint64_t gpa, const struct ept_region *r,
+                          bool remember_plain)
 {
     if (r->kind != EPT_REGION_TRAPPED || r->owner == &ecam_owner)
         return false;
@@ -641,11 +644,14 @@ static bool site_describe(struct replay_site *s, uint64_t rip, const uint8_t byt
     s->plain_word = 0;
     s->plain_shift = 0;
     struct x86_insn insn;
-    if (x86_decode(bytes, FETCH_MAX_BYTES, X86_MODE_64, &insn) == X86_DECODE_OK &&
+    if (x86_decode(fetched + back, FETCH_MAX_BYTES - back, X86_MODE_64, &insn) == X86_DECODE_OK &&
         x86_mov_access_of(&insn, rip, &s->mov) && !x86_mov_uses_rsp(&s->mov))
         site_describe_mov(s, rip, gpa, r, remember_plain);
-    memcpy(&s->bytes_lo, bytes, 8);
-    memcpy(&s->bytes_hi, bytes + 7, 8);
+    if (back)
+        s->light_rip = SITE_EMPTY;
+    memcpy(&s->bytes_lo, fetched, 8);
+    memcpy(&s->bytes_hi, fetched + 7, 8);
+    s->code_back = back;
     s->rip = rip;
     return true;
 }
@@ -711,11 +717,12 @@ site_run(struct replay_vcpu *v, const struct replay_site *s, uint64_t gpa, uint6
 /* mmio_site_holds: the region table's seq (whether the access lies in the region, site_run
  * checks with the window), the translation (CR3, CS.ar, the entries), the bytes. */
 __attribute__((always_inline)) static inline bool site_holds(const struct replay_site *s,
-                                                             uint64_t rip)
+                                                             uint64_t rip, bool light)
 {
     if (__atomic_load_n(&regions.seq, __ATOMIC_ACQUIRE) != s->region.seq)
         return false;
-    const uint8_t *code = fetch_bound_code_ia32e_executed(&s->fc, vmcs.cr3, vmcs.cs_ar, rip);
+    const uint64_t from = light ? rip : rip - s->code_back;
+    const uint8_t *code = fetch_bound_code_ia32e_executed(&s->fc, vmcs.cr3, vmcs.cs_ar, from);
     if (!code)
         return false;
     uint64_t lo, hi;
@@ -732,7 +739,7 @@ site_replay(struct replay_vcpu *v, uint64_t gpa, uint64_t qual)
 {
     const uint64_t rip = vmcs.rip;
     const struct replay_site *s = site_find(v, rip, false);
-    if (!s || !site_holds(s, rip))
+    if (!s || !site_holds(s, rip, false))
         return SITE_MISS;
     if (site_run(v, s, gpa, qual))
         return SITE_DONE;
@@ -751,10 +758,13 @@ __attribute__((noinline)) static enum site_result site_fill(struct replay_vcpu *
     struct guest_paging pg;
     struct fetch_cs cs;
     fetch_state(&pg, &cs);
-    uint8_t bytes[FETCH_MAX_BYTES];
+    const unsigned back = (rip & 0xFFF) > 4096 - FETCH_MAX_BYTES
+                              ? (unsigned)((rip & 0xFFF) - (4096 - FETCH_MAX_BYTES))
+                              : 0;
+    uint8_t fetched[FETCH_MAX_BYTES];
     const struct ept_region *r = ept_region_lookup_cached(&regions, gpa, &s->region);
-    if (!r || !fetch_insn_bound(&s->fc, &pg, &cs, rip, bytes) ||
-        !site_describe(s, rip, bytes, gpa, r, true))
+    if (!r || !fetch_insn_bound(&s->fc, &pg, &cs, rip - back, fetched) ||
+        !site_describe(s, rip, fetched, back, gpa, r, true))
         return SITE_GENERAL;
     return site_replay(v, gpa, qual) == SITE_DONE ? SITE_DONE : SITE_GENERAL;
 }
@@ -786,7 +796,7 @@ __attribute__((always_inline)) static inline bool light_exit(struct replay_vcpu 
     if (!s)
         return false;
     __asm__("" : "+r"(s));
-    return site_holds(s, rip) && site_run(v, s, gpa, qual);
+    return site_holds(s, rip, true) && site_run(v, s, gpa, qual);
 }
 
 /* The light hook, called for three kinds of exit so callgrind counts each on its own: the
@@ -832,7 +842,7 @@ __attribute__((noinline)) static bool replay_new_site(struct replay_vcpu *v, uin
         uint8_t bytes[FETCH_MAX_BYTES];
         struct replay_site s;
         if (fetch_insn_fast(&pg, &view, &cs, rip, bytes) &&
-            site_describe(&s, rip, bytes, gpa, region, false) && site_run(v, &s, gpa, qual)) {
+            site_describe(&s, rip, bytes, 0, gpa, region, false) && site_run(v, &s, gpa, qual)) {
             stats_count_mmio_path(v->stats_cpu, v->stats_lock, TV_MMIO_PATH_FILL);
             return true;
         }
