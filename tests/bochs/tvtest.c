@@ -782,6 +782,17 @@ static void test_site_two_addresses_one_rip(uint32_t bar)
 
 static volatile const struct tv_stats_cpu *stats_of_this_cpu(void);
 
+/* Writes a marked copy at `at`: the instruction's `len` bytes, then `mov edx,<k>; ret` (the
+ * marker: a replay that went on after another copy returns its number). */
+static void write_marked_copy(uint8_t *at, const uint8_t *bytes, unsigned len, uint32_t k)
+{
+    for (unsigned b = 0; b < len; b++)
+        at[b] = bytes[b];
+    at[len] = 0xba; /* mov edx, k; ret */
+    __builtin_memcpy(at + len + 1, &k, 4);
+    at[len + 5] = 0xc3;
+}
+
 /* Calls a copy of test_site_many_instructions: call_stub's registers, and EDX, which the copy's
  * marker sets. */
 static void call_marked_copy(void *fn, uint64_t *rax, uint64_t *rcx, uint64_t rdi, uint64_t rsi,
@@ -843,12 +854,7 @@ static void test_site_many_instructions(uint32_t bar)
         if ((slot & 255) == 255 && off > 1)
             off = 1;
         at[k] = code + slot * 16 + off;
-        const unsigned len = form_len[k % 3];
-        for (unsigned b = 0; b < len; b++)
-            at[k][b] = forms[k % 3][b];
-        at[k][len] = 0xba; /* mov edx, k; ret */
-        __builtin_memcpy(at[k] + len + 1, &k, 4);
-        at[k][len + 5] = 0xc3;
+        write_marked_copy(at[k], forms[k % 3], form_len[k % 3], k);
     }
     uint32_t r[4];
     cpuid(0, r); /* serialize after writing code (SDM Vol. 3A, 8.1.3) */
@@ -968,11 +974,7 @@ static void test_site_page_end(uint32_t bar)
         const uint8_t *bytes = k < FITTING ? copies[k].bytes : crossing;
         const unsigned len = k < FITTING ? copies[k].len : 6;
         at[k] = k < FITTING ? pairs + 2 * 4096 * k + copies[k].off : code + crossing_off;
-        for (unsigned b = 0; b < len; b++)
-            at[k][b] = bytes[b];
-        at[k][len] = 0xba; /* mov edx, k; ret */
-        __builtin_memcpy(at[k] + len + 1, &k, 4);
-        at[k][len + 5] = 0xc3;
+        write_marked_copy(at[k], bytes, len, k);
     }
     uint32_t r[4];
     cpuid(0, r); /* serialize after writing code (SDM Vol. 3A, 8.1.3) */
