@@ -4,6 +4,8 @@ VMX_SRCS := vmx/vmx.c vmx/exit.c vmx/stats.c vmx/caps.c vmx/stub.asm vmx/stats_r
 
 # The stub leaves out its TSC reads and the record in a build without accounting.
 $(BUILD)/efi/vmx/stub.o: NASMFLAGS += -DTRAPVISOR_ACCOUNTING=$(ACCOUNTING)
+# nasm's -MD does not list the %include: both assemble the record's macros.
+$(BUILD)/efi/vmx/stub.o $(BUILD)/efi/vmx/stats_record.o: vmx/stats_record.inc
 
 TRAPVISOR_SRCS := $(BOOT_SRCS) $(VMX_SRCS) $(LIB_SRCS) $(EPT_SRCS) $(PCI_SRCS) \
                   $(DEVICES_SRCS) $(DECODE_SRCS)
