@@ -29,8 +29,12 @@
  * linear address (not to a paging-structure entry on its way). */
 #define MMIO_QUAL_GLA  (3u << 7)
 #define MMIO_QUAL_BITS (MMIO_QUAL_GLA | 7u)
+/* Bit 12, NMI unblocking due to IRET (28.2.3): in the bits a site's qualification is compared
+ * with, so that no site matches it -- a MOV never sets it, and the light hook must decline it
+ * (vmx/exit.h). */
+#define MMIO_QUAL_NMI_UNBLOCKED (1u << 12)
 
-extern struct pci_bus boot_bus;
+extern struct pci_bus boot_bus __attribute__((visibility("hidden")));
 extern char boot_ecam_owner;
 extern struct ecam_window boot_ecam;
 
@@ -68,6 +72,10 @@ static bool gpa_write(void *ctx, uint64_t gpa, const void *buf, size_t len)
     memcpy((void *)(uintptr_t)gpa, buf, len);
     return true;
 }
+
+/* The hypervisor reaches guest-physical memory through the identity map (the host page tables,
+ * boot/): guest-physical address = host virtual address. */
+#define BOOT_DIRECT_VA 0
 
 /* Guest-physical memory as the page walks see it (both paths), with the direct view the fast
  * fetch uses: the identity map below the EPT limit, the hidden region excluded -- exactly what
@@ -420,10 +428,15 @@ struct mmio_site {
     uint64_t win_base; /* its access may start at win_base .. win_base + win_last: all
                           of it then lies in the region and in the BAR's window */
     uint64_t win_last;
-    uint64_t page_last;         /* its access stays in its page when it starts at an offset
-                                   up to this: 4096 - size */
-    bool operand_base_only;     /* its address is base + displacement: no index, no FS/GS
-                                   base, no 32-bit wrap (x86_mov_offset, the short way) */
+    uint64_t page_last;        /* its access stays in its page when it starts at an offset
+                                  up to this: 4096 - size */
+    bool operand_base_only;    /* its address is base + displacement: no index, no FS/GS
+                                  base, no 32-bit wrap (x86_mov_offset, the short way) */
+    uint8_t base_gpr, reg_gpr; /* mov.base & 15 and mov.reg & 15, masked once at the fill */
+    bool plain_dword;          /* the plain register is 4 bytes: one 32-bit load at plain_reg */
+    bool plain_dword_whole;    /* ... and the load writes the whole register with it (MOV r32,
+                                  MOVZX: zero-extended, x86_mov_access.load_whole) */
+    const uint32_t *plain_reg;
     uint64_t value_mask;        /* the access's bytes */
     uint64_t plain_gpa;         /* a load of a plain register (device_ops.plain_read) at this
                                    address (the route's window is the site's, so the offset is
@@ -481,6 +494,8 @@ static void mmio_site_describe_mov(struct mmio_site *s, uint64_t rip, uint64_t g
     s->win_base = lo;
     s->win_last = hi - lo - s->mov.size;
     s->page_last = 4096 - s->mov.size;
+    s->base_gpr = s->mov.base & 15;
+    s->reg_gpr = s->mov.reg & 15;
     s->operand_base_only = s->mov.base != X86_MOV_NO_REG && s->mov.index == X86_MOV_NO_REG &&
                            s->mov.seg != X86_SEG_FS && s->mov.seg != X86_SEG_GS &&
                            s->mov.addr_mask == ~0ull;
@@ -489,7 +504,9 @@ static void mmio_site_describe_mov(struct mmio_site *s, uint64_t rip, uint64_t g
     const bool uses_callee_gprs = mmio_gpr_is_callee_saved(s->mov.base) ||
                                   mmio_gpr_is_callee_saved(s->mov.index) ||
                                   (!s->mov.store_imm && mmio_gpr_is_callee_saved(s->mov.reg));
-    s->light_rip = uses_callee_gprs ? MMIO_SITE_EMPTY : rip;
+    /* The light hook takes only base + displacement operands (what readl/writel compile to),
+     * without the general form's branch; the others are the full hook's. */
+    s->light_rip = uses_callee_gprs || !s->operand_base_only ? MMIO_SITE_EMPTY : rip;
     /* In 64-bit mode only FS and GS have a base (SDM Vol. 3A, 3.4.4). */
     s->seg_base_field = s->mov.seg == X86_SEG_FS   ? VMCS_GUEST_FS_BASE
                         : s->mov.seg == X86_SEG_GS ? VMCS_GUEST_GS_BASE
@@ -505,6 +522,11 @@ static void mmio_site_describe_mov(struct mmio_site *s, uint64_t rip, uint64_t g
     if (plain) {
         s->plain_gpa = gpa;
         s->plain_word = device_plain_word(plain, &s->plain_shift);
+        /* Naturally aligned (device_ops.plain_read): a 4-byte one is one 32-bit load, which
+         * zero-extends as the site's mask would. */
+        s->plain_dword = s->mov.size == 4;
+        s->plain_dword_whole = s->plain_dword && s->mov.load_whole;
+        s->plain_reg = plain;
     }
 #else
     (void)gpa;
@@ -529,6 +551,9 @@ static bool mmio_site_describe(struct mmio_site *s, uint64_t rip, const uint8_t 
     s->plain_gpa = ~0ull;
     s->plain_word = 0;
     s->plain_shift = 0;
+    s->plain_dword = false;
+    s->plain_dword_whole = false;
+    s->plain_reg = 0;
     /* RSP is in the VMCS, loaded on demand: the general path does that. */
     /* The instruction starts `back` bytes into the fetched ones; the bytes after them are the
      * next page's, unknown: an instruction that needs them is truncated, the general path's. */
@@ -551,8 +576,7 @@ __attribute__((always_inline)) static inline bool mmio_site_retire(struct vcpu *
                                                                    const struct mmio_site *s)
 {
     v->last_device = s->stats_slot;
-    vmx_retire_instruction_inline(s->next_rip, vmread(VMCS_GUEST_RFLAGS));
-    return true;
+    return vmx_retire_instruction_inline_handled(s->next_rip, vmread(VMCS_GUEST_RFLAGS));
 }
 
 /* A replayed store, through the device's write. Out of line and called last, as is
@@ -582,18 +606,18 @@ mmio_site_load_through_ops(struct vcpu *v, const struct mmio_site *s, uint64_t g
 /* The exit-specific part of a replay: the access must be the one that exited, then it is done.
  * The code bytes, their translation and the region have been checked by the caller. */
 __attribute__((always_inline)) static inline bool
-mmio_site_run(struct vcpu *v, const struct mmio_site *s, uint64_t gpa, uint64_t qual)
+mmio_site_run(struct vcpu *v, const struct mmio_site *s, uint64_t gpa, uint64_t qual, bool light)
 {
     const struct x86_mov_access *a = &s->mov;
     /* The exit gives the access's linear address, translated (bits 7 and 8: the address the
      * operand must have), and the access is only a data read (a load) or only a data write (a
      * store): not a fetch, not both (SDM Vol. 3C, 28.2.1, Table 28-7). A site of the general
      * path's (qual_kind 0) matches no exit: every violation has one of bits 0-2. */
-    if ((qual & MMIO_QUAL_BITS) != s->qual_kind)
+    if ((qual ^ s->qual_kind) & (MMIO_QUAL_BITS | MMIO_QUAL_NMI_UNBLOCKED))
         return false;
     uint64_t la;
-    if (__builtin_expect(s->operand_base_only, 1)) {
-        la = v->gpr[a->base & 15] + a->disp; /* x86_mov_offset without index, wrap or segment */
+    if (light || s->operand_base_only) {    /* the light hook's sites all are (light_rip) */
+        la = v->gpr[s->base_gpr] + a->disp; /* x86_mov_offset without index, wrap or segment */
     } else {
         la = x86_mov_offset(a, v->gpr);
         if (s->seg_base_field)
@@ -611,8 +635,14 @@ mmio_site_run(struct vcpu *v, const struct mmio_site *s, uint64_t gpa, uint64_t 
      * there): one load of the naturally aligned 8 bytes around it, which hold it whole
      * (device_plain_word). */
     if (gpa == s->plain_gpa) {
-        x86_mov_load(a, v->gpr,
-                     device_plain_word_load(s->plain_word, s->plain_shift, s->value_mask));
+        if (s->plain_dword_whole) { /* x86_mov_load_into's whole write of a 32-bit value */
+            v->gpr[(size_t)s->reg_gpr] = __atomic_load_n(s->plain_reg, __ATOMIC_ACQUIRE);
+            return mmio_site_retire(v, s);
+        }
+        const uint64_t value =
+            s->plain_dword ? __atomic_load_n(s->plain_reg, __ATOMIC_ACQUIRE)
+                           : device_plain_word_load(s->plain_word, s->plain_shift, s->value_mask);
+        x86_mov_load_into(a, &v->gpr[(size_t)s->reg_gpr], value);
         return mmio_site_retire(v, s);
     }
     if (a->store)
@@ -696,9 +726,9 @@ __attribute__((always_inline)) static inline bool mmio_site_holds(const struct m
      * just fetched this instruction -- and CR4 and EFER: a site lives only while the paging mode
      * of its fill lasts (boot_mmio_paging_mode_changed; fetch_bound_code_ia32e_executed). */
     const uint64_t from = light ? rip : rip - s->code_back; /* where the compared bytes start */
-    const uint8_t *code = fetch_bound_code_ia32e_executed(&s->fc, vmread(VMCS_GUEST_CR3),
-                                                          (uint32_t)vmread(VMCS_GUEST_CS_AR), from);
-    if (!code)
+    const uint8_t *code;
+    if (!fetch_bound_ia32e_executed_at(&s->fc, BOOT_DIRECT_VA, vmread(VMCS_GUEST_CR3),
+                                       (uint32_t)vmread(VMCS_GUEST_CS_AR), from, &code))
         return false;
     uint64_t lo, hi;
     __builtin_memcpy(&lo, code, 8);
@@ -715,7 +745,7 @@ mmio_site_replay(struct vcpu *v, uint64_t gpa, uint64_t qual)
     const struct mmio_site *s = mmio_site_find(v, rip, false);
     if (!s || !mmio_site_holds(s, rip, false))
         return MMIO_SITE_MISS;
-    if (mmio_site_run(v, s, gpa, qual))
+    if (mmio_site_run(v, s, gpa, qual, false))
         return MMIO_SITE_DONE;
     /* Declined for this access; after a bus map change, for every later one too: fill again. */
     return pci_bar_route_current(&boot_bus, &s->route) ? MMIO_SITE_GENERAL : MMIO_SITE_MISS;
@@ -768,7 +798,7 @@ __attribute__((noinline)) static enum mmio_site_result mmio_site_fill(struct vcp
 void boot_mmio_init(void)
 {
     boot_guest_mem.direct = true;
-    boot_guest_mem.direct_va = 0;
+    boot_guest_mem.direct_va = BOOT_DIRECT_VA;
     boot_guest_mem.direct_limit = boot.ept_limit;
     boot_guest_mem.hole_base = vmx.hidden_base;
     boot_guest_mem.hole_size = vmx.hidden_size;
@@ -862,7 +892,8 @@ __attribute__((noinline)) static bool mmio_exit_slow(struct vcpu *v, uint64_t gp
         uint8_t bytes[FETCH_MAX_BYTES];
         struct mmio_site s;
         if (fetch_insn_fast(&pg, &boot_guest_mem, &cs, rip, bytes) &&
-            mmio_site_describe(&s, rip, bytes, 0, gpa, region) && mmio_site_run(v, &s, gpa, qual)) {
+            mmio_site_describe(&s, rip, bytes, 0, gpa, region) &&
+            mmio_site_run(v, &s, gpa, qual, false)) {
             stats_count_mmio_path(v->stats_cpu, v->stats_lock, TV_MMIO_PATH_FILL);
             return true;
         }
@@ -885,7 +916,9 @@ bool boot_mmio_exit_light(struct vcpu *v, uint64_t gpa, uint64_t qual)
     /* One register for the site from here on (the compiler would otherwise recompute its
      * address from the index at each use). */
     __asm__("" : "+r"(s));
-    return mmio_site_holds(s, rip, true) && mmio_site_run(v, s, gpa, qual);
+    if (!mmio_site_holds(s, rip, true))
+        return false;
+    return mmio_site_run(v, s, gpa, qual, true);
 #else
     (void)v;
     (void)gpa;

@@ -39,7 +39,7 @@ struct boot_state {
     uint64_t ept_limit;
 };
 
-extern struct boot_state boot;
+extern struct boot_state boot __attribute__((visibility("hidden")));
 
 /* An informational line: printed at normal verbosity and up, and always for --dry-run
  * (refusals, failures and the final "running on" line use log_printf directly). */

@@ -260,19 +260,30 @@ static inline const uint8_t *fetch_bound_code_executed(const struct fetch_cache 
  * is (Tables 4-12, 4-13); NXE, WP, SMEP, SMAP, PKE, PKS and CET take part only in permission or
  * reserved-bit checks, which the CPU's own fetch through these very entries has passed; PGE in
  * the TLB only. So only CS.ar (64-bit or compatibility mode) and the entries are compared: two
- * VMREADs fewer on the MMIO path than fetch_bound_code_executed. */
+ * VMREADs fewer on the MMIO path than fetch_bound_code_executed.
+ * fetch_bound_ia32e_executed_at is the same with the binding's direct_va passed in (`va` must
+ * equal cache->bound_mem.direct_va: a caller whose view is the identity map passes the constant
+ * 0, and the loads need no base) and the code pointer returned through `code`. */
+__attribute__((always_inline)) static inline bool
+fetch_bound_ia32e_executed_at(const struct fetch_cache *cache, uintptr_t va, uint64_t cr3,
+                              uint32_t cs_ar, uint64_t rip, const uint8_t **code)
+{
+    /* CS.ar's 32 bits alone: an empty cache holds 0 there (fetch_cache_reset), which no CS of
+     * a CPU that fetches is (a code segment has S and P set, SDM Vol. 3C, 27.3.1.2). */
+    if (cs_ar != (uint32_t)cache->bound_cs_ar || !fetch_cache_entries_hold(cache, va, cr3))
+        return false;
+    *code = (const uint8_t *)(va + cache->code_delta + rip);
+    return true;
+}
+
 static inline const uint8_t *fetch_bound_code_ia32e_executed(const struct fetch_cache *cache,
                                                              uint64_t cr3, uint32_t cs_ar,
                                                              uint64_t rip)
 {
-    /* CS.ar's 32 bits alone: an empty cache holds 0 there (fetch_cache_reset), which no CS of
-     * a CPU that fetches is (a code segment has S and P set, SDM Vol. 3C, 27.3.1.2). */
-    if (cs_ar != (uint32_t)cache->bound_cs_ar)
-        return 0;
-    const uintptr_t va = cache->bound_mem.direct_va;
-    if (!fetch_cache_entries_hold(cache, va, cr3))
-        return 0;
-    return (const uint8_t *)(va + cache->code_delta + rip);
+    const uint8_t *code;
+    return fetch_bound_ia32e_executed_at(cache, cache->bound_mem.direct_va, cr3, cs_ar, rip, &code)
+               ? code
+               : 0;
 }
 
 /* The hit of fetch_insn_bound alone (never writes the cache): false = call fetch_insn_bound. */

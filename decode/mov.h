@@ -82,16 +82,23 @@ x86_mov_store_value(const struct x86_mov_access *a, const uint64_t gpr[16])
 
 /* A load: the destination register after `value` (the `size` bytes read, zero-extended: no bit
  * above them set). */
-__attribute__((always_inline)) static inline void x86_mov_load(const struct x86_mov_access *a,
-                                                               uint64_t gpr[16], uint64_t value)
+__attribute__((always_inline)) static inline void x86_mov_load_into(const struct x86_mov_access *a,
+                                                                    uint64_t *r, uint64_t value)
 {
-    uint64_t *r = &gpr[a->reg & 15];
     if (a->load_whole) { /* value has `size` bytes, zero-extended: what the register gets */
         *r = value;
         return;
     }
     const uint64_t ext = (uint64_t)((int64_t)(value << a->sign_shift) >> a->sign_shift);
     *r = (*r & a->keep_mask) | ((ext << a->shift) & a->value_mask);
+}
+
+/* The same, into gpr[a->reg] (x86_mov_load_into takes the register itself, for a caller that
+ * has it already). */
+__attribute__((always_inline)) static inline void x86_mov_load(const struct x86_mov_access *a,
+                                                               uint64_t gpr[16], uint64_t value)
+{
+    x86_mov_load_into(a, &gpr[a->reg & 15], value);
 }
 
 #endif

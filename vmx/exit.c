@@ -82,6 +82,12 @@ __attribute__((noinline, cold)) void vmx_retire_slow(uint64_t intr, uint64_t rfl
     }
 }
 
+__attribute__((noinline, cold)) bool vmx_retire_slow_handled(uint64_t intr, uint64_t rflags)
+{
+    vmx_retire_slow(intr, rflags);
+    return true;
+}
+
 __attribute__((always_inline)) static inline void retire(uint64_t next_rip, uint64_t rflags)
 {
     vmx_retire_instruction_inline(next_rip, rflags);

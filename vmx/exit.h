@@ -32,6 +32,9 @@ struct vmx_hooks {
      * five stores and five loads of those registers. The IDT-vectoring re-injection, the NMI
      * blocking, the RSP write-back and the EPT generation check are done around it as around
      * ept_violation. */
+    /* It must decline an exit whose qualification has bit 12 set (an IRET that unblocked NMIs,
+     * SDM Vol. 3C, 28.2.3): the stub re-blocks NMIs only on the full route, so it does not test
+     * the bit before this hook. */
     bool (*ept_violation_light)(struct vcpu *v, uint64_t gpa, uint64_t qual);
     /* An intercepted I/O port access (only the PCI configuration ports are intercepted). */
     uint32_t (*io)(uint16_t port, unsigned size, bool write, uint32_t value);
@@ -130,6 +133,28 @@ __attribute__((always_inline)) static inline void vmx_retire_instruction_inline(
     return;
 slow:
     vmx_retire_slow(intr, rflags);
+}
+
+/* vmx_retire_slow, then true: for a handler whose retire is its last act (a tail call, so the
+ * handler's fast path needs no stack frame for it). */
+bool vmx_retire_slow_handled(uint64_t intr, uint64_t rflags);
+/* vmx_retire_instruction_inline as a handler's last act: returns true (handled). */
+__attribute__((always_inline)) static inline bool
+vmx_retire_instruction_inline_handled(uint64_t next_rip, uint64_t rflags)
+{
+    vmwrite_unchecked(VMCS_GUEST_RIP, next_rip);
+    uint64_t intr = vmread(VMCS_GUEST_INTERRUPTIBILITY);
+    __asm__ goto("test %2, %0\n\t"
+                 "jnz %l[slow]\n\t"
+                 "test %3, %1\n\t"
+                 "jnz %l[slow]"
+                 :
+                 : "r"(intr), "r"(rflags), "i"(INTERRUPTIBILITY_STI_MOVSS), "i"(RFLAGS_TF_BIT)
+                 : "cc"
+                 : slow);
+    return true;
+slow:
+    return vmx_retire_slow_handled(intr, rflags);
 }
 /* The same, for an instruction that changed RFLAGS: also writes `rflags` into the VMCS. */
 void vmx_retire_instruction_set_rflags(struct vcpu *v, uint64_t next_rip, uint64_t rflags);
