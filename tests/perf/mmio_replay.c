@@ -61,7 +61,7 @@
 
 /* The commit of boot/mmio.c this replay mirrors: perf_mmio.sh names the commits that changed
  * boot/mmio.c since, so a stale mirror shows. Move it with the mirror. */
-#define MMIO_REPLAY_MIRRORS "e65bf95"
+#define MMIO_REPLAY_MIRRORS "1058441"
 
 #define CODE_LA   0x400000ull
 #define LOAD_RIP  CODE_LA            /* 8b 03: mov eax, [rbx] */
@@ -81,8 +81,9 @@
 /* Exit-qualification bits of an EPT violation (SDM Vol. 3C, 28.2.1, Table 28-7), as
  * boot/mmio.c names them: 0 data read, 1 data write, 2 instruction fetch, 7 guest linear
  * address valid, 8 the access was to that linear address. */
-#define QUAL_GLA  (3u << 7)
-#define QUAL_BITS (QUAL_GLA | 7u)
+#define QUAL_GLA           (3u << 7)
+#define QUAL_BITS          (QUAL_GLA | 7u)
+#define QUAL_NMI_UNBLOCKED (1u << 12)
 
 /* boot/platform.h BOOT_STATS_SLOT_EDU: edu's statistics slot. */
 #define STATS_SLOT_EDU 0
@@ -197,6 +198,32 @@ __attribute__((always_inline)) static inline void retire_inline(uint64_t next_ri
     return;
 slow:
     retire_slow(intr, rflags);
+}
+
+/* vmx_retire_slow_handled: the rare half, then true (a tail call from the replay). */
+__attribute__((noinline)) static bool retire_slow_handled(uint64_t intr, uint64_t rflags)
+{
+    retire_slow(intr, rflags);
+    return true;
+}
+
+/* vmx_retire_instruction_inline_handled: the same as the replay's last act. */
+__attribute__((always_inline)) static inline bool retire_inline_handled(uint64_t next_rip,
+                                                                        uint64_t rflags)
+{
+    vmcs.rip = next_rip;
+    uint64_t intr = vmcs.interruptibility;
+    __asm__ goto("test %2, %0\n\t"
+                 "jnz %l[slow]\n\t"
+                 "test %3, %1\n\t"
+                 "jnz %l[slow]"
+                 :
+                 : "r"(intr), "r"(rflags), "i"(INTERRUPTIBILITY_STI_MOVSS), "i"(RFLAGS_TF)
+                 : "cc"
+                 : slow);
+    return true;
+slow:
+    return retire_slow_handled(intr, rflags);
 }
 
 /* vmx_retire_instruction_set_rflags */
@@ -500,6 +527,10 @@ struct replay_site {
     uint64_t win_last;
     uint64_t page_last; /* 4096 - size */
     bool operand_base_only;
+    uint8_t base_gpr, reg_gpr; /* mov.base & 15, mov.reg & 15 */
+    bool plain_dword;          /* 4-byte plain register: one 32-bit load at plain_reg */
+    bool plain_dword_whole;    /* ... into the whole register (load_whole) */
+    const uint32_t *plain_reg;
     uint64_t value_mask;
     uint64_t plain_gpa; /* ~0: no plain register */
     const uint64_t *plain_word;
@@ -602,6 +633,8 @@ static void site_describe_mov(struct replay_site *s, uint64_t rip, uint64_t gpa,
     s->win_base = lo;
     s->win_last = hi - lo - s->mov.size;
     s->page_last = 4096 - s->mov.size;
+    s->base_gpr = s->mov.base & 15;
+    s->reg_gpr = s->mov.reg & 15;
     s->operand_base_only = s->mov.base != X86_MOV_NO_REG && s->mov.index == X86_MOV_NO_REG &&
                            s->mov.seg != X86_SEG_FS && s->mov.seg != X86_SEG_GS &&
                            s->mov.addr_mask == ~0ull;
@@ -610,7 +643,7 @@ static void site_describe_mov(struct replay_site *s, uint64_t rip, uint64_t gpa,
     const bool uses_callee_gprs = gpr_is_callee_saved(s->mov.base) ||
                                   gpr_is_callee_saved(s->mov.index) ||
                                   (!s->mov.store_imm && gpr_is_callee_saved(s->mov.reg));
-    s->light_rip = uses_callee_gprs ? SITE_EMPTY : rip;
+    s->light_rip = uses_callee_gprs || !s->operand_base_only ? SITE_EMPTY : rip;
     s->seg_base_field = s->mov.seg == X86_SEG_FS   ? VMCS_GUEST_FS_BASE
                         : s->mov.seg == X86_SEG_GS ? VMCS_GUEST_GS_BASE
                                                    : 0;
@@ -624,6 +657,9 @@ static void site_describe_mov(struct replay_site *s, uint64_t rip, uint64_t gpa,
     if (plain) {
         s->plain_gpa = gpa;
         s->plain_word = device_plain_word(plain, &s->plain_shift);
+        s->plain_dword = s->mov.size == 4;
+        s->plain_dword_whole = s->plain_dword && s->mov.load_whole;
+        s->plain_reg = plain;
     }
 }
 
@@ -643,6 +679,9 @@ static bool site_describe(struct replay_site *s, uint64_t rip, const uint8_t fet
     s->plain_gpa = ~0ull;
     s->plain_word = 0;
     s->plain_shift = 0;
+    s->plain_dword = false;
+    s->plain_dword_whole = false;
+    s->plain_reg = 0;
     struct x86_insn insn;
     if (x86_decode(fetched + back, FETCH_MAX_BYTES - back, X86_MODE_64, &insn) == X86_DECODE_OK &&
         x86_mov_access_of(&insn, rip, &s->mov) && !x86_mov_uses_rsp(&s->mov))
@@ -661,8 +700,7 @@ __attribute__((always_inline)) static inline bool site_retire(struct replay_vcpu
                                                               const struct replay_site *s)
 {
     v->last_device = s->stats_slot;
-    retire_inline(s->next_rip, vmcs.rflags);
-    return true;
+    return retire_inline_handled(s->next_rip, vmcs.rflags);
 }
 
 /* mmio_site_store: out of line, called last. */
@@ -687,15 +725,16 @@ site_load_through_ops(struct replay_vcpu *v, const struct replay_site *s, uint64
 }
 
 /* mmio_site_run */
-__attribute__((always_inline)) static inline bool
-site_run(struct replay_vcpu *v, const struct replay_site *s, uint64_t gpa, uint64_t qual)
+__attribute__((always_inline)) static inline bool site_run(struct replay_vcpu *v,
+                                                           const struct replay_site *s,
+                                                           uint64_t gpa, uint64_t qual, bool light)
 {
     const struct x86_mov_access *a = &s->mov;
-    if ((qual & QUAL_BITS) != s->qual_kind)
+    if ((qual ^ s->qual_kind) & (QUAL_BITS | QUAL_NMI_UNBLOCKED))
         return false;
     uint64_t la;
-    if (__builtin_expect(s->operand_base_only, 1)) {
-        la = v->gpr[a->base & 15] + a->disp;
+    if (light || s->operand_base_only) {
+        la = v->gpr[s->base_gpr] + a->disp;
     } else {
         la = x86_mov_offset(a, v->gpr);
         if (s->seg_base_field)
@@ -705,8 +744,14 @@ site_run(struct replay_vcpu *v, const struct replay_site *s, uint64_t gpa, uint6
         !pci_bar_route_current(&bus, &s->route) || gpa - s->win_base > s->win_last)
         return false;
     if (gpa == s->plain_gpa) {
-        x86_mov_load(a, v->gpr,
-                     device_plain_word_load(s->plain_word, s->plain_shift, s->value_mask));
+        if (s->plain_dword_whole) {
+            v->gpr[(size_t)s->reg_gpr] = __atomic_load_n(s->plain_reg, __ATOMIC_ACQUIRE);
+            return site_retire(v, s);
+        }
+        const uint64_t value =
+            s->plain_dword ? __atomic_load_n(s->plain_reg, __ATOMIC_ACQUIRE)
+                           : device_plain_word_load(s->plain_word, s->plain_shift, s->value_mask);
+        x86_mov_load_into(a, &v->gpr[(size_t)s->reg_gpr], value);
         return site_retire(v, s);
     }
     if (a->store)
@@ -741,7 +786,7 @@ site_replay(struct replay_vcpu *v, uint64_t gpa, uint64_t qual)
     const struct replay_site *s = site_find(v, rip, false);
     if (!s || !site_holds(s, rip, false))
         return SITE_MISS;
-    if (site_run(v, s, gpa, qual))
+    if (site_run(v, s, gpa, qual, false))
         return SITE_DONE;
     return pci_bar_route_current(&bus, &s->route) ? SITE_GENERAL : SITE_MISS;
 }
@@ -796,7 +841,9 @@ __attribute__((always_inline)) static inline bool light_exit(struct replay_vcpu 
     if (!s)
         return false;
     __asm__("" : "+r"(s));
-    return site_holds(s, rip, true) && site_run(v, s, gpa, qual);
+    if (!site_holds(s, rip, true))
+        return false;
+    return site_run(v, s, gpa, qual, true);
 }
 
 /* The light hook, called for three kinds of exit so callgrind counts each on its own: the
@@ -842,7 +889,8 @@ __attribute__((noinline)) static bool replay_new_site(struct replay_vcpu *v, uin
         uint8_t bytes[FETCH_MAX_BYTES];
         struct replay_site s;
         if (fetch_insn_fast(&pg, &view, &cs, rip, bytes) &&
-            site_describe(&s, rip, bytes, 0, gpa, region, false) && site_run(v, &s, gpa, qual)) {
+            site_describe(&s, rip, bytes, 0, gpa, region, false) &&
+            site_run(v, &s, gpa, qual, false)) {
             stats_count_mmio_path(v->stats_cpu, v->stats_lock, TV_MMIO_PATH_FILL);
             return true;
         }
