@@ -70,8 +70,8 @@ _Static_assert(__builtin_offsetof(struct vmx_hooks, ept_violation_loads_rsp) == 
 _Static_assert(__builtin_offsetof(struct vmx_hooks, ept_violation_light) == 16,
                "stub.asm HOOKS_EPT_LIGHT");
 
-/* Blocking to end or a single-step trap to raise: both rare (vmx_retire_instruction_inline). */
-__attribute__((noinline, cold)) void vmx_retire_slow(uint64_t intr, uint64_t rflags)
+/* Blocking to end or a single-step trap to raise: both rare. */
+static void retire_slow(uint64_t intr, uint64_t rflags)
 {
     if (intr & INTERRUPTIBILITY_STI_MOVSS)
         vmwrite(VMCS_GUEST_INTERRUPTIBILITY, vmx_interruptibility_after_retire(intr));
@@ -84,13 +84,13 @@ __attribute__((noinline, cold)) void vmx_retire_slow(uint64_t intr, uint64_t rfl
 
 __attribute__((noinline, cold)) bool vmx_retire_slow_handled(uint64_t intr, uint64_t rflags)
 {
-    vmx_retire_slow(intr, rflags);
+    retire_slow(intr, rflags);
     return true;
 }
 
 __attribute__((always_inline)) static inline void retire(uint64_t next_rip, uint64_t rflags)
 {
-    vmx_retire_instruction_inline(next_rip, rflags);
+    (void)vmx_retire_instruction_inline_handled(next_rip, rflags);
 }
 
 __attribute__((always_inline)) static inline void skip_instruction(void)

@@ -112,38 +112,18 @@ static inline bool vmx_retire_single_steps(uint64_t rflags, bool debugctl_is_gue
  * 3C, 25.4.2 and 27.3.1.5). `rflags` is the guest's RFLAGS (the caller has it already; none of
  * the instructions emulated changes TF). RFLAGS in the VMCS is not written. */
 void vmx_retire_instruction(struct vcpu *v, uint64_t next_rip, uint64_t rflags);
-/* Its rare half: blocking to end, a single-step trap to raise. */
-void vmx_retire_slow(uint64_t intr, uint64_t rflags);
-/* vmx_retire_instruction, inline, for a handler whose whole path is counted (the MMIO sites):
- * the RIP write, the interruptibility read and two tests; the rest only when one is set. */
-__attribute__((always_inline)) static inline void vmx_retire_instruction_inline(uint64_t next_rip,
-                                                                                uint64_t rflags)
-{
-    vmwrite_unchecked(VMCS_GUEST_RIP, next_rip);
-    uint64_t intr = vmread(VMCS_GUEST_INTERRUPTIBILITY);
-    /* Two tests and two branches (the compiler merges the conditions into more). */
-    __asm__ goto("test %2, %0\n\t"
-                 "jnz %l[slow]\n\t"
-                 "test %3, %1\n\t"
-                 "jnz %l[slow]"
-                 :
-                 : "r"(intr), "r"(rflags), "i"(INTERRUPTIBILITY_STI_MOVSS), "i"(RFLAGS_TF_BIT)
-                 : "cc"
-                 : slow);
-    return;
-slow:
-    vmx_retire_slow(intr, rflags);
-}
-
-/* vmx_retire_slow, then true: for a handler whose retire is its last act (a tail call, so the
- * handler's fast path needs no stack frame for it). */
+/* Its rare half (blocking to end, a single-step trap to raise), then true: for a handler whose
+ * retire is its last act (a tail call, so the handler's fast path needs no stack frame for it). */
 bool vmx_retire_slow_handled(uint64_t intr, uint64_t rflags);
-/* vmx_retire_instruction_inline as a handler's last act: returns true (handled). */
+/* vmx_retire_instruction, inline, for a handler whose whole path is counted (the MMIO sites),
+ * as its last act: the RIP write, the interruptibility read and two tests; the rest only when
+ * one is set. Returns true (handled). */
 __attribute__((always_inline)) static inline bool
 vmx_retire_instruction_inline_handled(uint64_t next_rip, uint64_t rflags)
 {
     vmwrite_unchecked(VMCS_GUEST_RIP, next_rip);
     uint64_t intr = vmread(VMCS_GUEST_INTERRUPTIBILITY);
+    /* Two tests and two branches (the compiler merges the conditions into more). */
     __asm__ goto("test %2, %0\n\t"
                  "jnz %l[slow]\n\t"
                  "test %3, %1\n\t"

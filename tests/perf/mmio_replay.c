@@ -26,7 +26,7 @@
  *                    compare), mmio_site_run (the qualification, the operand the short way,
  *                    the linear address, page_last, pci_bar_route_current, the one window,
  *                    plain_gpa: one aligned 8-byte load, x86_mov_load) and mmio_site_retire
- *                    (the device slot, vmx_retire_instruction_inline with next_rip);
+ *                    (the device slot, vmx_retire_instruction_inline_handled with next_rip);
  *   replay_site_hit_ops_read  the same site reading another register (liveness): the value
  *                    through mmio_site_load_through_ops (dev->ops->read), out of line, last;
  *   replay_general_store, replay_site_hit_store  the store, through pci_mmio_write and
@@ -182,7 +182,8 @@ __attribute__((noipa)) static void retire_slow(uint64_t intr, uint64_t rflags)
         vmcs.pending_dbg |= PENDING_DBG_BS;
 }
 
-/* vmx_retire_instruction_inline: the RIP write, the interruptibility read and two tests. */
+/* The RIP write, the interruptibility read and two tests (vmx_retire_instruction_inline_handled).
+ */
 __attribute__((always_inline)) static inline void retire_inline(uint64_t next_rip, uint64_t rflags)
 {
     vmcs.rip = next_rip;
