@@ -14,14 +14,11 @@
 #include <stdint.h>
 
 #include "decode/walk.h"
+#include "lib/segment.h"
 
 /* Longest x86 instruction (SDM Vol. 2A, 2.3.11 "AVX Instruction Length"; a longer one is
  * #GP(0)). */
 #define FETCH_MAX_BYTES 15
-
-/* Segment access-rights bits, VMCS format (SDM Vol. 3C, 25.4.1, Table 25-2). */
-#define SEG_AR_L (1u << 13) /* 64-bit code segment */
-#define SEG_AR_D (1u << 14) /* default operation size 32 bits (D/B) */
 
 #define RFLAGS_VM_BIT (1ull << 17) /* virtual-8086 mode */
 

@@ -7,7 +7,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "lib/cr.h" /* read_crN, write_crN */
+#include "lib/cr.h"      /* read_crN, write_crN */
+#include "lib/segment.h" /* SEG_AR_* */
 
 /* Architectural MSRs (SDM Vol. 4, Table 2-2). */
 #define MSR_IA32_FEATURE_CONTROL 0x03Au

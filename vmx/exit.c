@@ -330,12 +330,10 @@ static bool load_pae_pdptes(uint64_t cr3, uint64_t pdpte[4])
  * to/from Control Registers", and Vol. 3A, 10.8.5): clearing PG in 64-bit mode (IA-32e mode
  * is left from compatibility mode only, 10.8.5.4) or with CR4.PCIDE set (Vol. 3A, 4.10.1);
  * setting it with EFER.LME and without CR4.PAE (IA-32e paging needs PAE, 10.8.5). */
-static bool cr0_pg_change_faults(uint64_t real, uint64_t efer)
+static bool cr0_pg_change_faults(uint64_t real, uint64_t efer, uint64_t cr4, bool in_64bit_mode)
 {
-    const uint64_t cr4 = vmread(VMCS_GUEST_CR4);
     if (!(real & X86_CR0_PG))
-        return ((efer & X86_EFER_LMA) && (vmread(VMCS_GUEST_CS_AR) & (1u << 13))) ||
-               (cr4 & X86_CR4_PCIDE);
+        return in_64bit_mode || (cr4 & X86_CR4_PCIDE);
     return (efer & X86_EFER_LME) && !(cr4 & X86_CR4_PAE);
 }
 
@@ -348,9 +346,12 @@ static void handle_cr_access(struct vcpu *v)
         return;
     }
     uint64_t val = reg == GPR_RSP ? vmread(VMCS_GUEST_RSP) : v->gpr[reg];
+    uint64_t efer = vmread(VMCS_GUEST_EFER);
+    /* 64-bit mode: IA-32e mode and CS.L (access-rights bit 13; SDM Vol. 3A, 3.4.5). */
+    const bool in_64bit_mode = (efer & X86_EFER_LMA) && (vmread(VMCS_GUEST_CS_AR) & SEG_AR_L);
     /* Outside 64-bit mode the operand is the register's low 32 bits (SDM Vol. 2A, MOV to/from
      * Control Registers); bits 63:32 are then undefined and must not be taken as reserved bits. */
-    if (!(vmread(VMCS_GUEST_EFER) & X86_EFER_LMA) || !(vmread(VMCS_GUEST_CS_AR) & (1u << 13)))
+    if (!in_64bit_mode)
         val = (uint32_t)val;
     if (cr == 4) {
         /* Only CR4.VMXE is owned, so this exit means the guest sets VMXE: VMX is hidden,
@@ -372,15 +373,14 @@ static void handle_cr_access(struct vcpu *v)
     }
     uint64_t old = vmread(VMCS_GUEST_CR0);
     uint64_t real = val | X86_CR0_NE;
-    uint64_t efer = vmread(VMCS_GUEST_EFER);
+    const uint64_t cr4 = vmread(VMCS_GUEST_CR4);
     const bool pg_changes = ((old ^ real) & X86_CR0_PG) != 0;
-    if (pg_changes && cr0_pg_change_faults(real, efer)) {
+    if (pg_changes && cr0_pg_change_faults(real, efer, cr4, in_64bit_mode)) {
         vmx_inject_gp(v);
         return;
     }
     /* PAE paging after it: the PDPTEs are loaded (and checked) when PG, CD or NW change (SDM Vol.
      * 3A, 4.4.1); VM entry then takes them from the VMCS (SDM Vol. 3C, 27.3.2.4). */
-    const uint64_t cr4 = vmread(VMCS_GUEST_CR4);
     const bool pae_paging = (real & X86_CR0_PG) && (cr4 & X86_CR4_PAE) && !(efer & X86_EFER_LME);
     const bool loads_pdptes = pae_paging && ((old ^ real) & (X86_CR0_PG | (3ull << 29)));
     uint64_t pdpte[4];
