@@ -433,9 +433,9 @@ struct mmio_site {
     bool operand_base_only;    /* its address is base + displacement: no index, no FS/GS
                                   base, no 32-bit wrap (x86_mov_offset, the short way) */
     uint8_t base_gpr, reg_gpr; /* mov.base & 15 and mov.reg & 15, masked once at the fill */
-    bool plain_dword;          /* the plain register is 4 bytes: one 32-bit load at plain_reg */
-    bool plain_dword_whole;    /* ... and the load writes the whole register with it (MOV r32,
-                                  MOVZX: zero-extended, x86_mov_access.load_whole) */
+    bool plain_dword_whole;    /* the plain register is 4 bytes and the load writes the whole
+                                  register with it (MOV r32, MOVZX: zero-extended,
+                                  x86_mov_access.load_whole): one 32-bit load at plain_reg */
     const uint32_t *plain_reg;
     uint64_t value_mask;        /* the access's bytes */
     uint64_t plain_gpa;         /* a load of a plain register (device_ops.plain_read) at this
@@ -523,9 +523,9 @@ static void mmio_site_describe_mov(struct mmio_site *s, uint64_t rip, uint64_t g
         s->plain_gpa = gpa;
         s->plain_word = device_plain_word(plain, &s->plain_shift);
         /* Naturally aligned (device_ops.plain_read): a 4-byte one is one 32-bit load, which
-         * zero-extends as the site's mask would. */
-        s->plain_dword = s->mov.size == 4;
-        s->plain_dword_whole = s->plain_dword && s->mov.load_whole;
+         * zero-extends as the site's mask would; other sizes and partial-register loads take
+         * the aligned 8 bytes (plain_word). */
+        s->plain_dword_whole = s->mov.size == 4 && s->mov.load_whole;
         s->plain_reg = plain;
     }
 #else
@@ -551,7 +551,6 @@ static bool mmio_site_describe(struct mmio_site *s, uint64_t rip, const uint8_t 
     s->plain_gpa = ~0ull;
     s->plain_word = 0;
     s->plain_shift = 0;
-    s->plain_dword = false;
     s->plain_dword_whole = false;
     s->plain_reg = 0;
     /* RSP is in the VMCS, loaded on demand: the general path does that. */
@@ -639,9 +638,7 @@ mmio_site_run(struct vcpu *v, const struct mmio_site *s, uint64_t gpa, uint64_t 
             v->gpr[(size_t)s->reg_gpr] = __atomic_load_n(s->plain_reg, __ATOMIC_ACQUIRE);
             return mmio_site_retire(v, s);
         }
-        const uint64_t value =
-            s->plain_dword ? __atomic_load_n(s->plain_reg, __ATOMIC_ACQUIRE)
-                           : device_plain_word_load(s->plain_word, s->plain_shift, s->value_mask);
+        const uint64_t value = device_plain_word_load(s->plain_word, s->plain_shift, s->value_mask);
         x86_mov_load_into(a, &v->gpr[(size_t)s->reg_gpr], value);
         return mmio_site_retire(v, s);
     }
@@ -755,10 +752,10 @@ mmio_site_replay(struct vcpu *v, uint64_t gpa, uint64_t qual)
  * way, else the set's next way in turn. */
 static struct mmio_site *mmio_site_way_for(const struct vcpu *v, uint64_t rip)
 {
+    const struct mmio_site *own = mmio_site_find(v, rip, false);
+    if (own)
+        return (struct mmio_site *)own; /* a site of this CPU's own (writable) array */
     struct mmio_site_slot *set = mmio_site_set(v, rip);
-    for (unsigned w = 0; w < MMIO_SITE_WAYS; w++)
-        if (set[w].site.rip == rip)
-            return &set[w].site;
     for (unsigned w = 0; w < MMIO_SITE_WAYS; w++)
         if (set[w].site.rip == MMIO_SITE_EMPTY)
             return &set[w].site;

@@ -529,7 +529,6 @@ struct replay_site {
     uint64_t page_last; /* 4096 - size */
     bool operand_base_only;
     uint8_t base_gpr, reg_gpr; /* mov.base & 15, mov.reg & 15 */
-    bool plain_dword;          /* 4-byte plain register: one 32-bit load at plain_reg */
     bool plain_dword_whole;    /* ... into the whole register (load_whole) */
     const uint32_t *plain_reg;
     uint64_t value_mask;
@@ -589,10 +588,10 @@ site_find(const struct replay_vcpu *v, uint64_t rip, bool light)
 /* mmio_site_way_for: RIP's own way, else an empty one, else the set's ways in turn. */
 static struct replay_site *site_way_for(const struct replay_vcpu *v, uint64_t rip)
 {
+    const struct replay_site *own = site_find(v, rip, false);
+    if (own)
+        return (struct replay_site *)own;
     struct replay_site_slot *set = site_set(v, rip);
-    for (unsigned w = 0; w < SITE_WAYS; w++)
-        if (set[w].site.rip == rip)
-            return &set[w].site;
     for (unsigned w = 0; w < SITE_WAYS; w++)
         if (set[w].site.rip == SITE_EMPTY)
             return &set[w].site;
@@ -658,8 +657,7 @@ static void site_describe_mov(struct replay_site *s, uint64_t rip, uint64_t gpa,
     if (plain) {
         s->plain_gpa = gpa;
         s->plain_word = device_plain_word(plain, &s->plain_shift);
-        s->plain_dword = s->mov.size == 4;
-        s->plain_dword_whole = s->plain_dword && s->mov.load_whole;
+        s->plain_dword_whole = s->mov.size == 4 && s->mov.load_whole;
         s->plain_reg = plain;
     }
 }
@@ -680,7 +678,6 @@ static bool site_describe(struct replay_site *s, uint64_t rip, const uint8_t fet
     s->plain_gpa = ~0ull;
     s->plain_word = 0;
     s->plain_shift = 0;
-    s->plain_dword = false;
     s->plain_dword_whole = false;
     s->plain_reg = 0;
     struct x86_insn insn;
@@ -749,9 +746,7 @@ __attribute__((always_inline)) static inline bool site_run(struct replay_vcpu *v
             v->gpr[(size_t)s->reg_gpr] = __atomic_load_n(s->plain_reg, __ATOMIC_ACQUIRE);
             return site_retire(v, s);
         }
-        const uint64_t value =
-            s->plain_dword ? __atomic_load_n(s->plain_reg, __ATOMIC_ACQUIRE)
-                           : device_plain_word_load(s->plain_word, s->plain_shift, s->value_mask);
+        const uint64_t value = device_plain_word_load(s->plain_word, s->plain_shift, s->value_mask);
         x86_mov_load_into(a, &v->gpr[(size_t)s->reg_gpr], value);
         return site_retire(v, s);
     }
