@@ -61,7 +61,7 @@
 
 /* The commit of boot/mmio.c this replay mirrors: perf_mmio.sh names the commits that changed
  * boot/mmio.c since, so a stale mirror shows. Move it with the mirror. */
-#define MMIO_REPLAY_MIRRORS "1058441"
+#define MMIO_REPLAY_MIRRORS "b9274c3"
 
 #define CODE_LA   0x400000ull
 #define LOAD_RIP  CODE_LA            /* 8b 03: mov eax, [rbx] */
